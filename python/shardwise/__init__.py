@@ -1,0 +1,54 @@
+"""shardwise: distributed-systems building blocks with a Rust core.
+
+- :mod:`shardwise.hashing` — fast, stable hash functions, one key or numpy bulk;
+- :mod:`shardwise.placement` — which node owns a key (consistent hashing and friends);
+- :mod:`shardwise.selection` — which backend serves the next request (load balancers);
+- :mod:`shardwise.lock` — a correct Redis lock and Redlock;
+- :mod:`shardwise.failover` — health checks, failure detection, promotion.
+
+Pure-Python twins of the Rust algorithms live in :mod:`shardwise.pure`.
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+from shardwise import errors, failover, hashing, lock, placement, selection
+from shardwise._core import __version__
+from shardwise.errors import *  # noqa: F403
+from shardwise.failover import *  # noqa: F403
+from shardwise.hashing import get_num_threads, set_num_threads
+from shardwise.lock import *  # noqa: F403
+from shardwise.placement import *  # noqa: F403
+from shardwise.selection import *  # noqa: F403
+
+
+def _threads_from_env() -> None:
+    raw = _os.environ.get("SHARDWISE_NUM_THREADS", "").strip()
+    if not raw:
+        return
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ValueError(f"SHARDWISE_NUM_THREADS must be a whole number >= 0, got {raw!r}") from None
+    set_num_threads(count)
+
+
+_threads_from_env()
+
+__all__ = [
+    "__version__",
+    "errors",
+    "failover",
+    "get_num_threads",
+    "hashing",
+    "lock",
+    "placement",
+    "selection",
+    "set_num_threads",
+    *errors.__all__,
+    *placement.__all__,
+    *selection.__all__,
+    *lock.__all__,
+    *failover.__all__,
+]

@@ -1,0 +1,78 @@
+"""The exceptions shardwise raises.
+
+Every class derives from :class:`ShardwiseError` and, where one fits, from the builtin a caller
+would already catch (``ValueError``, ``LookupError``, ``TimeoutError``...), so ``except ValueError``
+keeps working while ``except ShardwiseError`` catches everything of ours.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "FencingTokenError",
+    "LockError",
+    "LockLostError",
+    "LockNotAcquiredError",
+    "LockNotOwnedError",
+    "NoAvailableBackendError",
+    "NoNodesError",
+    "QuorumNotReachedError",
+    "ShardwiseError",
+    "UnknownNodeError",
+]
+
+
+class ShardwiseError(Exception):
+    """Base class of every shardwise error."""
+
+
+class ConfigurationError(ShardwiseError, ValueError):
+    """A parameter or configuration value is invalid (bad weight, table size, duplicate name...)."""
+
+
+# --- placement -------------------------------------------------------------------------------
+
+
+class NoNodesError(ShardwiseError, LookupError):
+    """A lookup was made on a placement (or balancer) that has no nodes."""
+
+
+class UnknownNodeError(ShardwiseError, KeyError):
+    """A node name was given that the placement or balancer does not hold."""
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return str(self.args[0]) if self.args else ""
+
+
+# --- selection -------------------------------------------------------------------------------
+
+
+class NoAvailableBackendError(ShardwiseError, LookupError):
+    """No backend can be picked: none is up (and no backup or panic mode applies)."""
+
+
+# --- lock ------------------------------------------------------------------------------------
+
+
+class LockError(ShardwiseError):
+    """Base class of the lock errors."""
+
+
+class LockNotAcquiredError(LockError, TimeoutError):
+    """The lock could not be acquired (within the timeout, or at once when not blocking)."""
+
+
+class QuorumNotReachedError(LockNotAcquiredError):
+    """Redlock could not lock a majority of the masters in time."""
+
+
+class LockNotOwnedError(LockError):
+    """The lock was released or extended by an object that does not hold it."""
+
+
+class LockLostError(LockError):
+    """A held lock was lost: it expired, was deleted, or was taken over while we believed we held it."""
+
+
+class FencingTokenError(ShardwiseError):
+    """A write carried a fencing token older than one already seen: its holder lost the lock."""

@@ -1,0 +1,5 @@
+"""Failover: health checks, failure detection and promotion."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

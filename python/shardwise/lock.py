@@ -1,0 +1,5 @@
+"""Lock: a correct Redis distributed lock."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+//! Failure detection (φ accrual) and related numeric hot paths.

@@ -1,0 +1,132 @@
+//! The key model: what a key is once it has left Python.
+//!
+//! Encoding contract (permanent): text is UTF-8, byte strings are taken as is, integers are
+//! 8 bytes little-endian (two's complement for negatives). Integer keys stay integers here so
+//! that algorithms which use them raw (jump hash) can, and everything else hashes their bytes.
+
+/// One key, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRef<'a> {
+    Int(u64),
+    Bytes(&'a [u8]),
+}
+
+impl KeyRef<'_> {
+    /// Call `f` with the key's encoded bytes.
+    #[inline(always)]
+    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            KeyRef::Int(v) => f(&v.to_le_bytes()),
+            KeyRef::Bytes(b) => f(b),
+        }
+    }
+}
+
+/// Variable-length keys packed end to end: key `i` is `data[ends[i-1]..ends[i]]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PackedKeys {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl PackedKeys {
+    pub fn with_capacity(keys: usize, bytes: usize) -> Self {
+        PackedKeys {
+            data: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(keys),
+        }
+    }
+
+    pub fn push(&mut self, key: &[u8]) {
+        self.data.extend_from_slice(key);
+        self.ends.push(self.data.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.data[start..self.ends[i]]
+    }
+}
+
+/// A batch of keys: all integers, or all byte strings.
+#[derive(Clone, Copy, Debug)]
+pub enum Keys<'a> {
+    Ints(&'a [u64]),
+    Packed(&'a PackedKeys),
+}
+
+impl<'a> Keys<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Keys::Ints(v) => v.len(),
+            Keys::Packed(p) => p.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> KeyRef<'a> {
+        match *self {
+            Keys::Ints(v) => KeyRef::Int(v[i]),
+            Keys::Packed(p) => KeyRef::Bytes(p.get(i)),
+        }
+    }
+
+    /// `f` applied to every key, in parallel for large batches (see [`crate::par`]).
+    pub fn map<T, F>(&self, f: F) -> Vec<T>
+    where
+        T: Send + Copy + Default,
+        F: Fn(KeyRef<'a>) -> T + Sync,
+    {
+        let mut out = vec![T::default(); self.len()];
+        crate::par::fill(&mut out, |i| f(self.get(i)));
+        out
+    }
+
+    /// `f` applied to every key's encoded bytes, in parallel for large batches.
+    pub fn map_bytes<T, F>(&self, f: F) -> Vec<T>
+    where
+        T: Send + Copy + Default,
+        F: Fn(&[u8]) -> T + Sync,
+    {
+        self.map(|k| k.with_bytes(&f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_keys_round_trip() {
+        let mut p = PackedKeys::default();
+        for k in [&b""[..], b"a", b"", b"hello"] {
+            p.push(k);
+        }
+        assert_eq!(p.len(), 4);
+        assert_eq!(p.get(0), b"");
+        assert_eq!(p.get(1), b"a");
+        assert_eq!(p.get(2), b"");
+        assert_eq!(p.get(3), b"hello");
+    }
+
+    #[test]
+    fn ints_encode_little_endian() {
+        let v = [0x0102_0304_0506_0708u64, u64::MAX];
+        let keys = Keys::Ints(&v);
+        let firsts = keys.map_bytes(|b| (b.len(), b[0]));
+        assert_eq!(firsts, vec![(8, 0x08), (8, 0xff)]);
+    }
+}

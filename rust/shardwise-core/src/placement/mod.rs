@@ -1,0 +1,1 @@
+//! Key placement algorithms: which node owns a key.

@@ -1,0 +1,1 @@
+//! Load balancers: which backend serves the next request.

@@ -1,0 +1,7 @@
+//! Python bindings for `shardwise_core::failover`.
+
+use pyo3::prelude::*;
+
+pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! `shardwise._core` hash functions: one-key forms return an int, `_many` forms a numpy array.
+
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use shardwise_core::{hash, par};
+
+use crate::keys::{extract_bulk, with_key};
+
+macro_rules! hash_pair {
+    ($one:ident, $many:ident, $out:ty, |$b:ident| $body:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[pyfunction]
+        fn $one(key: &Bound<'_, PyAny>) -> PyResult<$out> {
+            with_key(key, |$b| $body)
+        }
+
+        #[doc = $doc]
+        #[doc = "\n\nBulk form: hashes every key of a numpy array, list or tuple (GIL released)."]
+        #[pyfunction]
+        fn $many<'py>(
+            py: Python<'py>,
+            keys: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyArray1<$out>>> {
+            let bulk = extract_bulk(keys)?;
+            let keys = bulk.keys();
+            Ok(py.detach(|| keys.map_bytes(|$b| $body)).into_pyarray(py))
+        }
+    };
+    ($one:ident, $many:ident, $out:ty, $seed:ty, |$b:ident, $s:ident| $body:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[pyfunction]
+        #[pyo3(signature = (key, seed = 0))]
+        fn $one(key: &Bound<'_, PyAny>, seed: $seed) -> PyResult<$out> {
+            let $s = seed;
+            with_key(key, |$b| $body)
+        }
+
+        #[doc = $doc]
+        #[doc = "\n\nBulk form: hashes every key of a numpy array, list or tuple (GIL released)."]
+        #[pyfunction]
+        #[pyo3(signature = (keys, seed = 0))]
+        fn $many<'py>(
+            py: Python<'py>,
+            keys: &Bound<'py, PyAny>,
+            seed: $seed,
+        ) -> PyResult<Bound<'py, PyArray1<$out>>> {
+            let bulk = extract_bulk(keys)?;
+            let keys = bulk.keys();
+            let $s = seed;
+            Ok(py.detach(|| keys.map_bytes(|$b| $body)).into_pyarray(py))
+        }
+    };
+}
+
+hash_pair!(
+    xxh3_64,
+    xxh3_64_many,
+    u64,
+    u64,
+    |b, s| hash::xxh3_64(b, s),
+    "XXH3 64-bit of the key, seeded."
+);
+hash_pair!(
+    xxh64,
+    xxh64_many,
+    u64,
+    u64,
+    |b, s| hash::xxh64(b, s),
+    "XXH64 of the key, seeded."
+);
+hash_pair!(
+    murmur3_32,
+    murmur3_32_many,
+    u32,
+    u32,
+    |b, s| hash::murmur3_32(b, s),
+    "MurmurHash3 x86_32 of the key (unsigned), seeded."
+);
+hash_pair!(
+    fnv1a_32,
+    fnv1a_32_many,
+    u32,
+    |b| hash::fnv1a_32(b),
+    "FNV-1a 32-bit of the key."
+);
+hash_pair!(
+    fnv1a_64,
+    fnv1a_64_many,
+    u64,
+    |b| hash::fnv1a_64(b),
+    "FNV-1a 64-bit of the key."
+);
+hash_pair!(
+    crc32,
+    crc32_many,
+    u32,
+    |b| hash::crc32(b),
+    "CRC-32 (IEEE) of the key, as zlib.crc32."
+);
+hash_pair!(
+    ketama,
+    ketama_many,
+    u32,
+    |b| hash::ketama(b),
+    "libketama's key hash: the first 4 bytes of MD5(key), little-endian."
+);
+hash_pair!(
+    crc16,
+    crc16_many,
+    u16,
+    |b| hash::crc16(b),
+    "CRC-16/XMODEM of the key, as Redis Cluster computes it."
+);
+hash_pair!(
+    redis_slot,
+    redis_slot_many,
+    u16,
+    |b| hash::redis_slot(b),
+    "Redis Cluster slot of the key: CRC16 of its hash tag (or whole key) mod 16384."
+);
+
+/// MurmurHash3 x64_128 of the key, seeded, as one unsigned 128-bit int (`h1 | h2 << 64`).
+#[pyfunction]
+#[pyo3(signature = (key, seed = 0))]
+fn murmur3_128(key: &Bound<'_, PyAny>, seed: u32) -> PyResult<u128> {
+    with_key(key, |b| {
+        let (h1, h2) = hash::murmur3_128(b, seed);
+        u128::from(h1) | (u128::from(h2) << 64)
+    })
+}
+
+/// MurmurHash3 x64_128 of every key, seeded: an (n, 2) uint64 array of (h1, h2) —
+/// the low and high halves of the 128-bit value.
+#[pyfunction]
+#[pyo3(signature = (keys, seed = 0))]
+fn murmur3_128_many<'py>(
+    py: Python<'py>,
+    keys: &Bound<'py, PyAny>,
+    seed: u32,
+) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    let bulk = extract_bulk(keys)?;
+    let keys = bulk.keys();
+    let n = keys.len();
+    let pairs = py.detach(|| keys.map_bytes(|b| hash::murmur3_128(b, seed)));
+    let flat: Vec<u64> = pairs.into_iter().flat_map(|(h1, h2)| [h1, h2]).collect();
+    flat.into_pyarray(py).reshape([n, 2])
+}
+
+/// Set how many threads bulk work may use (0 = all cores).
+#[pyfunction]
+fn set_num_threads(n: i64) -> PyResult<()> {
+    let n = usize::try_from(n)
+        .map_err(|_| PyValueError::new_err(format!("thread count must be >= 0, got {n}")))?;
+    par::set_num_threads(n);
+    Ok(())
+}
+
+/// How many threads bulk work uses.
+#[pyfunction]
+fn get_num_threads() -> usize {
+    par::num_threads()
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(xxh3_64, m)?)?;
+    m.add_function(wrap_pyfunction!(xxh3_64_many, m)?)?;
+    m.add_function(wrap_pyfunction!(xxh64, m)?)?;
+    m.add_function(wrap_pyfunction!(xxh64_many, m)?)?;
+    m.add_function(wrap_pyfunction!(murmur3_32, m)?)?;
+    m.add_function(wrap_pyfunction!(murmur3_32_many, m)?)?;
+    m.add_function(wrap_pyfunction!(murmur3_128, m)?)?;
+    m.add_function(wrap_pyfunction!(murmur3_128_many, m)?)?;
+    m.add_function(wrap_pyfunction!(fnv1a_32, m)?)?;
+    m.add_function(wrap_pyfunction!(fnv1a_32_many, m)?)?;
+    m.add_function(wrap_pyfunction!(fnv1a_64, m)?)?;
+    m.add_function(wrap_pyfunction!(fnv1a_64_many, m)?)?;
+    m.add_function(wrap_pyfunction!(crc32, m)?)?;
+    m.add_function(wrap_pyfunction!(crc32_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ketama, m)?)?;
+    m.add_function(wrap_pyfunction!(ketama_many, m)?)?;
+    m.add_function(wrap_pyfunction!(crc16, m)?)?;
+    m.add_function(wrap_pyfunction!(crc16_many, m)?)?;
+    m.add_function(wrap_pyfunction!(redis_slot, m)?)?;
+    m.add_function(wrap_pyfunction!(redis_slot_many, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    Ok(())
+}

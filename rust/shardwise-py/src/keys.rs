@@ -1,0 +1,328 @@
+//! Turning Python keys into core keys, following the encoding contract of `shardwise.hashing`:
+//! `str` → UTF-8; `bytes`/`bytearray`/`memoryview` → as is; `int` (and numpy integer scalars)
+//! → 8 bytes little-endian, two's complement for negatives, range [-2**63, 2**64).
+
+use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple};
+use shardwise_core::keys::{KeyRef, Keys, PackedKeys};
+
+const ACCEPTED: &str = "str, bytes, bytearray, memoryview or int";
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+/// An `int` key as its 64-bit pattern.
+fn int_bits(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if let Ok(v) = obj.extract::<i64>() {
+        return Ok(v as u64);
+    }
+    obj.extract::<u64>().map_err(|_| {
+        let shown = obj.str().map_or_else(|_| "?".to_owned(), |s| s.to_string());
+        PyOverflowError::new_err(format!(
+            "int key {shown} is outside the key range [-2**63, 2**64)"
+        ))
+    })
+}
+
+fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_instance_of::<PyBool>() || type_name(obj) == "bool_"
+}
+
+/// A numpy integer scalar (or any other non-bool object with `__index__`) as an int.
+fn index_bits(obj: &Bound<'_, PyAny>) -> Option<PyResult<u64>> {
+    if is_bool(obj) || type_name(obj) == "bool" || !obj.hasattr("__index__").unwrap_or(false) {
+        return None;
+    }
+    Some(obj.call_method0("__index__").and_then(|i| int_bits(&i)))
+}
+
+fn bad_key(obj: &Bound<'_, PyAny>, position: Option<usize>) -> PyErr {
+    let kind = type_name(obj);
+    let hint = if is_bool(obj) {
+        " (bool is refused: it is almost always a bug)"
+    } else {
+        ""
+    };
+    match position {
+        Some(i) => PyTypeError::new_err(format!("keys[{i}] must be {ACCEPTED}, not {kind}{hint}")),
+        None => PyTypeError::new_err(format!("key must be {ACCEPTED}, not {kind}{hint}")),
+    }
+}
+
+/// Call `f` with one key.
+pub fn with_key_ref<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(KeyRef<'_>) -> R) -> PyResult<R> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(f(KeyRef::Bytes(s.to_str()?.as_bytes())));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(f(KeyRef::Bytes(b.as_bytes())));
+    }
+    if obj.is_instance_of::<PyInt>() && !is_bool(obj) {
+        return Ok(f(KeyRef::Int(int_bits(obj)?)));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(f(KeyRef::Bytes(&b.to_vec())));
+    }
+    if obj.is_instance_of::<PyMemoryView>() {
+        let copy = obj.call_method0("tobytes")?;
+        return Ok(f(KeyRef::Bytes(copy.cast::<PyBytes>()?.as_bytes())));
+    }
+    match index_bits(obj) {
+        Some(bits) => Ok(f(KeyRef::Int(bits?))),
+        None => Err(bad_key(obj, None)),
+    }
+}
+
+/// Call `f` with one key's encoded bytes.
+pub fn with_key<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    with_key_ref(obj, |k| k.with_bytes(f))
+}
+
+/// Keys taken from a bulk input, borrowed from numpy where possible.
+pub enum BulkKeys<'py> {
+    U64(numpy::PyReadonlyArray1<'py, u64>),
+    I64(numpy::PyReadonlyArray1<'py, i64>),
+    Ints(Vec<u64>),
+    Packed(PackedKeys),
+}
+
+impl BulkKeys<'_> {
+    pub fn keys(&self) -> Keys<'_> {
+        match self {
+            BulkKeys::U64(a) => Keys::Ints(a.as_slice().expect("checked contiguous")),
+            BulkKeys::I64(a) => {
+                let s = a.as_slice().expect("checked contiguous");
+                // SAFETY: i64 and u64 have the same size and alignment; every bit pattern is valid.
+                Keys::Ints(unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<u64>(), s.len()) })
+            }
+            BulkKeys::Ints(v) => Keys::Ints(v),
+            BulkKeys::Packed(p) => Keys::Packed(p),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Bytes,
+    Int,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "str",
+            Kind::Bytes => "bytes-like",
+            Kind::Int => "int",
+        }
+    }
+}
+
+fn at_position(item: &Bound<'_, PyAny>, i: usize, e: PyErr) -> PyErr {
+    let py = item.py();
+    if e.is_instance_of::<PyTypeError>(py) {
+        return bad_key(item, Some(i));
+    }
+    PyErr::from_type(e.get_type(py), format!("keys[{i}]: {}", e.value(py)))
+}
+
+fn seq_keys<'py>(
+    items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+) -> PyResult<BulkKeys<'py>> {
+    let n = items.len();
+    let mut kind: Option<Kind> = None;
+    let mut ints: Vec<u64> = Vec::new();
+    let mut packed = PackedKeys::default();
+    for (i, item) in items.enumerate() {
+        let mut this = Kind::Bytes;
+        with_key_ref(&item, |k| match k {
+            KeyRef::Int(v) => {
+                this = Kind::Int;
+                if ints.capacity() == 0 {
+                    ints.reserve_exact(n);
+                }
+                ints.push(v);
+            }
+            KeyRef::Bytes(b) => {
+                if packed.is_empty() {
+                    packed = PackedKeys::with_capacity(n, n * 16);
+                }
+                packed.push(b);
+            }
+        })
+        .map_err(|e| at_position(&item, i, e))?;
+        if item.is_instance_of::<PyString>() {
+            this = Kind::Text;
+        }
+        match kind {
+            None => kind = Some(this),
+            Some(k) if k != this => {
+                return Err(PyTypeError::new_err(format!(
+                    "mixed key kinds: keys[0] is {} but keys[{i}] is {}; use one kind per batch",
+                    k.name(),
+                    this.name()
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(if kind == Some(Kind::Int) || kind.is_none() {
+        BulkKeys::Ints(ints)
+    } else {
+        BulkKeys::Packed(packed)
+    })
+}
+
+fn int_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Option<BulkKeys<'py>>> {
+    if let Ok(a) = arr.cast::<PyArray1<u64>>() {
+        if a.is_contiguous() {
+            return Ok(Some(BulkKeys::U64(a.try_readonly()?)));
+        }
+    }
+    if let Ok(a) = arr.cast::<PyArray1<i64>>() {
+        if a.is_contiguous() {
+            return Ok(Some(BulkKeys::I64(a.try_readonly()?)));
+        }
+    }
+    macro_rules! widen {
+        ($($t:ty),*) => {$(
+            if let Ok(a) = arr.cast::<PyArray1<$t>>() {
+                let view = a.try_readonly()?;
+                return Ok(Some(BulkKeys::Ints(view.as_array().iter().map(|&v| v as i64 as u64).collect())));
+            }
+        )*};
+    }
+    widen!(i8, i16, i32, i64);
+    macro_rules! zero_extend {
+        ($($t:ty),*) => {$(
+            if let Ok(a) = arr.cast::<PyArray1<$t>>() {
+                let view = a.try_readonly()?;
+                return Ok(Some(BulkKeys::Ints(view.as_array().iter().map(|&v| v as u64).collect())));
+            }
+        )*};
+    }
+    zero_extend!(u8, u16, u32, u64);
+    Ok(None)
+}
+
+/// `arr` as a contiguous, native-byte-order array viewed as `unit` (e.g. "uint8").
+fn raw_units<'py>(arr: &Bound<'py, PyUntypedArray>, unit: &str) -> PyResult<Bound<'py, PyAny>> {
+    let np = arr.py().import("numpy")?;
+    let native = arr.getattr("dtype")?.call_method1("newbyteorder", ("=",))?;
+    let contiguous = np.call_method1("ascontiguousarray", (arr, native))?;
+    contiguous.call_method1("view", (np.getattr(unit)?,))
+}
+
+fn fixed_bytes(arr: &Bound<'_, PyUntypedArray>, width: usize) -> PyResult<PackedKeys> {
+    let n = arr.len();
+    let mut packed = PackedKeys::with_capacity(n, n * width);
+    if width == 0 {
+        (0..n).for_each(|_| packed.push(b""));
+        return Ok(packed);
+    }
+    let units = raw_units(arr, "uint8")?;
+    let units = units.cast::<PyArray1<u8>>()?.try_readonly()?;
+    for item in units.as_slice()?.chunks_exact(width) {
+        let end = item.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+        packed.push(&item[..end]);
+    }
+    Ok(packed)
+}
+
+fn fixed_text(arr: &Bound<'_, PyUntypedArray>, width: usize) -> PyResult<PackedKeys> {
+    let n = arr.len();
+    let mut packed = PackedKeys::with_capacity(n, n * width);
+    if width == 0 {
+        (0..n).for_each(|_| packed.push(b""));
+        return Ok(packed);
+    }
+    let units = raw_units(arr, "uint32")?;
+    let units = units.cast::<PyArray1<u32>>()?.try_readonly()?;
+    let mut text = String::new();
+    for (i, item) in units.as_slice()?.chunks_exact(width).enumerate() {
+        let end = item.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
+        text.clear();
+        for &code in &item[..end] {
+            let c = char::from_u32(code).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "keys[{i}] holds code point U+{code:04X}, which cannot be encoded as UTF-8"
+                ))
+            })?;
+            text.push(c);
+        }
+        packed.push(text.as_bytes());
+    }
+    Ok(packed)
+}
+
+fn array_keys<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<BulkKeys<'py>> {
+    if arr.ndim() != 1 {
+        return Err(PyValueError::new_err(format!(
+            "keys must be a 1-D array, got a {}-D array of shape ({})",
+            arr.ndim(),
+            arr.shape()
+                .iter()
+                .map(|d| format!("{d},"))
+                .collect::<Vec<_>>()
+                .join(" ")
+                .trim_end_matches(',')
+        )));
+    }
+    let dtype = arr.dtype();
+    let kind = dtype.kind();
+    let itemsize = dtype.itemsize();
+    match kind {
+        b'i' | b'u' => {
+            if let Some(keys) = int_array(arr)? {
+                return Ok(keys);
+            }
+            let units = raw_units(
+                arr,
+                &format!(
+                    "{}{}",
+                    if kind == b'i' { "int" } else { "uint" },
+                    itemsize * 8
+                ),
+            )?;
+            int_array(units.cast::<PyUntypedArray>()?)?
+                .ok_or_else(|| PyTypeError::new_err(format!("unsupported integer dtype {dtype}")))
+        }
+        b'S' => Ok(BulkKeys::Packed(fixed_bytes(arr, itemsize)?)),
+        b'U' => Ok(BulkKeys::Packed(fixed_text(arr, itemsize / 4)?)),
+        b'O' => {
+            let list = arr.call_method0("tolist")?;
+            let list = list.cast::<PyList>()?;
+            seq_keys(list.iter())
+        }
+        _ => Err(PyTypeError::new_err(format!(
+            "keys array has dtype {dtype}; use an integer, bytes (S), str (U) or object array"
+        ))),
+    }
+}
+
+/// Extract a batch of keys from a numpy array, list or tuple.
+pub fn extract_bulk<'py>(obj: &Bound<'py, PyAny>) -> PyResult<BulkKeys<'py>> {
+    if let Ok(arr) = obj.cast::<PyUntypedArray>() {
+        return array_keys(arr);
+    }
+    if let Ok(list) = obj.cast::<PyList>() {
+        return seq_keys(list.iter());
+    }
+    if let Ok(tuple) = obj.cast::<PyTuple>() {
+        return seq_keys(tuple.iter());
+    }
+    Err(PyTypeError::new_err(format!(
+        "keys must be a numpy array, list or tuple, not {}{}",
+        type_name(obj),
+        if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+            " (for one key use the function without _many)"
+        } else {
+            ""
+        }
+    )))
+}
