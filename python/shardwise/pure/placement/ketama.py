@@ -111,9 +111,7 @@ class KetamaRing(PurePlacement):
         bits = key_int(key)
         if bits is not None:
             return ketama_hash(str(bits).encode())
-        if self._flavor == "libketama":
-            return ketama_hash(encode_key(key).split(b"\0", 1)[0])
-        if isinstance(key, (bytes, bytearray, memoryview)):
+        if self._flavor == "uhashring" and isinstance(key, (bytes, bytearray, memoryview)):
             return ketama_hash(repr(encode_key(key)).encode())
         return ketama_hash(encode_key(key))
 

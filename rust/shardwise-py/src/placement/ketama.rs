@@ -47,8 +47,10 @@ impl PyPlacement for KetamaRing {
 ///
 /// - ``flavor="libketama"`` (the C library, and the ``ketama`` PyPI package): 40 MD5 digests of
 ///   ``"{name}-{k}"`` per unit share, counted in float32 as libketama does, 4 points per digest;
-///   a key (its bytes up to the first NUL, as a C string) goes to the first point ``>=`` its
-///   hash; names are at most 21 bytes. ``vnodes`` must be left unset (or 40).
+///   a key goes to the first point ``>=`` its hash (MD5 of its UTF-8 / raw bytes); names are at
+///   most 21 bytes. ``vnodes`` must be left unset (or 40). (The ``ketama`` PyPI binding hashes
+///   a non-ASCII ``str`` key truncated to ``len(key)`` UTF-8 bytes — a bug of that binding; pass
+///   it ``key.encode()`` to get libketama's answer, which is ours.)
 /// - ``flavor="uhashring"`` (``uhashring.HashRing(hash_fn="ketama")``): ``(vnodes * n * w) // W``
 ///   digests per node (``vnodes`` default 40), the first point ``>`` the hash, later nodes win
 ///   equal points; keys are hashed as ``str(key)`` (ints as decimal of their unsigned 64-bit
