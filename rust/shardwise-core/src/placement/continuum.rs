@@ -36,32 +36,38 @@ fn bucket_bits(n: usize, width: u32) -> u32 {
 
 impl Continuum {
     /// Build from unsorted `(hash, owner)` pairs; `tie` orders owners of equal hashes.
-    /// Uniform hashes sort in linear time (bucket sort on the top bits).
-    pub fn build(pairs: Vec<(u64, u32)>, width: u32, tie: impl Fn(u32, u32) -> Ordering) -> Self {
+    /// One radix pass on the top bits (into cache-sized buckets), then each bucket is sorted,
+    /// buckets split over threads for large rings.
+    pub fn build(
+        pairs: Vec<(u64, u32)>,
+        width: u32,
+        tie: impl Fn(u32, u32) -> Ordering + Sync,
+    ) -> Self {
         let n = pairs.len();
-        let shift = width - bucket_bits(n, width);
-        let buckets = 1usize << (width - shift);
-        let mut starts = vec![0u32; buckets + 1];
+        let bits = (usize::BITS - n.leading_zeros())
+            .saturating_sub(9)
+            .clamp(1, 12)
+            .min(width);
+        let shift = width - bits;
+        let buckets = 1usize << bits;
+        let mut offsets = vec![0usize; buckets + 1];
         for &(p, _) in &pairs {
-            starts[(p >> shift) as usize + 1] += 1;
+            offsets[(p >> shift) as usize + 1] += 1;
         }
         for b in 0..buckets {
-            starts[b + 1] += starts[b];
+            offsets[b + 1] += offsets[b];
         }
-        let mut next = starts.clone();
+        let mut next = offsets.clone();
         let mut sorted = vec![(0u64, 0u32); n];
         for pair in pairs {
             let b = (pair.0 >> shift) as usize;
-            sorted[next[b] as usize] = pair;
+            sorted[next[b]] = pair;
             next[b] += 1;
         }
         let order = |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
-        for b in 0..buckets {
-            let (lo, hi) = (starts[b] as usize, starts[b + 1] as usize);
-            if hi - lo > 1 {
-                sorted[lo..hi].sort_unstable_by(order);
-            }
-        }
+        super::fill_segments(&mut sorted, &offsets, |_, segment| {
+            segment.sort_unstable_by(order);
+        });
         Self::from_sorted(sorted, width)
     }
 
