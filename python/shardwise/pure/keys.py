@@ -84,8 +84,10 @@ def as_key_list(keys: Any) -> list[Any]:
         except TypeError:
             hint = " (bool is refused: it is almost always a bug)" if _is_bool(key) else ""
             raise TypeError(f"keys[{i}] must be {ACCEPTED}, not {_type_name(key)}{hint}") from None
-        except (OverflowError, ValueError) as exc:
-            raise type(exc)(f"keys[{i}]: {exc}") from None
+        except OverflowError as exc:
+            raise OverflowError(f"keys[{i}]: {exc}") from None
+        except ValueError as exc:  # e.g. UnicodeEncodeError for a lone surrogate
+            raise ValueError(f"keys[{i}]: {exc}") from None
         kind = _kind(key)
         if first_kind is None:
             first_kind = kind

@@ -29,13 +29,14 @@ fn int_bits(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     })
 }
 
+/// Python `bool` or numpy `bool_` (whose type is named `bool` since numpy 2).
 fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
-    obj.is_instance_of::<PyBool>() || type_name(obj) == "bool_"
+    obj.is_instance_of::<PyBool>() || matches!(type_name(obj).as_str(), "bool" | "bool_")
 }
 
 /// A numpy integer scalar (or any other non-bool object with `__index__`) as an int.
 fn index_bits(obj: &Bound<'_, PyAny>) -> Option<PyResult<u64>> {
-    if is_bool(obj) || type_name(obj) == "bool" || !obj.hasattr("__index__").unwrap_or(false) {
+    if is_bool(obj) || !obj.hasattr("__index__").unwrap_or(false) {
         return None;
     }
     Some(obj.call_method0("__index__").and_then(|i| int_bits(&i)))
@@ -128,7 +129,14 @@ fn at_position(item: &Bound<'_, PyAny>, i: usize, e: PyErr) -> PyErr {
     if e.is_instance_of::<PyTypeError>(py) {
         return bad_key(item, Some(i));
     }
-    PyErr::from_type(e.get_type(py), format!("keys[{i}]: {}", e.value(py)))
+    // Re-raise as the base class: subclasses such as UnicodeEncodeError take other arguments.
+    if e.is_instance_of::<PyOverflowError>(py) {
+        return PyOverflowError::new_err(format!("keys[{i}]: {}", e.value(py)));
+    }
+    if e.is_instance_of::<PyValueError>(py) {
+        return PyValueError::new_err(format!("keys[{i}]: {}", e.value(py)));
+    }
+    e
 }
 
 fn seq_keys<'py>(
