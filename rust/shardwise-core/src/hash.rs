@@ -8,6 +8,25 @@ pub fn xxh3_64(data: &[u8], seed: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(data, seed)
 }
 
+/// `XXH3_SECRET[8..16] ^ XXH3_SECRET[16..24]` of the default XXH3 secret, read little-endian.
+const XXH3_FLIP_4TO8: u64 = 0x1cad_21f7_2c81_017c ^ 0xdb97_9083_e96d_d4de;
+const XXH3_PRIME_MX2: u64 = 0x9fb2_1c65_1e98_df25;
+
+/// XXH3 64-bit of an int key's 8 little-endian bytes: the same value as
+/// `xxh3_64(&v.to_le_bytes(), seed)`, via the specification's 4-to-8-byte path with the length
+/// fixed at 8 (no length dispatch, no byte loads).
+#[inline(always)]
+pub fn xxh3_64_u64(v: u64, seed: u64) -> u64 {
+    let seed = seed ^ (u64::from((seed as u32).swap_bytes()) << 32);
+    // input2 + (input1 << 32) with input1 = low 32 bits, input2 = high 32 bits.
+    let mut h = v.rotate_left(32) ^ XXH3_FLIP_4TO8.wrapping_sub(seed);
+    h ^= h.rotate_left(49) ^ h.rotate_left(24);
+    h = h.wrapping_mul(XXH3_PRIME_MX2);
+    h ^= (h >> 35).wrapping_add(8);
+    h = h.wrapping_mul(XXH3_PRIME_MX2);
+    h ^ (h >> 28)
+}
+
 /// XXH64 with a seed.
 #[inline]
 pub fn xxh64(data: &[u8], seed: u64) -> u64 {
@@ -201,6 +220,20 @@ mod tests {
         assert_eq!(xxh64(b"", 0), 0xef46_db37_51d8_e999);
         assert_eq!(xxh3_64(b"", 0), 0x2d06_8005_38d3_94c2);
         assert_eq!(xxh64(b"a", 0), 0xd24e_c4f1_a98c_6e5b);
+    }
+
+    #[test]
+    fn xxh3_int_path_equals_byte_path() {
+        let mut v = 0x0123_4567_89ab_cdefu64;
+        for i in 0..10_000u64 {
+            v = v.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(i);
+            for seed in [0, 1, v >> 7, u64::MAX, 0xffff_ffff] {
+                assert_eq!(xxh3_64_u64(v, seed), xxh3_64(&v.to_le_bytes(), seed));
+            }
+        }
+        for v in [0, 1, u64::MAX, 1 << 63] {
+            assert_eq!(xxh3_64_u64(v, 0), xxh3_64(&v.to_le_bytes(), 0));
+        }
     }
 
     #[test]

@@ -91,7 +91,11 @@ impl<'a> Keys<'a> {
         F: Fn(KeyRef<'a>) -> T + Sync,
     {
         let mut out = vec![T::default(); self.len()];
-        crate::par::fill(&mut out, |i| f(self.get(i)));
+        // Match the batch kind once, outside the per-key loop.
+        match *self {
+            Keys::Ints(v) => crate::par::map_slice(v, &mut out, |&x| f(KeyRef::Int(x))),
+            Keys::Packed(p) => crate::par::fill(&mut out, |i| f(KeyRef::Bytes(p.get(i)))),
+        }
         out
     }
 

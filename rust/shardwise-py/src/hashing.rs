@@ -3,9 +3,10 @@
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use shardwise_core::keys::KeyRef;
 use shardwise_core::{hash, par};
 
-use crate::keys::{extract_bulk, with_key};
+use crate::keys::{extract_bulk, with_key, with_key_ref};
 
 macro_rules! hash_pair {
     ($one:ident, $many:ident, $out:ty, |$b:ident| $body:expr, $doc:literal) => {
@@ -53,14 +54,39 @@ macro_rules! hash_pair {
     };
 }
 
-hash_pair!(
-    xxh3_64,
-    xxh3_64_many,
-    u64,
-    u64,
-    |b, s| hash::xxh3_64(b, s),
-    "XXH3 64-bit of the key, seeded."
-);
+/// XXH3 of one key; int keys take the dedicated 8-byte path (same value, no byte loads).
+#[inline(always)]
+fn xxh3_key(key: KeyRef<'_>, seed: u64) -> u64 {
+    match key {
+        KeyRef::Int(v) => hash::xxh3_64_u64(v, seed),
+        KeyRef::Bytes(b) => hash::xxh3_64(b, seed),
+    }
+}
+
+/// XXH3 64-bit of the key, seeded.
+#[pyfunction]
+#[pyo3(signature = (key, seed = 0))]
+fn xxh3_64(key: &Bound<'_, PyAny>, seed: u64) -> PyResult<u64> {
+    with_key_ref(key, |k| xxh3_key(k, seed))
+}
+
+/// XXH3 64-bit of the key, seeded.
+///
+/// Bulk form: hashes every key of a numpy array, list or tuple (GIL released).
+#[pyfunction]
+#[pyo3(signature = (keys, seed = 0))]
+fn xxh3_64_many<'py>(
+    py: Python<'py>,
+    keys: &Bound<'py, PyAny>,
+    seed: u64,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let bulk = extract_bulk(keys)?;
+    let keys = bulk.keys();
+    Ok(py
+        .detach(|| keys.map(|k| xxh3_key(k, seed)))
+        .into_pyarray(py))
+}
+
 hash_pair!(
     xxh64,
     xxh64_many,

@@ -188,12 +188,12 @@ fn seq_keys<'py>(
 
 fn int_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Option<BulkKeys<'py>>> {
     if let Ok(a) = arr.cast::<PyArray1<u64>>() {
-        if a.is_contiguous() {
+        if a.is_contiguous() && a.is_aligned() {
             return Ok(Some(BulkKeys::U64(a.try_readonly()?)));
         }
     }
     if let Ok(a) = arr.cast::<PyArray1<i64>>() {
-        if a.is_contiguous() {
+        if a.is_contiguous() && a.is_aligned() {
             return Ok(Some(BulkKeys::I64(a.try_readonly()?)));
         }
     }
@@ -218,11 +218,11 @@ fn int_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Option<BulkKeys<
     Ok(None)
 }
 
-/// `arr` as a contiguous, native-byte-order array viewed as `unit` (e.g. "uint8").
+/// `arr` as a contiguous, aligned, native-byte-order array viewed as `unit` (e.g. "uint8").
 fn raw_units<'py>(arr: &Bound<'py, PyUntypedArray>, unit: &str) -> PyResult<Bound<'py, PyAny>> {
     let np = arr.py().import("numpy")?;
     let native = arr.getattr("dtype")?.call_method1("newbyteorder", ("=",))?;
-    let contiguous = np.call_method1("ascontiguousarray", (arr, native))?;
+    let contiguous = np.call_method1("require", (arr, native, "CA"))?;
     contiguous.call_method1("view", (np.getattr(unit)?,))
 }
 
@@ -286,8 +286,11 @@ fn array_keys<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<BulkKeys<'py>> 
     let itemsize = dtype.itemsize();
     match kind {
         b'i' | b'u' => {
-            if let Some(keys) = int_array(arr)? {
-                return Ok(keys);
+            // Unaligned data (e.g. a field of a packed record array) cannot be borrowed.
+            if arr.is_aligned() {
+                if let Some(keys) = int_array(arr)? {
+                    return Ok(keys);
+                }
             }
             let units = raw_units(
                 arr,
