@@ -66,26 +66,39 @@ where
     T: Send,
     F: Fn(&A) -> T + Sync,
 {
-    assert_eq!(
-        input.len(),
-        out.len(),
-        "map_slice: input and output lengths differ"
-    );
-    let threads = threads_for(out.len());
-    let serial = |src: &[A], dst: &mut [T]| {
+    map_chunks(input, out, |src, dst| {
         for (slot, item) in dst.iter_mut().zip(src) {
             *slot = f(item);
         }
-    };
+    });
+}
+
+/// `f(input_part, out_part)` over matching parts of the two slices, one part per thread when
+/// `out` is large (else one call with everything). For kernels that process a whole slice.
+///
+/// # Panics
+/// If `input` and `out` differ in length (a programming error).
+pub fn map_chunks<A, T, F>(input: &[A], out: &mut [T], f: F)
+where
+    A: Sync,
+    T: Send,
+    F: Fn(&[A], &mut [T]) + Sync,
+{
+    assert_eq!(
+        input.len(),
+        out.len(),
+        "map_chunks: input and output lengths differ"
+    );
+    let threads = threads_for(out.len());
     if threads <= 1 {
-        serial(input, out);
+        f(input, out);
         return;
     }
     let chunk = out.len().div_ceil(threads);
-    let serial = &serial;
+    let f = &f;
     std::thread::scope(|s| {
         for (src, dst) in input.chunks(chunk).zip(out.chunks_mut(chunk)) {
-            s.spawn(move || serial(src, dst));
+            s.spawn(move || f(src, dst));
         }
     });
 }
