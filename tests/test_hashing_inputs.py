@@ -201,6 +201,25 @@ def test_bytes_likes_one_key(module: ModuleType) -> None:
     assert module.xxh3_64(np.str_("ab")) == xxh(b"ab")
 
 
+class IndexOnly:
+    """Not an int, but integer-like through ``__index__``."""
+
+    def __index__(self) -> int:
+        return 77
+
+
+@pytest.mark.parametrize("module", IMPLS, ids=IMPL_IDS)
+def test_integer_like_keys(module: ModuleType) -> None:
+    expected = xxh(int_bytes(77))
+    for key in (np.array(77), IndexOnly(), np.uint8(77), np.int64(77)):
+        assert module.xxh3_64(key) == expected
+        assert module.xxh3_64_many([key, 77]).tolist() == [expected, expected]
+    with pytest.raises(TypeError, match="not ndarray"):
+        module.xxh3_64(np.array([1, 2]))
+    with pytest.raises(TypeError, match=r"keys\[1\].*not ndarray"):
+        module.xxh3_64_many([1, np.array([1, 2])])
+
+
 # ----- errors -------------------------------------------------------------------------------
 
 ONE_KEY_BAD = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,6 +29,12 @@ def key_int(key: object) -> int | None:
         value = key
     elif isinstance(key, np.integer):
         value = int(key)
+    elif hasattr(type(key), "__index__") and not isinstance(key, (str, bytes, bytearray, memoryview)):
+        # Any other integer-like object (e.g. a 0-d numpy int array), as the Rust side accepts.
+        try:
+            value = operator.index(key)
+        except TypeError:
+            return None
     else:
         return None
     if not INT_MIN <= value < INT_LIMIT:

@@ -39,7 +39,15 @@ fn index_bits(obj: &Bound<'_, PyAny>) -> Option<PyResult<u64>> {
     if is_bool(obj) || !obj.hasattr("__index__").unwrap_or(false) {
         return None;
     }
-    Some(obj.call_method0("__index__").and_then(|i| int_bits(&i)))
+    let index = obj.call_method0("__index__").map_err(|e| {
+        // e.g. a numpy array of several items: not an int key, whatever numpy says.
+        if e.is_instance_of::<PyTypeError>(obj.py()) {
+            bad_key(obj, None)
+        } else {
+            e
+        }
+    });
+    Some(index.and_then(|i| int_bits(&i)))
 }
 
 fn bad_key(obj: &Bound<'_, PyAny>, position: Option<usize>) -> PyErr {
