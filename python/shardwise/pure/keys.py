@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, SupportsIndex
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def key_int(key: object) -> int | None:
         value = key
     elif isinstance(key, np.integer):
         value = int(key)
-    elif hasattr(type(key), "__index__") and not isinstance(key, (str, bytes, bytearray, memoryview)):
+    elif isinstance(key, SupportsIndex):
         # Any other integer-like object (e.g. a 0-d numpy int array), as the Rust side accepts.
         try:
             value = operator.index(key)
