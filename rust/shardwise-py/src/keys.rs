@@ -276,19 +276,25 @@ fn fixed_text(arr: &Bound<'_, PyUntypedArray>, width: usize) -> PyResult<PackedK
     }
     let units = raw_units(arr, "uint32")?;
     let units = units.cast::<PyArray1<u32>>()?.try_readonly()?;
-    let mut text = String::new();
+    let mut utf8: Vec<u8> = Vec::with_capacity(width * 4);
     for (i, item) in units.as_slice()?.chunks_exact(width).enumerate() {
         let end = item.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
-        text.clear();
-        for &code in &item[..end] {
-            let c = char::from_u32(code).ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "keys[{i}] holds code point U+{code:04X}, which cannot be encoded as UTF-8"
-                ))
-            })?;
-            text.push(c);
+        let codes = &item[..end];
+        utf8.clear();
+        if codes.iter().all(|&c| c < 0x80) {
+            // ASCII: one byte per code point.
+            utf8.extend(codes.iter().map(|&c| c as u8));
+        } else {
+            for &code in codes {
+                let c = char::from_u32(code).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "keys[{i}] holds code point U+{code:04X}, which cannot be encoded as UTF-8"
+                    ))
+                })?;
+                utf8.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
+            }
         }
-        packed.push(text.as_bytes());
+        packed.push(&utf8);
     }
     Ok(packed)
 }
