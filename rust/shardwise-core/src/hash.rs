@@ -216,10 +216,47 @@ const CRC16_TABLE: [u16; 256] = {
 
 /// CRC-16/XMODEM (polynomial 0x1021, initial 0), the checksum Redis Cluster uses.
 pub fn crc16(data: &[u8]) -> u16 {
-    data.iter().fold(0u16, |crc, &b| {
+    // Slice-by-8: eight independent table loads per 8 bytes instead of a chain of eight.
+    let mut chunks = data.chunks_exact(8);
+    let mut crc = 0u16;
+    for c in &mut chunks {
+        let t = &CRC16_SLICES;
+        let [hi, lo] = crc.to_be_bytes();
+        crc = t[7][usize::from(c[0] ^ hi)]
+            ^ t[6][usize::from(c[1] ^ lo)]
+            ^ t[5][usize::from(c[2])]
+            ^ t[4][usize::from(c[3])]
+            ^ t[3][usize::from(c[4])]
+            ^ t[2][usize::from(c[5])]
+            ^ t[1][usize::from(c[6])]
+            ^ t[0][usize::from(c[7])];
+    }
+    crc16_bytewise(crc, chunks.remainder())
+}
+
+#[inline(always)]
+fn crc16_bytewise(crc: u16, data: &[u8]) -> u16 {
+    data.iter().fold(crc, |crc, &b| {
         (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ b)]
     })
 }
+
+/// `CRC16_SLICES[k][x]`: the CRC-16 contribution of byte `x` followed by `k` zero bytes.
+const CRC16_SLICES: [[u16; 256]; 8] = {
+    let mut slices = [[0u16; 256]; 8];
+    slices[0] = CRC16_TABLE;
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = slices[k - 1][i];
+            slices[k][i] = (prev << 8) ^ CRC16_TABLE[(prev >> 8) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    slices
+};
 
 /// Number of Redis Cluster hash slots.
 pub const REDIS_SLOTS: u16 = 16384;
@@ -303,6 +340,20 @@ mod tests {
         assert_eq!(crc16(b"123456789"), 0x31c3);
         // MD5("") = d41d8cd98f00b204e9800998ecf8427e
         assert_eq!(ketama(b""), 0xd98c_1dd4);
+    }
+
+    #[test]
+    fn crc16_slices_equal_bytewise() {
+        let data: Vec<u8> = (0..300u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in 0..data.len() {
+            assert_eq!(
+                crc16(&data[..len]),
+                crc16_bytewise(0, &data[..len]),
+                "len {len}"
+            );
+        }
     }
 
     #[test]
