@@ -177,46 +177,46 @@ def test_pure_redis_slot_many_str(benchmark: Any, strs: list[str]) -> None:
 
 
 @pytest.mark.benchmark(group="one-key")
-def test_rust_xxh3_one_str(benchmark: Any) -> None:
+def test_onekey_rust_xxh3_str(benchmark: Any) -> None:
     run(benchmark, 1, rust.xxh3_64, KEY)
 
 
 @pytest.mark.benchmark(group="one-key")
-def test_rust_xxh3_one_int(benchmark: Any) -> None:
+def test_onekey_rust_xxh3_int(benchmark: Any) -> None:
     run(benchmark, 1, rust.xxh3_64, 1234567)
 
 
 @pytest.mark.benchmark(group="one-key")
-def test_xxhash_one_bytes(benchmark: Any) -> None:
+def test_onekey_xxhash_bytes(benchmark: Any) -> None:
     key = KEY.encode()
     run(benchmark, 1, xxhash.xxh3_64_intdigest, key)
 
 
 @pytest.mark.benchmark(group="one-key")
-def test_xxhash_one_str_encoded(benchmark: Any) -> None:
+def test_onekey_xxhash_str_encoded(benchmark: Any) -> None:
     run(benchmark, 1, lambda: xxhash.xxh3_64_intdigest(KEY.encode()))
 
 
 @pytest.mark.benchmark(group="one-key")
-def test_rust_murmur3_32_one_str(benchmark: Any) -> None:
+def test_onekey_rust_murmur3_32_str(benchmark: Any) -> None:
     run(benchmark, 1, rust.murmur3_32, KEY)
 
 
 @pytest.mark.benchmark(group="one-key")
-def test_mmh3_one_str(benchmark: Any) -> None:
+def test_onekey_mmh3_str(benchmark: Any) -> None:
     run(benchmark, 1, mmh3.hash, KEY, 0, False)
 
 
 @pytest.mark.benchmark(group="one-key")
-def test_rust_redis_slot_one_str(benchmark: Any) -> None:
+def test_onekey_rust_redis_slot_str(benchmark: Any) -> None:
     run(benchmark, 1, rust.redis_slot, KEY)
 
 
 @pytest.mark.benchmark(group="one-key")
-def test_pure_xxh3_one_str(benchmark: Any) -> None:
+def test_onekey_pure_xxh3_str(benchmark: Any) -> None:
     run(benchmark, 1, pure.xxh3_64, KEY)
 
 
 @pytest.mark.benchmark(group="one-key")
-def test_pure_redis_slot_one_str(benchmark: Any) -> None:
+def test_onekey_pure_redis_slot_str(benchmark: Any) -> None:
     run(benchmark, 1, pure.redis_slot, KEY)
