@@ -10,8 +10,8 @@ use crate::keys::{extract_bulk, with_key, with_key_ref};
 
 /// A new 1-D numpy array of `n` items, filled by `fill` with the GIL released.
 ///
-/// numpy allocates it (so large outputs get numpy's huge-page advice and no copy is needed);
-/// nothing else can see the array until it is returned.
+/// numpy owns the memory from the start, so nothing is copied afterwards; nothing else can see
+/// the array until it is returned.
 fn new_filled<'py, T, F>(py: Python<'py>, n: usize, fill: F) -> PyResult<Bound<'py, PyArray1<T>>>
 where
     T: Element + Send,
