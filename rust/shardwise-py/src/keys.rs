@@ -159,6 +159,17 @@ fn mixed_kinds(first: Kind, this: Kind, i: usize) -> PyErr {
     ))
 }
 
+/// Record that keys[i] is of kind `this`; a batch holds one kind only.
+#[inline]
+fn note_kind(kind: &mut Option<Kind>, this: Kind, i: usize) -> PyResult<()> {
+    match *kind {
+        None => *kind = Some(this),
+        Some(k) if k != this => return Err(mixed_kinds(k, this, i)),
+        _ => {}
+    }
+    Ok(())
+}
+
 fn seq_keys<'py>(
     items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
 ) -> PyResult<BulkKeys<'py>> {
@@ -166,19 +177,32 @@ fn seq_keys<'py>(
     let mut kind: Option<Kind> = None;
     let mut ints: Vec<u64> = Vec::new();
     let mut packed = PackedKeys::default();
+    let push_bytes = |packed: &mut PackedKeys, b: &[u8]| {
+        if packed.is_empty() {
+            *packed = PackedKeys::with_capacity(n, n * (b.len() + 8));
+        }
+        packed.push(b);
+    };
     for (i, item) in items.enumerate() {
-        // Fast path for the common batch: str keys (one type check, no closure).
+        // Fast paths for the common batches (str, exact int, bytes): one type check each.
         if let Ok(text) = item.cast::<PyString>() {
             let utf8 = text.to_str().map_err(|e| at_position(&item, i, e))?;
-            if packed.is_empty() {
-                packed = PackedKeys::with_capacity(n, n * (utf8.len() + 8));
+            push_bytes(&mut packed, utf8.as_bytes());
+            note_kind(&mut kind, Kind::Text, i)?;
+            continue;
+        }
+        if item.cast_exact::<PyInt>().is_ok() {
+            let bits = int_bits(&item).map_err(|e| at_position(&item, i, e))?;
+            if ints.capacity() == 0 {
+                ints.reserve_exact(n);
             }
-            packed.push(utf8.as_bytes());
-            match kind {
-                None => kind = Some(Kind::Text),
-                Some(Kind::Text) => {}
-                Some(k) => return Err(mixed_kinds(k, Kind::Text, i)),
-            }
+            ints.push(bits);
+            note_kind(&mut kind, Kind::Int, i)?;
+            continue;
+        }
+        if let Ok(bytes) = item.cast::<PyBytes>() {
+            push_bytes(&mut packed, bytes.as_bytes());
+            note_kind(&mut kind, Kind::Bytes, i)?;
             continue;
         }
         let mut this = Kind::Bytes;
@@ -190,19 +214,10 @@ fn seq_keys<'py>(
                 }
                 ints.push(v);
             }
-            KeyRef::Bytes(b) => {
-                if packed.is_empty() {
-                    packed = PackedKeys::with_capacity(n, n * 16);
-                }
-                packed.push(b);
-            }
+            KeyRef::Bytes(b) => push_bytes(&mut packed, b),
         })
         .map_err(|e| at_position(&item, i, e))?;
-        match kind {
-            None => kind = Some(this),
-            Some(k) if k != this => return Err(mixed_kinds(k, this, i)),
-            _ => {}
-        }
+        note_kind(&mut kind, this, i)?;
     }
     Ok(if kind == Some(Kind::Int) || kind.is_none() {
         BulkKeys::Ints(ints)
