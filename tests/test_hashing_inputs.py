@@ -3,6 +3,7 @@ arrays, lists/tuples, bytes-likes, and the errors for bad input — Rust and pur
 
 from __future__ import annotations
 
+import enum
 from types import ModuleType
 from typing import Any
 
@@ -208,10 +209,14 @@ class IndexOnly:
         return 77
 
 
+class Seventy(enum.IntEnum):
+    SEVEN = 77
+
+
 @pytest.mark.parametrize("module", IMPLS, ids=IMPL_IDS)
 def test_integer_like_keys(module: ModuleType) -> None:
     expected = xxh(int_bytes(77))
-    for key in (np.array(77), IndexOnly(), np.uint8(77), np.int64(77)):
+    for key in (np.array(77), IndexOnly(), np.uint8(77), np.int64(77), Seventy.SEVEN):
         assert module.xxh3_64(key) == expected
         assert module.xxh3_64_many([key, 77]).tolist() == [expected, expected]
     with pytest.raises(TypeError, match="not ndarray"):
