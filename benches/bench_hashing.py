@@ -84,6 +84,12 @@ def test_rust_murmur3_32_many_uint64_one_thread(benchmark: Any, ints: np.ndarray
 
 
 @pytest.mark.benchmark(group="bulk-uint64")
+def test_rust_xxh3_many_python_int_list(benchmark: Any, ints: np.ndarray[Any, Any]) -> None:
+    values = ints[:N_LOOP].tolist()
+    run(benchmark, len(values), rust.xxh3_64_many, values)
+
+
+@pytest.mark.benchmark(group="bulk-uint64")
 def test_xxhash_loop_uint64(benchmark: Any, ints: np.ndarray[Any, Any]) -> None:
     values = ints[:N_LOOP].tolist()
     digest = xxhash.xxh3_64_intdigest
