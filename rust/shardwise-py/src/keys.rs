@@ -4,9 +4,11 @@
 
 use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 use shardwise_core::keys::{KeyRef, Keys, PackedKeys};
+use std::os::raw::c_int;
 
 const ACCEPTED: &str = "str, bytes, bytearray, memoryview or int";
 
@@ -17,16 +19,33 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// An `int` key as its 64-bit pattern.
+///
+/// Uses the C API's overflow flag rather than trying `i64` then `u64`: keys >= 2**63 are common
+/// (hash values, random ids) and must not cost a raised-and-cleared exception each.
 fn int_bits(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    if let Ok(v) = obj.extract::<i64>() {
-        return Ok(v as u64);
+    let py = obj.py();
+    let mut overflow: c_int = 0;
+    // SAFETY: `obj` is a live object and we hold the GIL (it is a `Bound`).
+    let signed = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    if overflow == 0 {
+        if signed == -1 {
+            if let Some(err) = PyErr::take(py) {
+                return Err(err);
+            }
+        }
+        return Ok(signed as u64);
     }
-    obj.extract::<u64>().map_err(|_| {
-        let shown = obj.str().map_or_else(|_| "?".to_owned(), |s| s.to_string());
-        PyOverflowError::new_err(format!(
-            "int key {shown} is outside the key range [-2**63, 2**64)"
-        ))
-    })
+    if overflow > 0 && obj.is_instance_of::<PyInt>() {
+        // SAFETY: as above; `obj` is an int, as PyLong_AsUnsignedLongLong requires.
+        let unsigned = unsafe { ffi::PyLong_AsUnsignedLongLong(obj.as_ptr()) };
+        if unsigned != u64::MAX || PyErr::take(py).is_none() {
+            return Ok(unsigned);
+        }
+    }
+    let shown = obj.str().map_or_else(|_| "?".to_owned(), |s| s.to_string());
+    Err(PyOverflowError::new_err(format!(
+        "int key {shown} is outside the key range [-2**63, 2**64)"
+    )))
 }
 
 /// Python `bool` or numpy `bool_` (whose type is named `bool` since numpy 2).
