@@ -79,13 +79,16 @@ def test_large_bulk_is_parallel_safe_and_matches_oracle() -> None:
     # Large enough to be split over threads in the Rust bulk path.
     rng = np.random.default_rng(5)
     ints = rng.integers(0, 2**64, size=200_000, dtype=np.uint64)
+    texts = [f"key-{v:x}" * int(v % 5) for v in ints[:120_000].tolist()]
     for spec in ORACLE_SPECS:
         assert spec.oracle is not None
         got = spec.many(rust, ints)
-        picks = rng.integers(0, len(ints), size=200)
+        got_texts = spec.many(rust, texts)
+        picks = rng.integers(0, len(texts), size=200)
         for i in picks:
             key = int(ints[i]).to_bytes(8, "little")
             assert as_int(got[i], spec) == spec.oracle(key, 0), (spec.name, i)
+            assert as_int(got_texts[i], spec) == spec.oracle(texts[i].encode(), 0), (spec.name, i)
 
 
 # Published vectors for the functions without an oracle package (and a few with one).
