@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from shardwise.lock._fencing import FencedResource, InMemoryFencedResource
+from shardwise.lock._redlock import Redlock
 from shardwise.lock._sync import RedisLock
 
-__all__ = ["FencedResource", "InMemoryFencedResource", "RedisLock"]
+__all__ = ["FencedResource", "InMemoryFencedResource", "RedisLock", "Redlock"]

@@ -126,7 +126,8 @@ _pool: ThreadPoolExecutor | None = None
 _pool_mutex = threading.Lock()
 
 
-def _shared_pool() -> ThreadPoolExecutor:
+def shared_pool() -> ThreadPoolExecutor:
+    """The worker pool of the lock module's bounded calls (created on first use)."""
     global _pool
     if _pool is None:
         with _pool_mutex:
@@ -137,7 +138,7 @@ def _shared_pool() -> ThreadPoolExecutor:
 
 def pooled_submit(fn: Callable[[], object]) -> None:
     """Run ``fn`` on the shared pool without waiting for it."""
-    _shared_pool().submit(fn)
+    shared_pool().submit(fn)
 
 
 def pooled_call(fn: Callable[[], T], timeout: float) -> T:
@@ -146,7 +147,7 @@ def pooled_call(fn: Callable[[], T], timeout: float) -> T:
     Cheaper than :func:`call_with_deadline` (no thread start); used to keep acquire within the
     caller's timeout whatever the client's socket timeout and retry policy.
     """
-    future = _shared_pool().submit(fn)
+    future = shared_pool().submit(fn)
     try:
         return future.result(timeout=max(0.0, timeout))
     except FutureTimeout:

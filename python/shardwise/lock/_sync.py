@@ -180,9 +180,7 @@ class RedisLock(SyncLockBase):
                 waiter.close()  # type: ignore[attr-defined]
 
     def _remote_release(self, token: str) -> bool:
-        released = self._call(
-            lambda: self._release(keys=[self.keys.lock], args=[token, self.keys.channel])
-        )
+        released = self._call(lambda: self._release(keys=[self.keys.lock], args=[token, self.keys.channel]))
         return int(released) == 1
 
     def _remote_renew(self, token: str, ttl: float) -> tuple[Renewal, float]:

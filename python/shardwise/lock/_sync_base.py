@@ -38,6 +38,7 @@ class SyncLockBase:
     """Ownership and loss bookkeeping. Subclasses implement the ``_remote_*`` operations."""
 
     _kind = "lock"
+    _uses_release_messages = True  # waiters subscribe to a release channel (single master only)
 
     def __init__(
         self,
@@ -155,7 +156,7 @@ class SyncLockBase:
                     continue
                 if not blocking or (remaining is not None and remaining <= 0):
                     return False
-                if not opened:  # subscribe first, then retry at once: no release can slip between
+                if not opened and self._uses_release_messages:  # subscribe, then retry at once
                     opened = True
                     waiter = self._open_waiter(remaining if remaining is not None else self.ttl)
                     continue
