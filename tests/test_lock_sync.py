@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -334,7 +335,7 @@ def test_in_memory_fenced_resource() -> None:
 # --- many processes --------------------------------------------------------------------------
 
 
-def test_many_processes_never_overlap(redis_server: RedisServer) -> None:
+def test_many_processes_never_overlap(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     workers, rounds = 64, 3
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(workers)
@@ -346,8 +347,13 @@ def test_many_processes_never_overlap(redis_server: RedisServer) -> None:
         )
         for i in range(workers)
     ]
+    # spawn re-imports the parent's __main__ (pytest) in every child; hide it: the workers need none
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", None, raising=False)
+    monkeypatch.delattr(main, "__file__", raising=False)
     for process in processes:
         process.start()
+    monkeypatch.undo()
     holds: list[tuple[int, int, int, int]] = []
     errors: list[str] = []
     try:

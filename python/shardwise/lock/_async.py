@@ -295,13 +295,14 @@ class AsyncRedlock(AsyncLockBase):
             won = [i for i, a in enumerate(answers) if isinstance(a, list) and int(a[0]) == 1]
             if len(won) >= self.quorum and self.ttl - (time.monotonic() - start) - self.drift() > 0:
                 fence = max(int(answers[i][1]) for i in won)
+                behind = [i for i in won if int(answers[i][1]) < fence]
                 raised = await self._fan(
                     lambda i: self._scripts[i]["fence"](
                         keys=[self.keys.lock, self.keys.fence], args=[token, fence]
                     ),
-                    won,
+                    behind,
                 )
-                confirmed = sum(1 for i in won if raised[i] == 1)
+                confirmed = sum(1 for i in won if i not in behind or raised[i] == 1)
                 if confirmed >= self.quorum and self.ttl - (time.monotonic() - start) - self.drift() > 0:
                     return Attempt(True, fence, validity=self.ttl - self.drift())
         except asyncio.CancelledError:

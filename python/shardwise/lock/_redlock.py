@@ -227,14 +227,19 @@ class Redlock(SyncLockBase):
         won = [i for i, a in enumerate(answers) if isinstance(a, list) and int(a[0]) == 1]
         if len(won) >= self.quorum and self.ttl - (time.monotonic() - start) - self.drift() > 0:
             fence = max(int(answers[i][1]) for i in won)
-            # write the token back to the granting majority: the next majority overlaps it
-            raised = self._fan(
-                lambda i: self._scripts[i]["fence"](
-                    keys=[self.keys.lock, self.keys.fence], args=[token, fence]
-                ),
-                won,
+            # write the token back to the granting masters behind it: the next majority overlaps them
+            behind = [i for i in won if int(answers[i][1]) < fence]
+            raised = (
+                self._fan(
+                    lambda i: self._scripts[i]["fence"](
+                        keys=[self.keys.lock, self.keys.fence], args=[token, fence]
+                    ),
+                    behind,
+                )
+                if behind
+                else []
             )
-            confirmed = sum(1 for i in won if isinstance(raised[i], int) and raised[i] == 1)
+            confirmed = sum(1 for i in won if i not in behind or raised[i] == 1)
             elapsed = time.monotonic() - start
             if confirmed >= self.quorum and self.ttl - elapsed - self.drift() > 0:
                 # the keys expire no sooner than start + ttl: valid until then, less the drift

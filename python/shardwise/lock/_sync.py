@@ -175,9 +175,17 @@ class RedisLock(SyncLockBase):
             time.sleep(min(seconds, _BACKEND_RETRY))
 
     def _close_waiter(self, waiter: object) -> None:
-        if waiter is not None:
+        if waiter is None:
+            return
+
+        def close() -> None:
             with contextlib.suppress(Exception):  # the subscription connection is dropped anyway
                 waiter.close()  # type: ignore[attr-defined]
+
+        try:
+            pooled_submit(close)  # off the hand-off path: the new holder need not wait for it
+        except RuntimeError:  # interpreter shutting down
+            close()
 
     def _remote_release(self, token: str) -> bool:
         released = self._call(lambda: self._release(keys=[self.keys.lock], args=[token, self.keys.channel]))

@@ -11,7 +11,14 @@ from types import TracebackType
 from typing import Any
 
 from shardwise.errors import LockError, LockLostError, LockNotAcquiredError, LockNotOwnedError
-from shardwise.lock._common import logger, validate_seconds, validate_ttl
+from shardwise.lock._common import (
+    call_with_deadline,
+    logger,
+    new_token,
+    validate_seconds,
+    validate_timeout,
+    validate_ttl,
+)
 
 # A call made within the caller's timeout gets at least this long to answer (grace past the timeout).
 _MIN_CALL_LIMIT = 0.25
@@ -126,8 +133,6 @@ class SyncLockBase:
         ``timeout`` (seconds) bounds the wait; None waits as long as needed. Raises a
         :class:`~shardwise.errors.LockError` subclass when Redis cannot be reached within the timeout.
         """
-        from shardwise.lock._common import new_token, validate_timeout
-
         limit = validate_timeout(timeout, bool(blocking))
         with self._mutex:
             if self._token is not None and not self._lost:
@@ -286,8 +291,6 @@ class SyncLockBase:
         self._watchdog = None
 
     def _watch(self, token: str, stop: threading.Event) -> None:
-        from shardwise.lock._common import call_with_deadline
-
         wait = self.renew_interval
         while not stop.wait(wait):
             with self._mutex:
