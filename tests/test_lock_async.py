@@ -397,3 +397,28 @@ def test_redis_errors_are_not_swallowed(redis_server: RedisServer) -> None:
         await client.aclose()
 
     run(scenario())
+
+
+def test_release_cancelled_in_flight_still_frees_the_lock(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        client = aclient(redis_server)
+        lock = AsyncRedisLock(client, "rel-cancel", ttl=30)
+        assert await lock.acquire()
+        redis_server.pause()
+        try:
+            task = asyncio.create_task(lock.release())
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            redis_server.resume()
+        probe = aclient(redis_server)
+        deadline = time.monotonic() + 5
+        while await probe.exists(lock.keys.lock) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert not await probe.exists(lock.keys.lock)  # freed long before the 30 s TTL
+        await probe.aclose()
+        await client.aclose()
+
+    run(scenario())

@@ -170,15 +170,21 @@ class AsyncLockBase:
                 await asyncio.shield(self._close_waiter(waiter))
 
     async def release(self) -> None:
-        """Release the lock (see the sync :meth:`RedisLock.release`). The Redis call is shielded:
-        a cancelled caller still gets its release sent."""
+        """Release the lock (see the sync :meth:`RedisLock.release`). Cancellation-safe: if the
+        caller is cancelled mid-release, the release is re-sent from a background task."""
         token = self._token
         was_lost = self._lost
         self._stop_watchdog()
         self._token = None
         if token is None:
             raise LockNotOwnedError(f"cannot release {self._kind} {self.name!r}: not held by this object")
-        released = await asyncio.shield(spawn(self._release_call(token)))
+        try:
+            released = await self._release_call(token)
+        except asyncio.CancelledError:
+            # cancelled while the release was in flight: it may not have reached Redis, so send it
+            # again from a background task (compare-and-delete is idempotent), then let the cancel go
+            spawn(self._quiet_release(token))
+            raise
         if was_lost or not released:
             self._mark_lost("the lock was no longer held when released (expired, deleted or taken over)")
             raise LockLostError(f"{self._kind} {self.name!r} was lost before release: {self._lost_reason}")
@@ -223,7 +229,7 @@ class AsyncLockBase:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.release()  # shielded: runs to completion even if this task is being cancelled
+        await self.release()  # cancellation-safe: a cancelled release is finished in the background
 
     # --- internals ---------------------------------------------------------------------------
 
