@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import sys
@@ -216,6 +217,17 @@ def test_watchdog_keeps_the_lock_for_many_ttls(redis_server: RedisServer) -> Non
             time.sleep(0.05)
         assert lock.owned()
     assert lost == [] and not lock.locked()
+
+
+def test_dropped_lock_object_stops_being_renewed(redis_server: RedisServer) -> None:
+    """A held auto-renewing lock that is garbage-collected must expire, not be renewed forever."""
+    client = redis_server.client()
+    lock = RedisLock(client, "dropped", ttl=0.3, auto_renew=True)
+    assert lock.acquire()
+    key = lock.keys.lock
+    del lock
+    gc.collect()
+    assert _wait_until(lambda: not client.exists(key), 3.0)
 
 
 def _wait_until(predicate: Callable[[], bool], limit: float) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -215,7 +216,7 @@ class AsyncLockBase:
             self._mark_lost("extend found the key gone or held by another owner")
             self.check()
         if outcome is Renewal.UNREACHABLE:
-            raise self._backend_error(ConnectionError("could not extend: no (majority) answer"))
+            raise self._unreachable_error("could not extend: no (majority) answer in time")
         if self._token == token:
             self._valid_until = start + validity
 
@@ -246,7 +247,7 @@ class AsyncLockBase:
         self._lost_reason = ""
         self._lost_notified = False
         if self.auto_renew:
-            self._watchdog = asyncio.get_running_loop().create_task(self._watch(token))
+            self._watchdog = spawn(_watchdog(weakref.ref(self), token, self.renew_interval))
 
     def _detect_expiry(self) -> None:
         if self._token is not None and not self._lost and time.monotonic() >= self._valid_until:
@@ -275,37 +276,48 @@ class AsyncLockBase:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
-    async def _watch(self, token: str) -> None:
-        wait = self.renew_interval
-        while True:
-            await asyncio.sleep(wait)
-            if self._token != token or self._lost:
-                return
-            valid_until = self._valid_until
-            start = time.monotonic()
-            if start >= valid_until:
-                self._mark_lost("its TTL ran out before the watchdog could renew it")
-                return
-            try:
-                outcome, validity = await asyncio.wait_for(
-                    self._remote_renew(token, self.ttl), timeout=valid_until - start
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                outcome, validity = Renewal.UNREACHABLE, 0.0
-                logger.debug("renewal of %r failed: %r", self.name, exc)
-            if self._token != token:
-                return
-            if outcome is Renewal.NOT_OWNED:
-                self._mark_lost("the watchdog found the key gone or held by another owner")
-                return
-            if outcome is Renewal.RENEWED:
-                self._valid_until = start + validity
-                wait = self.renew_interval
-                continue
-            now = time.monotonic()
-            if now >= valid_until:
-                self._mark_lost("Redis was unreachable until its TTL ran out")
-                return
-            wait = min(self.renew_interval / 4, valid_until - now)
+    async def _renew_once(self, token: str) -> float | None:
+        """One watchdog step: renew, or detect loss. Returns the wait before the next step, or None."""
+        if self._token != token or self._lost:
+            return None
+        valid_until = self._valid_until
+        start = time.monotonic()
+        if start >= valid_until:
+            self._mark_lost("its TTL ran out before the watchdog could renew it")
+            return None
+        try:
+            outcome, validity = await asyncio.wait_for(
+                self._remote_renew(token, self.ttl), timeout=valid_until - start
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcome, validity = Renewal.UNREACHABLE, 0.0
+            logger.debug("renewal of %r failed: %r", self.name, exc)
+        if self._token != token:
+            return None
+        if outcome is Renewal.NOT_OWNED:
+            self._mark_lost("the watchdog found the key gone or held by another owner")
+            return None
+        if outcome is Renewal.RENEWED:
+            self._valid_until = start + validity
+            return self.renew_interval
+        now = time.monotonic()
+        if now >= valid_until:
+            self._mark_lost("Redis was unreachable until its TTL ran out")
+            return None
+        return min(self.renew_interval / 4, valid_until - now)
+
+
+async def _watchdog(ref: weakref.ref[AsyncLockBase], token: str, wait: float) -> None:
+    """Renew while the lock object lives and holds ``token`` (a dropped lock object expires)."""
+    while True:
+        await asyncio.sleep(wait)
+        lock = ref()
+        if lock is None:
+            return
+        next_wait = await lock._renew_once(token)
+        del lock
+        if next_wait is None:
+            return
+        wait = next_wait
