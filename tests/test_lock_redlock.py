@@ -214,3 +214,18 @@ def test_single_master_redlock_matches_redis_lock_exclusion(masters: list[RedisS
     red.release()
     assert single.acquire(blocking=False)
     single.release()
+
+
+def test_extend_needs_a_majority(masters: list[RedisServer]) -> None:
+    clients = clients_of(masters)
+    lock = Redlock(clients, "majority", ttl=5)
+    assert lock.acquire(timeout=5)
+    for c in clients[:2]:
+        c.delete(lock.keys.lock)  # two masters forgot us: three still agree
+    lock.extend(10)
+    assert all(c.pttl(lock.keys.lock) > 8_000 for c in clients[2:])
+    clients[2].delete(lock.keys.lock)  # now only two of five
+    with pytest.raises(LockLostError):
+        lock.extend(10)
+    with pytest.raises(LockLostError):
+        lock.release()

@@ -113,7 +113,7 @@ class SyncLockBase:
 
     @property
     def fencing_token(self) -> int | None:
-        """The fencing token of the current hold (increases with every acquisition), or None."""
+        """The fencing token of the current (or most recent) hold; None before the first acquire."""
         return self._fencing_token
 
     @property
