@@ -229,3 +229,21 @@ def test_extend_needs_a_majority(masters: list[RedisServer]) -> None:
         lock.extend(10)
     with pytest.raises(LockLostError):
         lock.release()
+
+
+def test_late_answer_from_a_paused_master_is_cleaned_up(masters: list[RedisServer]) -> None:
+    """A master frozen mid-request executes the acquire when it resumes: that key must be released."""
+    clients = clients_of(masters)
+    lock = Redlock(clients, "late", ttl=30, node_timeout=0.1)
+    assert lock.acquire(timeout=5)  # warm up: connections open, scripts loaded
+    lock.release()
+    masters[0].pause()
+    try:
+        assert lock.acquire(timeout=5)  # four masters are enough
+        lock.release()
+    finally:
+        masters[0].resume()
+    deadline = time.monotonic() + 5
+    while clients[0].exists(lock.keys.lock) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not clients[0].exists(lock.keys.lock)  # not left there for its 30 s TTL

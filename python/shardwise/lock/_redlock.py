@@ -76,20 +76,27 @@ class _NodeCall:
                 results.append(future.result())
         return results
 
-    def after_inflight(self, index: int, call: Callable[[], Any], limit: float) -> None:
-        """Run ``call`` on master ``index`` once its outstanding call (if any) is done; don't wait."""
+    def after_inflight(self, index: int, call: Callable[[], Any]) -> None:
+        """Run ``call`` on master ``index`` once its outstanding call (if any) is done; don't wait.
+
+        Used to release an attempt whose answer did not come in time: the command may still be
+        executed by the master, so the release must follow it. No pool thread waits meanwhile.
+        """
         with self._mutex:
             previous = self._inflight[index]
 
-        def run() -> None:
-            if previous is not None:
-                with contextlib.suppress(Exception):
-                    previous.result(timeout=limit)
+        def quietly() -> None:
             with contextlib.suppress(Exception):
                 call()
 
-        with contextlib.suppress(RuntimeError):
-            shared_pool().submit(run)
+        def submit(_: object = None) -> None:
+            with contextlib.suppress(RuntimeError):  # interpreter shutting down
+                shared_pool().submit(quietly)
+
+        if previous is None or previous.done():
+            submit()
+        else:
+            previous.add_done_callback(submit)
 
 
 class Redlock(SyncLockBase):
@@ -258,7 +265,7 @@ class Redlock(SyncLockBase):
         answers = self._fan(release)
         for i, answer in enumerate(answers):
             if answer is _BUSY or isinstance(answer, TimeoutError):
-                self._nodes.after_inflight(i, functools.partial(release, i), self.ttl)
+                self._nodes.after_inflight(i, functools.partial(release, i))
         return answers
 
     def _remote_release(self, token: str) -> bool:
