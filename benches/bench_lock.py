@@ -232,3 +232,28 @@ def test_handoff_latency_async(benchmark: Any, servers: list[RedisServer], impl:
     data = sorted(timings)
     benchmark.extra_info["median_ms"] = round(statistics.median(data) * 1000, 3)
     benchmark.extra_info["p95_ms"] = round(data[min(len(data) - 1, round(0.95 * (len(data) - 1)))] * 1000, 3)
+
+
+def test_uncontended_interleaved(benchmark: Any, servers: list[RedisServer]) -> None:
+    """Alternate blocks of ops between the single-master locks so load swings hit all alike;
+    extra_info holds each lock's median µs/op and its ratio to shardwise.RedisLock."""
+    benchmark.group = "lock: uncontended, interleaved blocks (see extra_info)"
+    blocks, per_block = (2, 20) if SMOKE else (10, 300)
+    impls = ["shardwise.RedisLock", "redis-py Lock", "python-redis-lock"]
+    pairs = {impl: UNCONTENDED[impl](servers, f"bench-interleaved-{impl}") for impl in impls}
+    per_op: dict[str, list[float]] = {impl: [] for impl in impls}
+
+    def run_blocks() -> None:
+        for _ in range(blocks):
+            for impl, (acquire, release) in pairs.items():
+                started = time.perf_counter()
+                for _ in range(per_block):
+                    acquire()
+                    release()
+                per_op[impl].append((time.perf_counter() - started) / per_block)
+
+    benchmark.pedantic(run_blocks, rounds=1, iterations=1)
+    ours = statistics.median(per_op["shardwise.RedisLock"])
+    for impl, values in per_op.items():
+        benchmark.extra_info[f"{impl} us/op"] = round(statistics.median(values) * 1e6, 1)
+        benchmark.extra_info[f"{impl} ratio"] = round(statistics.median(values) / ours, 3)
