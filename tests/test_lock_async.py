@@ -320,6 +320,9 @@ def test_redlock_masters_down(masters: list[RedisServer]) -> None:
         async with lock:
             await lock.extend()
             assert await lock.owned()
+            remaining = await lock.ttl_remaining()  # same coroutine surface as AsyncRedisLock
+            assert remaining is not None and 0 < remaining <= 2
+        assert await lock.ttl_remaining() is None
         masters[3].kill()
         started = time.monotonic()
         with pytest.raises(QuorumNotReachedError):

@@ -277,7 +277,7 @@ class AsyncRedlock(AsyncLockBase):
         self._require_quorum_of_answers(answers)
         return sum(1 for a in answers if isinstance(a, int) and a != -3) >= self.quorum
 
-    def ttl_remaining(self) -> float | None:
+    async def ttl_remaining(self) -> float | None:
         """Seconds of validity left for this hold (local clock, drift deducted), or None if not held."""
         if self._token is None or self.lost:
             return None
