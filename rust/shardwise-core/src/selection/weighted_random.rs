@@ -106,10 +106,10 @@ fn draw(pool: &Pool, alg: &mut Alias, now: f64) -> usize {
     let total: f64 = (0..members.len()).map(|k| pool.member_weight(k, now)).sum();
     let x = alg.rng.unit() * total;
     let mut acc = 0.0;
-    for k in 0..members.len() {
+    for (k, &i) in members.iter().enumerate() {
         acc += pool.member_weight(k, now);
         if x < acc {
-            return members[k];
+            return i;
         }
     }
     members[members.len() - 1]
