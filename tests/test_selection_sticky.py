@@ -97,3 +97,34 @@ def test_pickling() -> None:
     copy = pickle.loads(pickle.dumps(sticky))
     assert copy.state("n1") == "down"
     assert [copy.pick(k) for k in KEYS] == [sticky.pick(k) for k in KEYS]
+
+
+def _real_placements() -> list[object]:
+    """Every placement class shardwise.placement / shardwise.pure.placement offers (if built)."""
+    import shardwise.placement as placement_mod
+    import shardwise.pure.placement as pure_placement_mod
+
+    names = ("HashRing", "KetamaRing", "Rendezvous", "Maglev", "JumpHash")
+    found = []
+    for mod in (placement_mod, pure_placement_mod):
+        for name in names:
+            cls = getattr(mod, name, None)
+            if cls is not None:
+                found.append(pytest.param(cls, id=f"{mod.__name__}.{name}"))
+    return found or [pytest.param(None, marks=pytest.mark.skip(reason="no placement classes built"))]
+
+
+@pytest.mark.parametrize("placement_cls", _real_placements())
+def test_sticky_over_real_placements(placement_cls: type) -> None:
+    placement = placement_cls(NODES)
+    sticky = Sticky(placement)
+    owners = {k: placement.get_nodes(k, 1)[0] for k in KEYS}
+    assert {k: sticky.pick(k) for k in KEYS} == owners
+    sticky.mark_down("n3")
+    for k in KEYS:
+        expected = next(p for p in placement.get_nodes(k, len(NODES)) if p != "n3")
+        assert sticky.pick(k) == expected
+        if owners[k] != "n3":
+            assert sticky.pick(k) == owners[k]
+    sticky.mark_up("n3")
+    assert {k: sticky.pick(k) for k in KEYS} == owners

@@ -679,7 +679,11 @@ class _LeaseOwner(_Balancer):
 
 
 class LeastConnections(_LeaseOwner):
-    """Fewest held leases per unit of weight; ties: larger weight, then round robin."""
+    """Fewest held leases per unit of weight; ties: larger weight, then round robin.
+
+    Score ``active * (1 / weight)`` (lowest wins), scanning the candidates from a cursor that
+    moves past each pick; equal scores go to the larger weight, then to the first scanned.
+    """
 
     def __init__(
         self,
@@ -706,7 +710,7 @@ class LeastConnections(_LeaseOwner):
         best_weight = 0.0
         for _ in range(m):
             w = self._member_weight(k, now)
-            score = self._backends[self._members[k]].active / w
+            score = self._backends[self._members[k]].active * (1.0 / w)
             if score < best_score or (score == best_score and w > best_weight):
                 best, best_score, best_weight = k, score, w
             k += 1

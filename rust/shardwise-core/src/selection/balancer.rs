@@ -15,6 +15,15 @@ pub trait Algorithm {
     }
     /// A handle on backend `b` was released after `latency` seconds (if measured).
     fn on_release(&mut self, _b: &mut Backend, _latency: Option<f64>, _now: f64) {}
+    /// Count one handle on backend `i` as released in per-view state, if the algorithm keeps
+    /// the counts of view members itself (then `true`). Only called while the view is current.
+    fn release_held(&mut self, _i: usize) -> bool {
+        false
+    }
+    /// Handles held on backend `i` per the algorithm's own counts, if it keeps them.
+    fn held(&self, _i: usize) -> Option<u64> {
+        None
+    }
 }
 
 /// A pool of backends balanced by `A`.
@@ -117,6 +126,16 @@ impl<A: Algorithm> Balancer<A> {
         self.pool.replace_all(backends)
     }
 
+    /// Handles held on backend `i`.
+    pub fn active(&self, i: usize) -> u64 {
+        let fallback = self.pool.backends[i].active;
+        if self.fresh {
+            self.alg.held(i).unwrap_or(fallback)
+        } else {
+            fallback
+        }
+    }
+
     /// Release one handle on backend `id` (last seen at position `hint`). Returns false when
     /// the backend is gone (removed since the handle was taken).
     pub fn release(&mut self, id: u64, hint: usize, latency: Option<f64>, now: f64) -> bool {
@@ -126,8 +145,11 @@ impl<A: Algorithm> Balancer<A> {
         };
         match pos {
             Some(i) => {
+                let counted = self.fresh && self.alg.release_held(i);
                 let b = &mut self.pool.backends[i];
-                b.active = b.active.saturating_sub(1);
+                if !counted {
+                    b.active = b.active.saturating_sub(1);
+                }
                 self.alg.on_release(b, latency, now);
                 true
             }

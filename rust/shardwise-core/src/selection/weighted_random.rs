@@ -18,11 +18,19 @@ use super::SelectError;
 
 const MAX_THINNING_TRIES: usize = 64;
 
+/// One column of the alias table, resolved to pool positions.
+#[derive(Clone, Copy, Debug)]
+struct Column {
+    threshold: u64,
+    keep: u32,
+    alias: u32,
+}
+
 /// Alias table over the view members, and the generator.
 #[derive(Clone, Debug)]
 pub struct Alias {
     pub rng: Rng,
-    table: Vec<(u64, u32)>,
+    table: Vec<Column>,
 }
 
 impl Alias {
@@ -72,35 +80,44 @@ fn threshold(prob: f64) -> u64 {
 
 impl Algorithm for Alias {
     fn rebuild(&mut self, pool: &Pool) {
-        self.table = build_alias(&pool.view.base, pool.view.total);
+        let members = &pool.view.members;
+        self.table = build_alias(&pool.view.base, pool.view.total)
+            .into_iter()
+            .enumerate()
+            .map(|(k, (threshold, alias))| Column {
+                threshold,
+                keep: members[k] as u32,
+                alias: members[alias as usize] as u32,
+            })
+            .collect();
     }
 }
 
 /// The weighted random balancer.
 pub type WeightedRandom = Balancer<Alias>;
 
-#[inline]
-fn alias_draw(rng: &mut Rng, table: &[(u64, u32)]) -> usize {
+/// One alias draw: the pool position of the chosen backend.
+#[inline(always)]
+fn alias_draw(rng: &mut Rng, table: &[Column]) -> u32 {
     let x = u128::from(rng.next_u64()) * table.len() as u128;
-    let k = (x >> 64) as usize;
-    let (thr, alias) = table[k];
-    if (x as u64) < thr {
-        k
+    let c = table[(x >> 64) as usize];
+    if (x as u64) < c.threshold {
+        c.keep
     } else {
-        alias as usize
+        c.alias
     }
 }
 
 fn draw(pool: &Pool, alg: &mut Alias, now: f64) -> usize {
     let members = &pool.view.members;
     if !pool.view.ramping {
-        return members[alias_draw(&mut alg.rng, &alg.table)];
+        return alias_draw(&mut alg.rng, &alg.table) as usize;
     }
     for _ in 0..MAX_THINNING_TRIES {
-        let k = alias_draw(&mut alg.rng, &alg.table);
-        let r = pool.ramp(members[k], now);
+        let i = alias_draw(&mut alg.rng, &alg.table) as usize;
+        let r = pool.ramp(i, now);
         if r >= 1.0 || alg.rng.unit() < r {
-            return members[k];
+            return i;
         }
     }
     let total: f64 = (0..members.len()).map(|k| pool.member_weight(k, now)).sum();
@@ -131,12 +148,12 @@ impl Balancer<Alias> {
                 *o = draw(pool, alg, now) as i32;
             }
         } else {
-            let members = &pool.view.members;
-            let table = &alg.table;
-            let rng = &mut alg.rng;
+            let table = &alg.table[..];
+            let mut rng = alg.rng.clone();
             for o in out.iter_mut() {
-                *o = members[alias_draw(rng, table)] as i32;
+                *o = alias_draw(&mut rng, table) as i32;
             }
+            alg.rng = rng;
         }
         Ok(())
     }

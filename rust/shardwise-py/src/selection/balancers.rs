@@ -534,11 +534,7 @@ macro_rules! lease_impl {
 
             fn active_impl(&self, py: Python<'_>, node: &str) -> PyResult<u64> {
                 let g = self.lock();
-                let r = g
-                    .bal
-                    .pool()
-                    .position(node)
-                    .map(|i| g.bal.pool().backends[i].active);
+                let r = g.bal.pool().position(node).map(|i| g.bal.active(i));
                 drop(g);
                 r.map_err(|e| to_py(py, e))
             }
