@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from bench_support import size
-
 import shardwise.pure.selection as pure
+from bench_support import size
 from shardwise import selection as rust
 
 N_BACKENDS = 100

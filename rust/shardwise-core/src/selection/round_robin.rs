@@ -30,6 +30,49 @@ impl Algorithm for SmoothWeighted {
     }
 }
 
+const LANES: usize = 8;
+
+#[inline(always)]
+fn fold_lanes(lanes: [f64; LANES], rest: &[f64]) -> f64 {
+    let mut top = lanes.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    for &x in rest {
+        top = if x > top { x } else { top };
+    }
+    top
+}
+
+/// Largest value of a slice of finite floats (independent lanes, branch-free).
+#[inline]
+fn max_of(v: &[f64]) -> f64 {
+    let mut lanes = [f64::NEG_INFINITY; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for j in 0..LANES {
+            lanes[j] = if c[j] > lanes[j] { c[j] } else { lanes[j] };
+        }
+    }
+    fold_lanes(lanes, rest)
+}
+
+/// `cur[k] += w[k]` for every k, returning the largest new `cur[k]`.
+#[inline]
+fn add_and_max(cur: &mut [f64], w: &[f64]) -> f64 {
+    let mut lanes = [f64::NEG_INFINITY; LANES];
+    let split = cur.len() / LANES * LANES;
+    let (head, tail) = cur.split_at_mut(split);
+    for (c, w) in head.chunks_exact_mut(LANES).zip(w.chunks_exact(LANES)) {
+        for j in 0..LANES {
+            c[j] += w[j];
+            lanes[j] = if c[j] > lanes[j] { c[j] } else { lanes[j] };
+        }
+    }
+    for (c, w) in tail.iter_mut().zip(&w[split..]) {
+        *c += *w;
+    }
+    fold_lanes(lanes, tail)
+}
+
 /// The smooth weighted round robin balancer.
 pub type RoundRobin = Balancer<SmoothWeighted>;
 
@@ -40,28 +83,19 @@ impl Balancer<SmoothWeighted> {
         let (pool, alg) = self.ready(now)?;
         let view = &pool.view;
         let cur = &mut alg.cur[..view.members.len()];
-        let total = if view.ramping {
+        let (total, top) = if view.ramping {
             let mut total = 0.0;
             for (k, c) in cur.iter_mut().enumerate() {
                 let w = pool.member_weight(k, now);
                 *c += w;
                 total += w;
             }
-            total
+            (total, max_of(cur))
         } else {
-            for (c, w) in cur.iter_mut().zip(&view.base) {
-                *c += *w;
-            }
-            view.total
+            (view.total, add_and_max(cur, &view.base))
         };
-        let mut best = 0;
-        let mut best_value = cur[0];
-        for (k, &c) in cur.iter().enumerate().skip(1) {
-            if c > best_value {
-                best = k;
-                best_value = c;
-            }
-        }
+        // First position holding the largest current weight (values are finite).
+        let best = cur.iter().position(|&c| c == top).unwrap_or(0);
         cur[best] -= total;
         Ok(view.members[best])
     }
