@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use shardwise_core::selection::{
     Algorithm, Alias, Balancer, Fewest, Health, Mode, PeakEwma, PoolConfig, Rng, SelectError,
@@ -138,9 +139,10 @@ macro_rules! balancer_class {
         }
 
         impl $T {
+            /// Lock the state; while waiting, other Python threads may run.
             #[inline]
-            fn lock(&self) -> MutexGuard<'_, Inner<$A>> {
-                self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+            fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Inner<$A>> {
+                self.inner.lock_py_attached(py).unwrap_or_else(PoisonError::into_inner)
             }
 
             #[inline]
@@ -174,7 +176,7 @@ macro_rules! balancer_class {
 
             fn health(&self, py: Python<'_>, name: &str, health: Health) -> PyResult<()> {
                 let now = self.now(py)?;
-                let r = self.lock().bal.set_health(name, health, now);
+                let r = self.lock(py).bal.set_health(name, health, now);
                 r.map_err(|e| to_py(py, e))
             }
         }
@@ -187,7 +189,7 @@ macro_rules! balancer_class {
             fn pick(&self, py: Python<'_>) -> PyResult<Py<PyString>> {
                 let now = self.now(py)?;
                 let r = {
-                    let g = &mut *self.lock();
+                    let g = &mut *self.lock(py);
                     g.bal.pick_one(now).map(|i| g.names[i].clone_ref(py))
                 };
                 r.map_err(|e| to_py(py, e))
@@ -196,14 +198,14 @@ macro_rules! balancer_class {
             /// Every node (primaries and backups), in insertion order.
             #[getter]
             fn nodes(&self, py: Python<'_>) -> Vec<Py<PyString>> {
-                self.lock().names.iter().map(|n| n.clone_ref(py)).collect()
+                self.lock(py).names.iter().map(|n| n.clone_ref(py)).collect()
             }
 
             /// Node name → configured weight.
             #[getter]
             fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
                 let pairs: Vec<(Py<PyString>, f64)> = {
-                    let g = self.lock();
+                    let g = self.lock(py);
                     g.names.iter().zip(&g.bal.pool().backends).map(|(n, b)| (n.clone_ref(py), b.weight)).collect()
                 };
                 let d = PyDict::new(py);
@@ -216,7 +218,7 @@ macro_rules! balancer_class {
             /// The backup nodes (used only when no primary is up).
             #[getter]
             fn backups(&self, py: Python<'_>) -> Vec<Py<PyString>> {
-                let g = self.lock();
+                let g = self.lock(py);
                 g.names.iter().zip(&g.bal.pool().backends).filter(|(_, b)| b.backup).map(|(n, _)| n.clone_ref(py)).collect()
             }
 
@@ -224,7 +226,7 @@ macro_rules! balancer_class {
             #[getter]
             fn mode(&self, py: Python<'_>) -> PyResult<&'static str> {
                 let now = self.now(py)?;
-                let mut g = self.lock();
+                let mut g = self.lock(py);
                 let _ = g.bal.ready(now);
                 Ok(match g.bal.pool().view.mode {
                     Mode::Normal => "normal",
@@ -240,7 +242,7 @@ macro_rules! balancer_class {
                 let now = self.now(py)?;
                 let node = PyString::new(py, name).unbind();
                 let r = {
-                    let mut g = self.lock();
+                    let mut g = self.lock(py);
                     let r = g.bal.add_node(name, weight, backup, true, now);
                     if r.is_ok() {
                         g.names.push(node);
@@ -253,7 +255,7 @@ macro_rules! balancer_class {
             /// Remove a node; handles still held on it are then released as no-ops.
             fn remove_node(&self, py: Python<'_>, name: &str) -> PyResult<()> {
                 let r = {
-                    let mut g = self.lock();
+                    let mut g = self.lock(py);
                     g.bal.remove_node(name).map(|pos| g.names.remove(pos))
                 };
                 r.map(drop).map_err(|e| to_py(py, e))
@@ -261,13 +263,13 @@ macro_rules! balancer_class {
 
             /// Change a node's configured weight.
             fn set_weight(&self, py: Python<'_>, name: &str, weight: f64) -> PyResult<()> {
-                let r = self.lock().bal.set_weight(name, weight);
+                let r = self.lock(py).bal.set_weight(name, weight);
                 r.map_err(|e| to_py(py, e))
             }
 
             /// A node's health weight factor (1.0 unless set).
             fn weight_factor(&self, py: Python<'_>, name: &str) -> PyResult<f64> {
-                let g = self.lock();
+                let g = self.lock(py);
                 let r = g.bal.pool().position(name).map(|i| g.bal.pool().backends[i].factor);
                 drop(g);
                 r.map_err(|e| to_py(py, e))
@@ -275,7 +277,7 @@ macro_rules! balancer_class {
 
             /// Scale a node's weight by `factor` (> 0) without changing its configured weight.
             fn set_weight_factor(&self, py: Python<'_>, name: &str, factor: f64) -> PyResult<()> {
-                let r = self.lock().bal.set_weight_factor(name, factor);
+                let r = self.lock(py).bal.set_weight_factor(name, factor);
                 r.map_err(|e| to_py(py, e))
             }
 
@@ -296,47 +298,48 @@ macro_rules! balancer_class {
 
             /// A node's state: "up", "down" or "draining".
             fn state(&self, py: Python<'_>, name: &str) -> PyResult<&'static str> {
-                let g = self.lock();
+                let g = self.lock(py);
                 let r = g.bal.pool().position(name).map(|i| g.bal.pool().backends[i].health.as_str());
                 drop(g);
                 r.map_err(|e| to_py(py, e))
             }
 
-            fn __len__(&self) -> usize {
-                self.lock().names.len()
+            fn __len__(&self, py: Python<'_>) -> usize {
+                self.lock(py).names.len()
             }
 
             fn __contains__(&self, name: &Bound<'_, PyAny>) -> bool {
+                let py = name.py();
                 match name.extract::<&str>() {
-                    Ok(n) => self.lock().bal.pool().contains(n),
+                    Ok(n) => self.lock(py).bal.pool().contains(n),
                     Err(_) => false,
                 }
             }
 
-            fn __repr__(&self) -> String {
-                format!("{}({} nodes)", stringify!($T), self.lock().names.len())
+            fn __repr__(&self, py: Python<'_>) -> String {
+                format!("{}({} nodes)", stringify!($T), self.lock(py).names.len())
             }
 
             fn __getnewargs_ex__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyDict>)> {
                 Ok((PyTuple::empty(py), self.kwargs.bind(py).copy()?))
             }
 
-            fn __getstate__(&self) -> (Vec<BackendState>, Option<[u64; 4]>) {
-                let mut g = self.lock();
+            fn __getstate__(&self, py: Python<'_>) -> (Vec<BackendState>, Option<[u64; 4]>) {
+                let mut g = self.lock(py);
                 let backends = g.bal.snapshot().iter().map(backend_state).collect();
                 (backends, g.bal.rng_state())
             }
 
             fn __setstate__(&self, py: Python<'_>, state: (Vec<BackendState>, Option<[u64; 4]>)) -> PyResult<()> {
                 let (states, rng) = state;
-                let ewma = self.lock().bal.alg.initial_ewma();
+                let ewma = self.lock(py).bal.alg.initial_ewma();
                 let backends = states
                     .into_iter()
                     .map(|s| backend_from_state(s, self.min_share, ewma))
                     .collect::<PyResult<Vec<_>>>()?;
                 let names: Vec<Py<PyString>> = backends.iter().map(|b| PyString::new(py, &b.name).unbind()).collect();
                 let r = {
-                    let mut g = self.lock();
+                    let mut g = self.lock(py);
                     let r = g.bal.restore(backends);
                     if r.is_ok() {
                         g.names = names;
@@ -400,7 +403,13 @@ macro_rules! sample_impl {
                 })?;
                 let now = self.now(py)?;
                 let mut out = vec![0i32; n];
-                let r = py.detach(|| self.lock().bal.sample_into(&mut out, now));
+                let r = py.detach(|| {
+                    self.inner
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .bal
+                        .sample_into(&mut out, now)
+                });
                 r.map_err(|e| to_py(py, e))?;
                 Ok(out.into_pyarray(py))
             }
@@ -483,13 +492,13 @@ balancer_class!(
 
         /// Record a node's load (utilisation: 0 = idle, 1 = full; > 1 overloaded).
         fn report_load(&self, py: Python<'_>, node: &str, load: f64) -> PyResult<()> {
-            let r = self.lock().bal.report_load(node, load);
+            let r = self.lock(py).bal.report_load(node, load);
             r.map_err(|e| to_py(py, e))
         }
 
         /// The last load reported for a node (0.0 if none).
         fn load(&self, py: Python<'_>, node: &str) -> PyResult<f64> {
-            let g = self.lock();
+            let g = self.lock(py);
             let r = g
                 .bal
                 .pool()
@@ -516,7 +525,7 @@ macro_rules! lease_impl {
                 let me = slf.get();
                 let now = me.now(py)?;
                 let r = {
-                    let g = &mut *me.lock();
+                    let g = &mut *me.lock(py);
                     g.bal
                         .pick(now, true)
                         .map(|i| (i, g.bal.pool().backends[i].id, g.names[i].clone_ref(py)))
@@ -533,7 +542,7 @@ macro_rules! lease_impl {
             }
 
             fn active_impl(&self, py: Python<'_>, node: &str) -> PyResult<u64> {
-                let g = self.lock();
+                let g = self.lock(py);
                 let r = g.bal.pool().position(node).map(|i| g.bal.active(i));
                 drop(g);
                 r.map_err(|e| to_py(py, e))
@@ -555,7 +564,7 @@ macro_rules! release_impl {
             ) -> PyResult<()> {
                 let now = self.now(py)?;
                 let latency = latency.or_else(|| self.timed.then_some(now - start));
-                self.lock().bal.release(id, hint, latency, now);
+                self.lock(py).bal.release(id, hint, latency, now);
                 Ok(())
             }
         }
