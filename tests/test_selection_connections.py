@@ -179,3 +179,38 @@ def test_rust_equals_twin_scripts(cls: str, data: st.DataObject) -> None:
         log.append([bal.active(n) for n in names])
         logs.append(log)
     assert logs[0] == logs[1]
+
+
+@pytest.mark.parametrize("impl", ["rust", "pure"])
+def test_racing_releases_count_once(impl: str) -> None:
+    lc = IMPLS[impl].LeastConnections(["a"])
+    for _ in range(50):
+        keep = lc.acquire()
+        lease = lc.acquire()
+        threads = [threading.Thread(target=lease.release) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert lc.active("a") == 1
+        keep.release()
+        assert lc.active("a") == 0
+
+
+def test_twin_threads_acquire_release() -> None:
+    lc = IMPLS["pure"].LeastConnections({f"n{i}": 1 + i % 3 for i in range(6)})
+    lc.mark_down("n2")
+    seen: set[str] = set()
+
+    def worker() -> None:
+        for _ in range(500):
+            with lc.acquire() as lease:
+                seen.add(lease.node)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert seen == {"n0", "n1", "n3", "n4", "n5"}
+    assert all(lc.active(n) == 0 for n in lc.nodes)

@@ -36,6 +36,7 @@ _TWO_64 = 18446744073709551616.0
 MAX_WEIGHT = 1e15
 _MAX_THINNING_TRIES = 64
 UP, DOWN, DRAINING = "up", "down", "draining"
+_RELEASE_LOCK = threading.Lock()  # makes Lease.release() happen once under races
 
 Backends = Mapping[str, float] | Iterable[str] | None
 Clock = Callable[[], float]
@@ -626,9 +627,10 @@ class Lease:
 
     def release(self, latency: float | None = None) -> None:
         """Give the backend back (idempotent); ``latency`` overrides the measured one."""
-        if self._released:
-            return
-        self._released = True
+        with _RELEASE_LOCK:
+            if self._released:
+                return
+            self._released = True
         self._owner._release_lease(self._id, self._hint, latency, self._start)
 
     def __enter__(self) -> Lease:
