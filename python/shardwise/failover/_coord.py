@@ -68,11 +68,12 @@ def _default_lock_factory(client: redis.Redis, name: str, ttl: float, on_lost: C
     redis_lock = getattr(lock_module, "RedisLock", None)
     if redis_lock is None:
         raise RuntimeError("shardwise.lock.RedisLock is not available in this build")
-    return redis_lock(client, name, ttl, auto_renew=True, on_lost=on_lost)
+    return redis_lock(client, name, ttl, auto_renew=True, on_lost=lambda _lock: on_lost())
 
 
 class Coordinator:
-    """Elect one leader among processes sharing ``name`` on the Redis server of ``client``.
+    """Elect one leader among processes sharing ``name`` on the Redis server of ``client``
+    (give the client a ``socket_timeout``).
 
     The leader holds ``shardwise.lock.RedisLock`` (auto-renewed); losing it (``on_lost``) steps
     down at once. Each leadership carries the lock's fencing token; :meth:`claim_promotion`
@@ -161,6 +162,10 @@ class Coordinator:
                 self._token = int(lock.fencing_token)
                 self._lost.clear()
                 self._leader = True
+            try:  # from now on, actions of older leaderships are refused
+                self.fence.admit(self._token)
+            except (FencingTokenError, redis.RedisError) as error:
+                log.warning("%s: fencing new leadership failed: %s", self.identity, error)
             log.warning("%s: elected leader with token %s", self.identity, self._token)
             self._notify(True)
             while not self._stop.is_set() and not self._lost.is_set():
