@@ -14,6 +14,7 @@ drive placements and balancers, primary/backup groups and leader-coordinated pro
 
 from __future__ import annotations
 
+from shardwise.failover._async_monitor import AsyncMonitor
 from shardwise.failover._checks import (
     CallableCheck,
     Check,
@@ -35,6 +36,7 @@ __all__ = [
     "AKKA_CLUSTER",
     "PHI_DEFAULTS",
     "ActionFence",
+    "AsyncMonitor",
     "CallableCheck",
     "Check",
     "CheckResult",
