@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 import shardwise
 from failover_servers import TcpServer
 from shardwise import Monitor, NodeState, TcpCheck
