@@ -2,10 +2,11 @@
 # Each capability keeps its own section below; keep the marker lines so that edits stay apart.
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeAlias, final, overload
+from typing import Any, Literal, TypeAlias, final, overload, type_check_only
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Self
 
 __version__: str
 
@@ -39,18 +40,13 @@ def get_num_threads() -> int: ...
 
 # ===== placement ==============================================================================
 
-from collections.abc import Iterable, Mapping  # noqa: E402
-from typing import final, type_check_only  # noqa: E402
-
-from typing_extensions import Self  # noqa: E402
-
 _Nodes: TypeAlias = Iterable[str] | Mapping[str, float]
 
 @type_check_only
 class _Placement:
-    def get_node(self, key: Key) -> str: ...
-    def get_nodes(self, key: Key, n: int) -> list[str]: ...
-    def place(self, keys: Keys) -> npt.NDArray[np.int32]: ...
+    def get_node(self, key: _Key) -> str: ...
+    def get_nodes(self, key: _Key, n: int) -> list[str]: ...
+    def place(self, keys: _Keys) -> npt.NDArray[np.int32]: ...
     @property
     def nodes(self) -> tuple[str, ...]: ...
     @property
@@ -105,8 +101,8 @@ class Maglev(_Placement):
     @property
     def table_size(self) -> int: ...
 
-def jump(key: Key, num_buckets: int) -> int: ...
-def jump_many(keys: Keys, num_buckets: int) -> npt.NDArray[np.int32]: ...
+def jump(key: _Key, num_buckets: int) -> int: ...
+def jump_many(keys: _Keys, num_buckets: int) -> npt.NDArray[np.int32]: ...
 
 # (end of placement)
 

@@ -1,7 +1,8 @@
 """The hash functions the pure placement twins need, by ``shardwise.hashing`` name.
 
-xxh3/xxh64 and murmur3 come from the ``xxhash`` and ``mmh3`` packages (imported on first use,
-so the twins import without them); the others from the standard library.
+xxh3/xxh64/murmur3/FNV come from :mod:`shardwise.pure.hashing` (imported on first use: that module
+re-exports ``jump`` from here, so importing it at the top would be circular); CRC-32 and MD5 from
+the standard library.
 """
 
 from __future__ import annotations
@@ -9,40 +10,35 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Callable
+from types import ModuleType
 
 MASK64 = (1 << 64) - 1
 
 
-def xxh3_64(data: bytes, seed: int = 0) -> int:
-    import xxhash
+def _pure() -> ModuleType:
+    from shardwise.pure import hashing
 
-    return int(xxhash.xxh3_64_intdigest(data, seed=seed))
+    return hashing
+
+
+def xxh3_64(data: bytes, seed: int = 0) -> int:
+    return int(_pure().xxh3_64(data, seed))
 
 
 def xxh64(data: bytes, seed: int = 0) -> int:
-    import xxhash
-
-    return int(xxhash.xxh64_intdigest(data, seed=seed))
+    return int(_pure().xxh64(data, seed))
 
 
 def murmur3_32(data: bytes) -> int:
-    import mmh3
-
-    return int(mmh3.hash(data, 0, signed=False))
+    return int(_pure().murmur3_32(data, 0))
 
 
 def fnv1a_32(data: bytes) -> int:
-    h = 0x811C9DC5
-    for b in data:
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    return h
+    return int(_pure().fnv1a_32(data))
 
 
 def fnv1a_64(data: bytes) -> int:
-    h = 0xCBF29CE484222325
-    for b in data:
-        h = ((h ^ b) * 0x100000001B3) & MASK64
-    return h
+    return int(_pure().fnv1a_64(data))
 
 
 def crc32(data: bytes) -> int:
