@@ -1,9 +1,249 @@
-"""``shardwise monitor``: not available in this build yet."""
+"""``shardwise monitor CONFIG.toml``: health-check nodes and print their state changes."""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import importlib
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
 from typing import Any
+
+from shardwise.cli._common import CliError, HelpFormatter, non_negative_float
+
+EPILOG = """\
+example config (durations in seconds):
+
+  [defaults]            # optional; every node inherits these
+  interval = 1.0        # seconds between checks
+  timeout = 0.5         # bound of one check
+  rise = 2              # successes in a row to come back up
+  fall = 3              # failures in a row to go down
+
+  [nodes.cache-a]
+  tcp = "127.0.0.1:6379"
+
+  [nodes.web-1]
+  http = "http://127.0.0.1:8080/health"
+  expect = [200, 299]   # accepted status range (default 200-399)
+  interval = 0.5
+
+  [nodes.queue]
+  redis = "redis://127.0.0.1:6380/0"
+
+examples:
+  shardwise monitor monitor.toml
+  shardwise monitor monitor.toml --json | tee events.jsonl
+  shardwise monitor monitor.toml --duration 60
+
+Each state change (up -> suspect -> down -> recovering -> up) prints one line on stdout.
+Stops cleanly on Ctrl-C (SIGINT) or SIGTERM."""
+
+NODE_KEYS = {
+    "tcp",
+    "http",
+    "redis",
+    "interval",
+    "timeout",
+    "rise",
+    "fall",
+    "fast_interval",
+    "expect",
+    "initial",
+}
+DEFAULT_KEYS = {"interval", "timeout", "rise", "fall", "fast_interval"}
+TOP_KEYS = {"defaults", "nodes"}
 
 
 def add_parser(subparsers: Any) -> None:
-    """Registers nothing until the capability lands."""
+    parser = subparsers.add_parser(
+        "monitor",
+        help="health-check nodes from a TOML file and print state changes",
+        description="Run a failover monitor from a TOML file: TCP, HTTP and Redis checks with HAProxy-style "
+        "rise/fall; print every state change as it happens.",
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("config", type=Path, metavar="CONFIG.toml", help="the monitor configuration")
+    parser.add_argument("--json", action="store_true", help="print events as JSON lines")
+    parser.add_argument(
+        "--duration",
+        type=non_negative_float,
+        metavar="SECONDS",
+        help="stop after this long (default: run until interrupted)",
+    )
+    parser.add_argument("--check", action="store_true", help="validate the config, print the nodes and exit")
+    parser.set_defaults(run=run)
+
+
+def _toml() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:  # Python 3.10
+        return importlib.import_module("tomli")
+    except ModuleNotFoundError:
+        raise CliError("reading TOML on Python 3.10 needs tomli: pip install tomli") from None
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    toml = _toml()
+    try:
+        with open(path, "rb") as handle:
+            data: dict[str, Any] = toml.load(handle)
+    except FileNotFoundError:
+        raise CliError(f"config file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise CliError(f"config file {str(path)!r} is a directory") from None
+    except OSError as exc:
+        raise CliError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from None
+    except toml.TOMLDecodeError as exc:
+        raise CliError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path}: not UTF-8 text") from None
+    return data
+
+
+def _unknown(where: str, table: dict[str, Any], allowed: set[str]) -> None:
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise CliError(f"{where}: unknown setting {extra[0]!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _host_port(where: str, text: Any) -> tuple[str, int]:
+    if not isinstance(text, str) or ":" not in text:
+        raise CliError(f"{where}: tcp must be 'HOST:PORT', got {text!r}")
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise CliError(f"{where}: tcp must be 'HOST:PORT', got {text!r}")
+    return host, int(port)
+
+
+def make_check(where: str, spec: dict[str, Any]) -> Any:
+    from shardwise import failover
+
+    kinds = [k for k in ("tcp", "http", "redis") if k in spec]
+    if len(kinds) != 1:
+        raise CliError(f'{where}: give exactly one check: tcp = "HOST:PORT", http = "URL" or redis = "URL"')
+    kind = kinds[0]
+    if "expect" in spec and kind != "http":
+        raise CliError(f"{where}: expect applies only to http checks")
+    if kind == "tcp":
+        return failover.TcpCheck(*_host_port(where, spec["tcp"]))
+    if not isinstance(spec[kind], str):
+        raise CliError(f"{where}: {kind} must be a URL string")
+    if kind == "redis":
+        if not spec["redis"].startswith(("redis://", "rediss://", "unix://")):
+            raise CliError(f"{where}: redis must be a redis:// URL, got {spec['redis']!r}")
+        return failover.RedisCheck(spec["redis"])
+    expect = spec.get("expect", [200, 399])
+    if (
+        not isinstance(expect, list)
+        or len(expect) != 2
+        or not all(isinstance(x, int) for x in expect)
+        or expect[0] > expect[1]
+    ):
+        raise CliError(f"{where}: expect must be [LOW, HIGH] status codes, got {expect!r}")
+    return failover.HttpCheck(spec["http"], expected=range(expect[0], expect[1] + 1))
+
+
+def build_monitor(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
+    """A :class:`shardwise.failover.Monitor` for ``config``, and the check of each node."""
+    from shardwise import failover
+    from shardwise.errors import ShardwiseError
+
+    _unknown(str(path), config, TOP_KEYS)
+    defaults = config.get("defaults", {})
+    nodes = config.get("nodes")
+    if not isinstance(defaults, dict):
+        raise CliError(f"{path}: [defaults] must be a table")
+    if not isinstance(nodes, dict) or not nodes:
+        raise CliError(f"{path}: no nodes; add at least one [nodes.NAME] table with tcp/http/redis")
+    _unknown(f"{path}: [defaults]", defaults, DEFAULT_KEYS)
+    try:
+        monitor = failover.Monitor(**defaults)
+    except (ValueError, TypeError, ShardwiseError) as exc:
+        raise CliError(f"{path}: [defaults]: {exc}") from None
+    checks: dict[str, Any] = {}
+    for name, spec in nodes.items():
+        where = f"{path}: [nodes.{name}]"
+        if not isinstance(spec, dict):
+            raise CliError(f"{where} must be a table")
+        _unknown(where, spec, NODE_KEYS)
+        check = checks[name] = make_check(where, spec)
+        settings = {
+            k: spec[k]
+            for k in ("interval", "timeout", "rise", "fall", "fast_interval", "initial")
+            if k in spec
+        }
+        try:
+            monitor.add_node(name, check, **settings)
+        except (ValueError, TypeError, ShardwiseError) as exc:
+            raise CliError(f"{where}: {exc}") from None
+    return monitor, checks
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def printer(as_json: bool) -> Any:
+    lock = threading.Lock()
+
+    def show(event: Any) -> None:
+        if as_json:
+            line = json.dumps(
+                {
+                    "time": _now(),
+                    "node": event.node,
+                    "old": str(event.old),
+                    "new": str(event.new),
+                    "reason": event.reason,
+                }
+            )
+        else:
+            line = f"{_now()} {event.node}: {event.old} -> {event.new} ({event.reason})"
+        with lock:
+            print(line, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    monitor, checks = build_monitor(config, args.config)
+    if args.check:
+        for name, check in checks.items():
+            print(f"{name}: {check!r}")
+        return 0
+    stop = threading.Event()
+    received: list[str] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    monitor.add_listener(printer(args.json))
+    names = ", ".join(monitor.nodes)
+    print(
+        f"shardwise monitor: watching {len(monitor.nodes)} nodes ({names}); Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
+    monitor.start()
+    try:
+        stop.wait(args.duration)
+    finally:
+        monitor.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    why = f"on {received[0]}" if received else "after --duration"
+    print(f"shardwise monitor: stopped {why}", file=sys.stderr, flush=True)
+    return 0
