@@ -6,7 +6,11 @@
 //! The result depends on the order of the keys: an earlier key may fill a node that a later key
 //! would have preferred. One key alone (or a batch that fills nobody) lands as on a plain ring.
 
-use crate::placement::multiprobe::{point_hash, SortedPoints};
+use super::multiprobe::{point_hash, SortedPoints};
+use super::nodes::{NodeSet, PlacementError};
+use super::{check_n, Placement};
+use crate::hash::xxh3_64;
+use crate::keys::{KeyRef, Keys};
 
 /// Default virtual nodes per unit of weight.
 pub const DEFAULT_VNODES: u32 = 160;
@@ -148,6 +152,135 @@ fn find(next: &mut [usize], mut i: usize) -> usize {
     i
 }
 
+/// Most ring points a bounded-load ring may hold.
+pub const MAX_POINTS: f64 = (1u64 << 25) as f64;
+/// Most virtual nodes per unit of weight.
+pub const MAX_VNODES: u32 = 1 << 20;
+
+#[inline(always)]
+fn key_hash(key: KeyRef<'_>) -> u64 {
+    key.with_bytes(|b| xxh3_64(b, 0))
+}
+
+/// Consistent hashing with bounded loads over named, weighted nodes.
+///
+/// `locate` is a plain ring lookup; `place` assigns the batch in order with no node above
+/// `ceil(c * m * w_i / W)` keys.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoundedLoadRing {
+    nodes: NodeSet,
+    ring: BoundedRing,
+    vnodes: u32,
+    load_factor: f64,
+}
+
+impl BoundedLoadRing {
+    pub fn new(nodes: NodeSet, vnodes: u32, load_factor: f64) -> Result<Self, PlacementError> {
+        if vnodes == 0 || vnodes > MAX_VNODES {
+            return Err(PlacementError::Config(format!(
+                "vnodes must be in [1, {MAX_VNODES}], got {vnodes}"
+            )));
+        }
+        if !(load_factor.is_finite() && load_factor >= 1.0) {
+            return Err(PlacementError::Config(format!(
+                "load_factor must be a finite number >= 1, got {load_factor}"
+            )));
+        }
+        let total: f64 = nodes
+            .weights()
+            .iter()
+            .map(|&w| f64::from(vnodes) * w.min(MAX_POINTS))
+            .sum();
+        if total > MAX_POINTS {
+            return Err(PlacementError::Config(format!(
+                "the ring would hold {total:.0} points, more than the limit of {MAX_POINTS}; \
+                 lower vnodes or the weights"
+            )));
+        }
+        let counts: Vec<u32> = nodes
+            .weights()
+            .iter()
+            .map(|&w| point_count(vnodes, w) as u32)
+            .collect();
+        let ring = BoundedRing::new(nodes.names().iter().map(String::as_str).zip(counts));
+        Ok(BoundedLoadRing {
+            nodes,
+            ring,
+            vnodes,
+            load_factor,
+        })
+    }
+
+    pub fn vnodes(&self) -> u32 {
+        self.vnodes
+    }
+
+    pub fn load_factor(&self) -> f64 {
+        self.load_factor
+    }
+
+    /// The per-node limits for a batch of `m` keys.
+    pub fn capacities(&self, m: usize) -> Vec<u64> {
+        capacities(self.nodes.weights(), m, self.load_factor)
+    }
+
+    fn rebuilt(&self, nodes: NodeSet) -> Result<Self, PlacementError> {
+        BoundedLoadRing::new(nodes, self.vnodes, self.load_factor)
+    }
+}
+
+impl Placement for BoundedLoadRing {
+    fn nodes(&self) -> &NodeSet {
+        &self.nodes
+    }
+
+    #[inline]
+    fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
+        self.ring.locate(key_hash(key))
+    }
+
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+        check_n(&self.nodes, n)?;
+        Ok(self.ring.locate_n(key_hash(key), n))
+    }
+
+    /// The bounded-load batch assignment, in key order (hashing runs in parallel).
+    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+        if self.nodes.is_empty() {
+            return Err(PlacementError::NoNodes);
+        }
+        let hashes = keys.map(key_hash);
+        let cap = self.capacities(hashes.len());
+        Ok(self
+            .ring
+            .assign(&hashes, &cap)
+            .into_iter()
+            .map(|o| o as i32)
+            .collect())
+    }
+
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        let mut next = self.nodes.clone();
+        next.push(name.to_owned(), weight)?;
+        *self = self.rebuilt(next)?;
+        Ok(())
+    }
+
+    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+        let mut next = self.nodes.clone();
+        next.remove(name)?;
+        *self = self.rebuilt(next)?;
+        Ok(())
+    }
+
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        let mut next = self.nodes.clone();
+        next.set_weight(name, weight)?;
+        *self = self.rebuilt(next)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +330,27 @@ mod tests {
             let bound = (c * m as f64 / n as f64).ceil() as u64;
             assert!(load.iter().all(|&l| l <= bound), "{load:?} > {bound}");
         }
+    }
+
+    #[test]
+    fn named_batch_respects_weighted_caps() {
+        let set = NodeSet::new([("a", 1.0), ("b", 2.0), ("c", 1.0)]).unwrap();
+        let r = BoundedLoadRing::new(set, 40, 1.1).unwrap();
+        let ints: Vec<u64> = (0..4000).collect();
+        let got = r.place(Keys::Ints(&ints)).unwrap();
+        let mut load = [0u64; 3];
+        for &o in &got {
+            load[o as usize] += 1;
+        }
+        let cap = r.capacities(4000);
+        assert_eq!(cap, vec![1100, 2200, 1100]);
+        assert!(load.iter().zip(&cap).all(|(l, c)| l <= c), "{load:?}");
+        assert!(BoundedLoadRing::new(NodeSet::default(), 0, 1.25).is_err());
+        assert!(BoundedLoadRing::new(NodeSet::default(), 10, 0.9).is_err());
+        assert!(BoundedLoadRing::new(NodeSet::default(), 10, f64::NAN).is_err());
+        let huge = NodeSet::new([("a", 1e9)]).unwrap();
+        assert!(BoundedLoadRing::new(huge, 160, 1.25).is_err());
+        assert_eq!(r.place(Keys::Ints(&[])).unwrap(), Vec::<i32>::new());
     }
 
     #[test]

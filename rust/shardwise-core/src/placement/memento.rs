@@ -10,6 +10,10 @@
 //! `>= w - 1`). So removing a bucket moves only its own keys, spread evenly over the others, and
 //! restoring the last removed bucket moves exactly those keys back.
 
+use super::nodes::{check_weight, NodeSet, PlacementError};
+use super::{check_n, Placement};
+use crate::keys::KeyRef;
+
 /// Lamping & Veach's jump consistent hash of a 64-bit key into `[0, buckets)` (`buckets >= 1`).
 #[inline]
 pub fn jump_bucket(mut key: u64, buckets: u32) -> u32 {
@@ -243,6 +247,171 @@ impl Memento {
     }
 }
 
+/// The 64-bit value MementoHash starts from: int keys as they are (like `JumpHash`), other keys
+/// through XXH3-64. With nothing removed, `MementoHash` places exactly as `JumpHash`.
+#[inline]
+pub fn memento_key(key: KeyRef<'_>) -> u64 {
+    match key {
+        KeyRef::Int(v) => v,
+        KeyRef::Bytes(b) => crate::hash::xxh3_64(b, 0),
+    }
+}
+
+const FREE: u32 = u32::MAX;
+
+/// MementoHash over named nodes: each node holds one bucket; removing a node frees its bucket
+/// (any node, not only the last) and adding a node takes the most recently freed bucket back,
+/// so a node removed and added again (last out, first in) gets exactly its keys back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MementoHash {
+    nodes: NodeSet,
+    engine: Memento,
+    slot_of: Vec<u32>,
+    node_at: Vec<u32>,
+}
+
+fn check_unit(name: &str, weight: f64) -> Result<(), PlacementError> {
+    check_weight(name, weight)?;
+    if weight != 1.0 {
+        return Err(PlacementError::Config(format!(
+            "MementoHash does not support weights (node {name:?} has weight {weight}); \
+             use Rendezvous, Maglev or HashRing for weighted placement"
+        )));
+    }
+    Ok(())
+}
+
+impl MementoHash {
+    /// Nodes take buckets `0..len` in order.
+    pub fn new(nodes: NodeSet) -> Result<Self, PlacementError> {
+        for (name, &w) in nodes.names().iter().zip(nodes.weights()) {
+            check_unit(name, w)?;
+        }
+        let n = nodes.len() as u32;
+        Ok(MementoHash {
+            nodes,
+            engine: Memento::new(n),
+            slot_of: (0..n).collect(),
+            node_at: (0..n).collect(),
+        })
+    }
+
+    /// Rebuild from saved parts: the bucket of each node (index order), the bucket range and
+    /// the removed buckets in removal order. Inconsistent parts are refused.
+    pub fn from_parts(
+        nodes: NodeSet,
+        slots: Vec<u32>,
+        size: u32,
+        removed: &[u32],
+    ) -> Result<Self, PlacementError> {
+        let bad = |why: &str| PlacementError::Config(format!("invalid MementoHash state: {why}"));
+        if slots.len() != nodes.len() {
+            return Err(bad("one bucket per node is needed"));
+        }
+        if slots.len() + removed.len() != size as usize {
+            return Err(bad(
+                "buckets held plus buckets removed must equal the bucket range",
+            ));
+        }
+        let mut node_at = vec![FREE; size as usize];
+        for (i, &b) in slots.iter().enumerate() {
+            if b >= size || node_at[b as usize] != FREE {
+                return Err(bad("node buckets must be distinct and inside the range"));
+            }
+            node_at[b as usize] = i as u32;
+        }
+        let mut engine = Memento::new(size);
+        for &b in removed {
+            if b >= size || node_at[b as usize] != FREE || !engine.remove(b) {
+                return Err(bad(
+                    "removed buckets must be distinct, free and inside the range",
+                ));
+            }
+        }
+        if engine.size() != size || engine.removed().len() != removed.len() {
+            return Err(bad("the removal history does not replay"));
+        }
+        for (i, &w) in nodes.weights().iter().enumerate() {
+            check_unit(nodes.name(i as u32), w)?;
+        }
+        Ok(MementoHash {
+            nodes,
+            engine,
+            slot_of: slots,
+            node_at,
+        })
+    }
+
+    /// The bucket-level state.
+    pub fn engine(&self) -> &Memento {
+        &self.engine
+    }
+
+    /// The bucket of each node, in index order.
+    pub fn slots(&self) -> &[u32] {
+        &self.slot_of
+    }
+}
+
+impl Placement for MementoHash {
+    fn nodes(&self) -> &NodeSet {
+        &self.nodes
+    }
+
+    #[inline]
+    fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
+        self.engine
+            .bucket(memento_key(key))
+            .map(|b| self.node_at[b as usize])
+    }
+
+    /// The `j`-th node is where the key goes once the first `j` are removed.
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+        check_n(&self.nodes, n)?;
+        let h = memento_key(key);
+        let mut engine = self.engine.clone();
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let b = engine.bucket(h).ok_or(PlacementError::NoNodes)?;
+            out.push(self.node_at[b as usize]);
+            engine.remove(b);
+        }
+        Ok(out)
+    }
+
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        self.nodes.check_new(name, weight)?;
+        check_unit(name, weight)?;
+        let index = self.nodes.push(name.to_owned(), weight)?;
+        let b = self.engine.add();
+        if b as usize >= self.node_at.len() {
+            self.node_at.resize(b as usize + 1, FREE);
+        }
+        self.node_at[b as usize] = index;
+        self.slot_of.push(b);
+        Ok(())
+    }
+
+    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+        let i = self.nodes.remove(name)?;
+        let b = self.slot_of.remove(i as usize);
+        self.engine.remove(b);
+        self.node_at[b as usize] = FREE;
+        self.node_at.truncate(self.engine.size() as usize);
+        for x in &mut self.node_at {
+            if *x != FREE && *x > i {
+                *x -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        self.nodes.require(name)?;
+        check_unit(name, weight)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +530,48 @@ mod tests {
         for k in keys(100) {
             assert_eq!(m.bucket(k), Some(2));
         }
+    }
+
+    fn names(names: &[&str]) -> NodeSet {
+        NodeSet::new(names.iter().map(|n| (*n, 1.0))).unwrap()
+    }
+
+    #[test]
+    fn named_nodes_remove_and_restore() {
+        let mut m = MementoHash::new(names(&["a", "b", "c", "d", "e"])).unwrap();
+        let ks: Vec<u64> = keys(5000).collect();
+        let owner = |m: &MementoHash| -> Vec<String> {
+            ks.iter()
+                .map(|&k| m.nodes().name(m.locate(KeyRef::Int(k)).unwrap()).to_owned())
+                .collect()
+        };
+        let before = owner(&m);
+        let snapshot = m.clone();
+        m.remove_node("b").unwrap();
+        assert_eq!(m.nodes().names(), ["a", "c", "d", "e"]);
+        let during = owner(&m);
+        for (x, y) in before.iter().zip(&during) {
+            assert!(x == y || (x == "b" && y != "b"));
+        }
+        let second = snapshot.locate_n(KeyRef::Int(ks[0]), 2).unwrap();
+        let alone = m.locate(KeyRef::Int(ks[0])).unwrap();
+        if snapshot.nodes().name(second[0]) == "b" {
+            assert_eq!(snapshot.nodes().name(second[1]), m.nodes().name(alone));
+        }
+        m.add_node("b", 1.0).unwrap();
+        assert_eq!(owner(&m), before);
+        assert!(m.add_node("z", 2.0).is_err());
+        assert!(m.set_weight("a", 3.0).is_err());
+        let rebuilt = MementoHash::from_parts(
+            m.nodes().clone(),
+            m.slots().to_vec(),
+            m.engine().size(),
+            &m.engine().removed().iter().map(|r| r.0).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert_eq!(rebuilt, m);
+        assert!(MementoHash::from_parts(names(&["a"]), vec![0], 2, &[0]).is_err());
+        assert!(MementoHash::from_parts(names(&["a"]), vec![0], 2, &[1]).is_err());
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! the node whose point follows one of the probes most closely (clockwise). With 21 probes the
 //! peak-to-mean load is about 1.05 while memory stays O(nodes).
 
+use super::nodes::{check_integral_weight, NodeSet, PlacementError};
+use super::{check_n, Placement};
 use crate::hash::xxh3_64;
+use crate::keys::KeyRef;
 use crate::placement::memento::mix64;
 
 /// Default number of probes (the paper's recommendation for a peak-to-mean ratio near 1.05).
@@ -191,6 +194,95 @@ impl MultiProbeRing {
     }
 }
 
+/// Most ring points (sum of integer weights) a multi-probe placement may hold.
+pub const MAX_POINTS: u64 = 1 << 24;
+
+/// The multi-probe key hash: XXH3-64 of the encoded key.
+#[inline(always)]
+fn key_hash(key: KeyRef<'_>) -> u64 {
+    key.with_bytes(|b| xxh3_64(b, 0))
+}
+
+/// Multi-probe consistent hashing over named nodes. A node of integer weight `w` has `w` points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiProbe {
+    nodes: NodeSet,
+    ring: MultiProbeRing,
+}
+
+const WHY_INTEGRAL: &str = "(MultiProbe gives a node of weight w exactly w ring points)";
+
+fn point_counts(nodes: &NodeSet) -> Result<Vec<u32>, PlacementError> {
+    let mut total = 0u64;
+    let mut counts = Vec::with_capacity(nodes.len());
+    for (name, &w) in nodes.names().iter().zip(nodes.weights()) {
+        let c = check_integral_weight(name, w, WHY_INTEGRAL)?;
+        total = total.saturating_add(c);
+        if total > MAX_POINTS {
+            return Err(PlacementError::Config(format!(
+                "MultiProbe weights sum to more than {MAX_POINTS} points"
+            )));
+        }
+        counts.push(c as u32);
+    }
+    Ok(counts)
+}
+
+impl MultiProbe {
+    pub fn new(nodes: NodeSet, probes: u32) -> Result<Self, PlacementError> {
+        if probes == 0 || probes > MAX_PROBES {
+            return Err(PlacementError::Config(format!(
+                "probes must be in [1, {MAX_PROBES}], got {probes}"
+            )));
+        }
+        let counts = point_counts(&nodes)?;
+        let ring =
+            MultiProbeRing::new(nodes.names().iter().map(String::as_str).zip(counts), probes);
+        Ok(MultiProbe { nodes, ring })
+    }
+
+    pub fn probes(&self) -> u32 {
+        self.ring.probes()
+    }
+}
+
+impl Placement for MultiProbe {
+    fn nodes(&self) -> &NodeSet {
+        &self.nodes
+    }
+
+    #[inline]
+    fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
+        self.ring.locate(key_hash(key))
+    }
+
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+        check_n(&self.nodes, n)?;
+        Ok(self.ring.locate_n(key_hash(key), n, self.nodes.len()))
+    }
+
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        self.nodes.check_new(name, weight)?;
+        let mut next = self.nodes.clone();
+        next.push(name.to_owned(), weight)?;
+        *self = MultiProbe::new(next, self.probes())?;
+        Ok(())
+    }
+
+    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+        let i = self.nodes.remove(name)?;
+        self.ring.remove(i);
+        Ok(())
+    }
+
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        let mut next = self.nodes.clone();
+        next.set_weight(name, weight)?;
+        *self = MultiProbe::new(next, self.probes())?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +368,23 @@ mod tests {
             assert_eq!(all[0], r.locate(h).unwrap());
             assert_eq!(r.locate_n(h, 3, 9), all[..3]);
         }
+    }
+
+    #[test]
+    fn named_weights_and_changes() {
+        let set = NodeSet::new([("a", 1.0), ("b", 3.0)]).unwrap();
+        let mut m = MultiProbe::new(set, 21).unwrap();
+        assert_eq!(m.ring.ring().len(), 4);
+        assert!(MultiProbe::new(NodeSet::new([("a", 1.5)]).unwrap(), 21).is_err());
+        assert!(MultiProbe::new(NodeSet::new([("a", 1.0)]).unwrap(), 0).is_err());
+        m.add_node("c", 1.0).unwrap();
+        m.remove_node("a").unwrap();
+        let direct = MultiProbe::new(NodeSet::new([("b", 3.0), ("c", 1.0)]).unwrap(), 21).unwrap();
+        assert_eq!(m, direct);
+        m.set_weight("c", 2.0).unwrap();
+        assert_eq!(m.ring.ring().len(), 5);
+        assert_eq!(m.locate_n(KeyRef::Int(1), 2).unwrap().len(), 2);
+        assert!(m.locate_n(KeyRef::Int(1), 3).is_err());
     }
 
     #[test]

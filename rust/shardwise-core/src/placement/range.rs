@@ -6,7 +6,9 @@
 //! boundaries compare integer keys as signed 64-bit values; byte-string boundaries compare byte
 //! keys lexicographically (for text that is code-point order).
 
-use crate::keys::KeyRef;
+use super::nodes::{NodeSet, PlacementError};
+use super::{check_n, Placement};
+use crate::keys::{KeyRef, Keys};
 
 /// The split points, all of one kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +58,134 @@ impl Boundaries {
     }
 }
 
+/// Range partitioning over named nodes; a node may own several ranges.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RangePartitioner {
+    nodes: NodeSet,
+    bounds: Boundaries,
+    owners: Vec<u32>,
+}
+
+fn fixed(what: &str) -> PlacementError {
+    PlacementError::Config(format!(
+        "RangePartitioner cannot {what}: ranges are fixed by their boundaries; build a new \
+         RangePartitioner with the boundaries and owners you want"
+    ))
+}
+
+impl RangePartitioner {
+    /// `owners[i]` owns range `i`; there must be one more owner than boundaries, and the
+    /// boundaries must be strictly increasing. Nodes are the distinct owners in first-seen order.
+    pub fn new(bounds: Boundaries, owners: &[String]) -> Result<Self, PlacementError> {
+        if owners.len() != bounds.len() + 1 {
+            return Err(PlacementError::Config(format!(
+                "{} boundaries make {} ranges, so {} owners are needed, got {}",
+                bounds.len(),
+                bounds.len() + 1,
+                bounds.len() + 1,
+                owners.len()
+            )));
+        }
+        if let Some(i) = bounds.first_unsorted() {
+            return Err(PlacementError::Config(format!(
+                "boundaries must be strictly increasing: boundaries[{i}] is not greater than \
+                 boundaries[{}]",
+                i - 1
+            )));
+        }
+        let mut nodes = NodeSet::default();
+        let mut index = Vec::with_capacity(owners.len());
+        for name in owners {
+            let i = match nodes.index_of(name) {
+                Some(i) => i,
+                None => nodes.push(name.clone(), 1.0)?,
+            };
+            index.push(i);
+        }
+        Ok(RangePartitioner {
+            nodes,
+            bounds,
+            owners: index,
+        })
+    }
+
+    pub fn boundaries(&self) -> &Boundaries {
+        &self.bounds
+    }
+
+    /// The owner (node index) of each range.
+    pub fn range_owners(&self) -> &[u32] {
+        &self.owners
+    }
+
+    /// An error if `keys` are not of the kind the boundaries compare.
+    pub fn check_kind(&self, key_is_int: bool) -> Result<(), PlacementError> {
+        match (self.bounds.takes_ints(), key_is_int) {
+            (true, false) => Err(PlacementError::Config(
+                "this RangePartitioner has int boundaries, so keys must be ints (got str/bytes keys)"
+                    .to_owned(),
+            )),
+            (false, true) => Err(PlacementError::Config(
+                "this RangePartitioner has str/bytes boundaries, so keys must be str or bytes (got int keys)"
+                    .to_owned(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Placement for RangePartitioner {
+    fn nodes(&self) -> &NodeSet {
+        &self.nodes
+    }
+
+    /// `None` when the key's kind does not match the boundaries' (see `check_kind`).
+    #[inline]
+    fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
+        self.bounds.range_of(key).map(|r| self.owners[r])
+    }
+
+    /// The key's owner, then the owners of the following ranges (wrapping), each once.
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+        check_n(&self.nodes, n)?;
+        self.check_kind(matches!(key, KeyRef::Int(_)))?;
+        let start = self.bounds.range_of(key).unwrap_or(0);
+        let ranges = self.owners.len();
+        let mut out: Vec<u32> = Vec::with_capacity(n);
+        for step in 0..ranges {
+            if out.len() == n {
+                break;
+            }
+            let o = self.owners[(start + step) % ranges];
+            if !out.contains(&o) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+        if !keys.is_empty() {
+            self.check_kind(matches!(keys, Keys::Ints(_)))?;
+        }
+        Ok(keys.map(|k| self.locate(k).map_or(-1, |i| i as i32)))
+    }
+
+    fn add_node(&mut self, _name: &str, _weight: f64) -> Result<(), PlacementError> {
+        Err(fixed("add a node"))
+    }
+
+    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+        self.nodes.require(name)?;
+        Err(fixed("remove a node"))
+    }
+
+    fn set_weight(&mut self, name: &str, _weight: f64) -> Result<(), PlacementError> {
+        self.nodes.require(name)?;
+        Err(fixed("weight nodes"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +226,42 @@ mod tests {
             assert_eq!(b.range_of(KeyRef::Bytes(k)), Some(want));
         }
         assert_eq!(b.range_of(KeyRef::Int(1)), None);
+    }
+
+    fn owned(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn named_ranges() {
+        let r = RangePartitioner::new(
+            Boundaries::Ints(vec![10, 20, 30]),
+            &owned(&["a", "b", "a", "c"]),
+        )
+        .unwrap();
+        assert_eq!(r.nodes().names(), ["a", "b", "c"]);
+        assert_eq!(r.range_owners(), [0, 1, 0, 2]);
+        assert_eq!(r.locate(KeyRef::Int(25)), Some(0));
+        assert_eq!(r.locate(KeyRef::Int(35)), Some(2));
+        assert_eq!(r.locate_n(KeyRef::Int(15), 3).unwrap(), vec![1, 0, 2]);
+        assert_eq!(r.locate_n(KeyRef::Int(35), 2).unwrap(), vec![2, 0]);
+        assert!(r.locate_n(KeyRef::Bytes(b"x"), 1).is_err());
+        let v: Vec<u64> = vec![5, 15, 25, 35];
+        assert_eq!(r.place(Keys::Ints(&v)).unwrap(), vec![0, 1, 0, 2]);
+        let mut p = crate::keys::PackedKeys::default();
+        p.push(b"x");
+        assert!(r.place(Keys::Packed(&p)).is_err());
+        let mut r2 = r.clone();
+        assert!(r2.add_node("d", 1.0).is_err());
+        assert!(matches!(
+            r2.remove_node("zz"),
+            Err(PlacementError::UnknownNode(_))
+        ));
+        assert!(
+            RangePartitioner::new(Boundaries::Ints(vec![1, 1]), &owned(&["a", "b", "c"])).is_err()
+        );
+        assert!(RangePartitioner::new(Boundaries::Ints(vec![1]), &owned(&["a"])).is_err());
+        assert!(RangePartitioner::new(Boundaries::Ints(vec![]), &owned(&["a"])).is_ok());
     }
 
     #[test]

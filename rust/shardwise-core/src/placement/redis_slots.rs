@@ -1,6 +1,9 @@
 //! Redis Cluster placement: key → hash slot (`CRC16(hash tag) mod 16384`) → the node serving it.
 
+use super::nodes::{NodeSet, PlacementError};
+use super::{check_n, Placement};
 use crate::hash::{redis_slot, REDIS_SLOTS};
+use crate::keys::KeyRef;
 
 const SLOTS: usize = REDIS_SLOTS as usize;
 
@@ -139,6 +142,82 @@ impl SlotMap {
     }
 }
 
+/// Redis Cluster placement over named nodes (usually `"host:port"` of each master).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RedisClusterSlots {
+    nodes: NodeSet,
+    map: SlotMap,
+}
+
+fn slots_fixed(what: &str) -> PlacementError {
+    PlacementError::Config(format!(
+        "RedisClusterSlots cannot {what}: slots belong to the nodes the cluster says; build a new \
+         RedisClusterSlots from the new slot map (or from CLUSTER SHARDS / CLUSTER SLOTS again)"
+    ))
+}
+
+impl RedisClusterSlots {
+    /// `ranges` are inclusive `(start, end, node index)`; every slot exactly once, every node
+    /// owning at least one slot.
+    pub fn new(nodes: NodeSet, ranges: &[(u32, u32, u32)]) -> Result<Self, PlacementError> {
+        for &(_, _, o) in ranges {
+            if o as usize >= nodes.len() {
+                return Err(PlacementError::Config(format!(
+                    "slot range owner index {o} is out of range for {} nodes",
+                    nodes.len()
+                )));
+            }
+        }
+        let map = SlotMap::new(ranges).map_err(|e| PlacementError::Config(e.to_string()))?;
+        let mut owns = vec![false; nodes.len()];
+        for &o in map.owners() {
+            owns[o as usize] = true;
+        }
+        if let Some(i) = owns.iter().position(|&x| !x) {
+            return Err(PlacementError::Config(format!(
+                "node {:?} owns no slots",
+                nodes.name(i as u32)
+            )));
+        }
+        Ok(RedisClusterSlots { nodes, map })
+    }
+
+    pub fn slot_map(&self) -> &SlotMap {
+        &self.map
+    }
+}
+
+impl Placement for RedisClusterSlots {
+    fn nodes(&self) -> &NodeSet {
+        &self.nodes
+    }
+
+    #[inline]
+    fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
+        Some(key.with_bytes(|b| self.map.locate(b)))
+    }
+
+    /// The slot's owner, then the owners of the following slots (wrapping), each once.
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+        check_n(&self.nodes, n)?;
+        Ok(key.with_bytes(|b| self.map.locate_n(b, n)))
+    }
+
+    fn add_node(&mut self, _name: &str, _weight: f64) -> Result<(), PlacementError> {
+        Err(slots_fixed("add a node"))
+    }
+
+    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+        self.nodes.require(name)?;
+        Err(slots_fixed("remove a node"))
+    }
+
+    fn set_weight(&mut self, name: &str, _weight: f64) -> Result<(), PlacementError> {
+        self.nodes.require(name)?;
+        Err(slots_fixed("weight nodes"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +265,17 @@ mod tests {
                 end: 16383
             })
         );
+    }
+
+    #[test]
+    fn named_cluster() {
+        let nodes = NodeSet::new([("a:1", 1.0), ("b:2", 1.0)]).unwrap();
+        let r = RedisClusterSlots::new(nodes.clone(), &[(0, 8191, 0), (8192, 16383, 1)]).unwrap();
+        assert_eq!(r.locate(KeyRef::Bytes(b"foo")), Some(1));
+        assert_eq!(r.locate_n(KeyRef::Bytes(b"foo"), 2).unwrap(), vec![1, 0]);
+        assert!(RedisClusterSlots::new(nodes.clone(), &[(0, 16383, 0)]).is_err());
+        assert!(RedisClusterSlots::new(nodes.clone(), &[(0, 16383, 2)]).is_err());
+        assert!(r.clone().add_node("c:3", 1.0).is_err());
     }
 
     #[test]
