@@ -1,5 +1,43 @@
-"""Placement: which node owns a key."""
+"""Placement: which node owns a key.
+
+Every class here shares one interface (see :class:`Placement`): build from an iterable of node
+names or a mapping name -> weight; ``get_node(key)``, ``get_nodes(key, n)`` (distinct replicas in
+preference order), ``place(keys)`` (bulk, an int32 numpy array of indices into ``nodes``, GIL
+released, all cores for large inputs), ``nodes``, ``weights``, ``len()``, ``in``, ``add_node``,
+``remove_node``, ``set_weight``, ``==``, ``copy()``, ``to_state()``/``from_state()`` and pickling
+(a versioned plain-data state, stable across processes and versions). Keys follow the encoding
+contract of :mod:`shardwise.hashing`. Results never depend on the process (no ``hash()``).
+
+Errors: a lookup with no nodes raises :class:`~shardwise.errors.NoNodesError`; an unknown node
+name :class:`~shardwise.errors.UnknownNodeError`; bad weights, parameters, duplicate names or
+``n > len`` :class:`~shardwise.errors.ConfigurationError` (a ``ValueError``).
+
+Pure-Python twins with identical results live in :mod:`shardwise.pure.placement`.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import Any
+
+from shardwise._core import HashRing
+from shardwise.errors import ConfigurationError
+from shardwise.placement._protocol import Placement
+
+__all__ = [
+    "HashRing",
+    "Placement",
+    "from_state",
+]
+
+_CLASSES: dict[str, Any] = {cls.__name__: cls for cls in (HashRing,)}
+
+
+def from_state(state: dict[str, Any]) -> Any:
+    """Rebuild a placement object from ``to_state()`` output, whatever its class (pickling uses this)."""
+    if not isinstance(state, dict) or "class" not in state:
+        raise TypeError("state must be a dict made by to_state()")
+    try:
+        cls = _CLASSES[state["class"]]
+    except (KeyError, TypeError):
+        raise ConfigurationError(f"unknown placement class {state['class']!r} in state") from None
+    return cls.from_state(state)

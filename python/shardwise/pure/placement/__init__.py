@@ -1,5 +1,25 @@
-"""Pure-Python twins of the placement algorithms."""
+"""Pure-Python twins of the placement algorithms: same classes, API and results as
+:mod:`shardwise.placement`, readable and slow."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import Any
+
+from shardwise.errors import ConfigurationError
+from shardwise.pure.placement._base import PurePlacement
+from shardwise.pure.placement.ring import HashRing
+
+__all__ = ["HashRing", "PurePlacement", "from_state"]
+
+_CLASSES: dict[str, type[PurePlacement]] = {cls.CLASS: cls for cls in (HashRing,)}
+
+
+def from_state(state: dict[str, Any]) -> Any:
+    """Rebuild a pure placement object from ``to_state()`` output (any class)."""
+    if not isinstance(state, dict) or "class" not in state:
+        raise TypeError("state must be a dict made by to_state()")
+    try:
+        cls = _CLASSES[state["class"]]
+    except (KeyError, TypeError):
+        raise ConfigurationError(f"unknown placement class {state['class']!r} in state") from None
+    return cls.from_state(state)

@@ -1,1 +1,109 @@
 //! Key placement algorithms: which node owns a key.
+//!
+//! Every algorithm holds a [`NodeSet`] (names and weights in index order) and implements
+//! [`Placement`]: `locate` one key, `locate_n` distinct replicas, bulk `place`, and
+//! `add_node` / `remove_node` / `set_weight`. Node indices are positions in the node set;
+//! removing a node shifts the later ones down by one (order is otherwise preserved).
+
+pub mod continuum;
+pub mod jump;
+pub mod ketama;
+pub mod maglev;
+pub mod nodes;
+pub mod rendezvous;
+pub mod ring;
+
+pub use jump::JumpHash;
+pub use ketama::{KetamaFlavor, KetamaRing};
+pub use maglev::Maglev;
+pub use nodes::{NodeSet, PlacementError};
+pub use rendezvous::Rendezvous;
+pub use ring::HashRing;
+
+use crate::keys::{KeyRef, Keys};
+
+/// The interface every placement algorithm implements.
+pub trait Placement: Clone + Send + Sync {
+    /// The nodes, in index order.
+    fn nodes(&self) -> &NodeSet;
+
+    /// The index of the node owning `key`; `None` only when there are no nodes.
+    fn locate(&self, key: KeyRef<'_>) -> Option<u32>;
+
+    /// `n` distinct node indices in preference order (the first is `locate(key)`).
+    /// Errors: no nodes, or `n` greater than the number of nodes.
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError>;
+
+    /// Append a node (it gets the last index).
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError>;
+
+    /// Remove a node; later indices shift down by one.
+    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError>;
+
+    /// Change a node's weight (its index is kept).
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError>;
+
+    /// Owner index of every key, in parallel for large batches.
+    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+        if self.nodes().is_empty() {
+            return Err(PlacementError::NoNodes);
+        }
+        Ok(keys.map(|k| self.locate(k).map_or(-1, |i| i as i32)))
+    }
+}
+
+/// Validate `n` for `locate_n` against a node set.
+pub fn check_n(nodes: &NodeSet, n: usize) -> Result<(), PlacementError> {
+    if nodes.is_empty() {
+        return Err(PlacementError::NoNodes);
+    }
+    if n > nodes.len() {
+        return Err(PlacementError::Config(format!(
+            "asked for {n} distinct nodes but only {} exist",
+            nodes.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Collect the first `n` distinct indices of `candidates` (which must eventually yield every node).
+pub fn distinct_prefix(
+    node_count: usize,
+    n: usize,
+    candidates: impl Iterator<Item = u32>,
+) -> Vec<u32> {
+    let mut seen = vec![false; node_count];
+    let mut out = Vec::with_capacity(n);
+    for c in candidates {
+        if out.len() == n {
+            break;
+        }
+        if !std::mem::replace(&mut seen[c as usize], true) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The index `i` had before node `removed` was taken out (for indices stored by an algorithm).
+#[inline]
+pub fn shifted(i: u32, removed: u32) -> u32 {
+    if i > removed {
+        i - 1
+    } else {
+        i
+    }
+}
+
+// MementoHash, multi-probe, bounded loads, ranges and Redis Cluster slots.
+pub mod bounded;
+pub mod memento;
+pub mod multiprobe;
+pub mod range;
+pub mod redis_slots;
+
+pub use bounded::BoundedLoadRing;
+pub use memento::MementoHash;
+pub use multiprobe::MultiProbe;
+pub use range::RangePartitioner;
+pub use redis_slots::RedisClusterSlots;

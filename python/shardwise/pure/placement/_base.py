@@ -1,0 +1,278 @@
+"""The shared base of the pure placement twins: node bookkeeping, validation, errors, state."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from shardwise.errors import ConfigurationError, NoNodesError, UnknownNodeError
+from shardwise.pure.keys import as_key_list
+
+STATE_VERSION = 1
+MAX_NODES = 1 << 24
+
+NodesArg = Iterable[str] | Mapping[str, float] | None
+
+
+def check_weight(name: str, weight: object) -> float:
+    """A weight as a float: a real number, finite and > 0."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
+        raise TypeError(f"weight of node {name!r} must be a number, not {type(weight).__name__}")
+    value = float(weight)
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(f"weight of node {name!r} must be a finite number > 0, got {value}")
+    return value
+
+
+def check_integral_weight(name: str, weight: float, why: str) -> int:
+    if weight != math.floor(weight) or weight > 2.0**53:
+        raise ConfigurationError(
+            f"weight of node {name!r} must be a whole number in [1, 2**53] {why}, got {weight}"
+        )
+    return int(weight)
+
+
+def int_param(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be an int in [{low}, {high}], got {value}")
+    return value
+
+
+def parse_nodes(nodes: NodesArg) -> list[tuple[str, float]]:
+    if nodes is None:
+        return []
+    if isinstance(nodes, (str, bytes)):
+        raise TypeError(
+            "nodes must be an iterable of names or a mapping name -> weight, not a single string "
+            "(wrap it in a list)"
+        )
+    pairs: list[tuple[str, Any]]
+    if isinstance(nodes, Mapping):
+        pairs = list(nodes.items())
+    else:
+        try:
+            pairs = [(name, 1.0) for name in nodes]
+        except TypeError:
+            raise TypeError(
+                f"nodes must be an iterable of names or a mapping name -> weight, not {type(nodes).__name__}"
+            ) from None
+    out: list[tuple[str, float]] = []
+    for name, weight in pairs:
+        if not isinstance(name, str):
+            raise TypeError(f"node names must be str, not {type(name).__name__}")
+        out.append((name, check_weight(name, weight)))
+    return out
+
+
+class PurePlacement(ABC):
+    """Common API of every pure placement twin; subclasses add the algorithm.
+
+    Subclasses set ``CLASS`` and implement ``_params``, ``_rebuild`` (derive lookup structures
+    from ``_names``/``_weights``), ``_locate`` and ``_locate_n`` (on raw keys), and may override
+    ``_check_node`` (extra validation of a node about to be added or re-weighted) and
+    ``_check_remove``.
+    """
+
+    CLASS: ClassVar[str]
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, nodes: NodesArg = None) -> None:
+        self._names: list[str] = []
+        self._weights: list[float] = []
+        self._index: dict[str, int] = {}
+        for name, weight in parse_nodes(nodes):
+            self._check_new(name, weight)
+            self._append(name, weight)
+
+    # --- to implement ---------------------------------------------------------------------
+
+    @abstractmethod
+    def _params(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _rebuild(self) -> None: ...
+
+    @abstractmethod
+    def _locate(self, key: Any) -> int: ...
+
+    @abstractmethod
+    def _locate_n(self, key: Any, n: int) -> list[int]: ...
+
+    def _check_node(self, name: str, weight: float) -> None:  # noqa: B027 - optional hook
+        """Extra checks on a node about to be added or re-weighted."""
+
+    def _check_remove(self, name: str) -> None:  # noqa: B027 - optional hook
+        """Extra checks before a node is removed."""
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def _check_new(self, name: str, weight: float) -> None:
+        if not name:
+            raise ConfigurationError("node names must be non-empty")
+        if name in self._index:
+            raise ConfigurationError(f"duplicate node name {name!r}")
+        if len(self._names) >= MAX_NODES:
+            raise ConfigurationError(f"too many nodes (the limit is {MAX_NODES})")
+        self._check_node(name, weight)
+
+    def _append(self, name: str, weight: float) -> None:
+        self._index[name] = len(self._names)
+        self._names.append(name)
+        self._weights.append(weight)
+
+    def _require(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise UnknownNodeError(f"{self.CLASS} has no node {name!r}") from None
+
+    def _no_nodes(self) -> NoNodesError:
+        return NoNodesError(f"{self.CLASS} has no nodes; add one with add_node()")
+
+    # --- public API -----------------------------------------------------------------------
+
+    def get_node(self, key: Any) -> str:
+        """The node that owns ``key``."""
+        if not self._names:
+            as_key_list([key])
+            raise self._no_nodes()
+        return self._names[self._locate(key)]
+
+    def get_nodes(self, key: Any, n: int) -> list[str]:
+        """``n`` distinct nodes for ``key``, in preference order."""
+        if n < 0:
+            raise ConfigurationError(f"n must be >= 0, got {n}")
+        as_key_list([key])
+        if not self._names:
+            raise self._no_nodes()
+        if n > len(self._names):
+            raise ConfigurationError(f"asked for {n} distinct nodes but only {len(self._names)} exist")
+        return [self._names[i] for i in self._locate_n(key, n)]
+
+    def place(self, keys: Any) -> npt.NDArray[np.int32]:
+        """The owner index of every key."""
+        items = as_key_list(keys)
+        if not self._names:
+            raise self._no_nodes()
+        return np.array([self._locate(k) for k in items], dtype=np.int32)
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(self._names)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return dict(zip(self._names, self._weights, strict=True))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._index
+
+    def add_node(self, name: str, weight: float = 1.0) -> None:
+        w = check_weight(name, weight)
+        self._check_new(name, w)
+        self._append(name, w)
+        try:
+            self._rebuild()
+        except Exception:
+            self._remove_at(len(self._names) - 1)
+            self._rebuild()
+            raise
+
+    def _remove_at(self, i: int) -> None:
+        del self._index[self._names[i]]
+        del self._names[i]
+        del self._weights[i]
+        self._index = {n: j for j, n in enumerate(self._names)}
+
+    def remove_node(self, name: str) -> None:
+        i = self._require(name)
+        self._check_remove(name)
+        self._remove_at(i)
+        self._rebuild()
+
+    def set_weight(self, name: str, weight: float) -> None:
+        i = self._require(name)
+        w = check_weight(name, weight)
+        self._check_node(name, w)
+        old, self._weights[i] = self._weights[i], w
+        try:
+            self._rebuild()
+        except Exception:
+            self._weights[i] = old
+            self._rebuild()
+            raise
+
+    def copy(self) -> Any:
+        return self.from_state(self.to_state())
+
+    __copy__ = copy
+
+    def __deepcopy__(self, memo: object) -> Any:
+        return self.copy()
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "class": self.CLASS,
+            "nodes": list(self._names),
+            "weights": list(self._weights),
+            "params": self._params(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Any:
+        if not isinstance(state, dict):
+            raise TypeError("state must be a dict made by to_state()")
+        for key in ("version", "class", "nodes", "weights", "params"):
+            if key not in state:
+                raise ConfigurationError(f"state has no {key!r} entry")
+        if state["version"] != STATE_VERSION:
+            raise ConfigurationError(
+                f"unsupported state version {state['version']} (this build reads {STATE_VERSION})"
+            )
+        if state["class"] != cls.CLASS:
+            raise ConfigurationError(f"state is for {state['class']}, not {cls.CLASS}")
+        if len(state["nodes"]) != len(state["weights"]):
+            raise ConfigurationError("state has different numbers of nodes and weights")
+        nodes: list[tuple[str, float]] = list(zip(state["nodes"], state["weights"], strict=True))
+        obj = cls.__new__(cls)
+        PurePlacement.__init__(obj, None)
+        obj._set_params(dict(state["params"]))
+        for name, weight in nodes:
+            w = check_weight(name, weight)
+            obj._check_new(name, w)
+            obj._append(name, w)
+        obj._rebuild()
+        return obj
+
+    def _set_params(self, params: dict[str, Any]) -> None:
+        """Apply constructor parameters (from a state); the default takes them as keywords."""
+        type(self).__init__(self, None, **params)
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        from shardwise.pure.placement import from_state
+
+        return from_state, (self.to_state(),)
+
+    def __repr__(self) -> str:
+        shown = [repr(n) for n in self._names[:5]]
+        if len(self._names) > 5:
+            shown.append(f"... {len(self._names) - 5} more")
+        parts = [f"nodes=[{', '.join(shown)}]"] + [f"{k}={v!r}" for k, v in self._params().items()]
+        return f"{self.CLASS}({', '.join(parts)})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, PurePlacement)
+        return self.to_state() == other.to_state()

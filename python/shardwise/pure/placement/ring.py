@@ -1,0 +1,89 @@
+"""Pure-Python twin of ``shardwise.HashRing``."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from typing import Any
+
+from shardwise.errors import ConfigurationError
+from shardwise.pure.keys import encode_key
+from shardwise.pure.placement._base import NodesArg, PurePlacement, int_param
+from shardwise.pure.placement._hashes import RING_HASHES
+
+DEFAULT_VNODES = 160
+MAX_VNODES = 1 << 20
+MAX_POINTS = 1 << 25
+
+
+def round_half_away(x: float) -> int:
+    """Rust's ``f64::round`` for x >= 0."""
+    floor = math.floor(x)
+    return int(floor) + (1 if x - floor >= 0.5 else 0)
+
+
+def point_count(vnodes: int, weight: float) -> int:
+    return max(1, round_half_away(vnodes * min(weight, float(MAX_POINTS))))
+
+
+class HashRing(PurePlacement):
+    """Consistent hash ring with weighted virtual nodes (see ``shardwise.HashRing``)."""
+
+    CLASS = "HashRing"
+
+    def __init__(
+        self, nodes: NodesArg = None, *, vnodes: int = DEFAULT_VNODES, hash: str = "xxh3_64"
+    ) -> None:
+        self._vnodes = int_param("vnodes", vnodes, 1, MAX_VNODES)
+        if hash not in RING_HASHES:
+            raise ConfigurationError(f"unknown hash {hash!r}; choose one of {', '.join(RING_HASHES)}")
+        self._hash_name = hash
+        self._hash = RING_HASHES[hash]
+        self._points: list[int] = []
+        self._owners: list[int] = []
+        super().__init__(nodes)
+        self._rebuild()
+
+    @property
+    def vnodes(self) -> int:
+        return self._vnodes
+
+    @property
+    def hash(self) -> str:
+        return self._hash_name
+
+    def _params(self) -> dict[str, Any]:
+        return {"vnodes": self._vnodes, "hash": self._hash_name}
+
+    def _rebuild(self) -> None:
+        total = sum(point_count(self._vnodes, w) for w in self._weights)
+        if total > MAX_POINTS:
+            raise ConfigurationError(
+                f"the ring would hold {total} points, more than the limit of {MAX_POINTS}; "
+                "lower vnodes or the weights"
+            )
+        pairs: list[tuple[int, bytes, int]] = []
+        for i, (name, weight) in enumerate(zip(self._names, self._weights, strict=True)):
+            raw = name.encode()
+            for j in range(point_count(self._vnodes, weight)):
+                pairs.append((self._hash(raw + b"-" + str(j).encode()), raw, i))
+        pairs.sort()
+        self._points = [p for p, _, _ in pairs]
+        self._owners = [o for _, _, o in pairs]
+
+    def _position(self, key: Any) -> int:
+        pos = bisect_left(self._points, self._hash(encode_key(key)))
+        return 0 if pos == len(self._points) else pos
+
+    def _locate(self, key: Any) -> int:
+        return self._owners[self._position(key)]
+
+    def _locate_n(self, key: Any, n: int) -> list[int]:
+        start = self._position(key)
+        out: list[int] = []
+        for owner in self._owners[start:] + self._owners[:start]:
+            if len(out) == n:
+                break
+            if owner not in out:
+                out.append(owner)
+        return out

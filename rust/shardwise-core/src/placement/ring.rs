@@ -1,0 +1,341 @@
+//! `HashRing`: classic consistent hashing with virtual nodes.
+//!
+//! Node `name` with weight `w` gets `max(1, round(vnodes * w))` points, point `j` at
+//! `hash("{name}-{j}")`. A key goes to the owner of the first point `>= hash(key)`, wrapping.
+//! Equal points are ordered by node name (bytes), so the ring depends only on the node set.
+
+use super::continuum::{Continuum, MAX_POINTS};
+use super::nodes::{NodeSet, PlacementError};
+use super::{check_n, distinct_prefix, shifted, Placement};
+use crate::hash;
+use crate::keys::KeyRef;
+
+/// Default virtual nodes per unit of weight.
+pub const DEFAULT_VNODES: u32 = 160;
+/// Most virtual nodes per unit of weight.
+pub const MAX_VNODES: u32 = 1 << 20;
+
+/// The hash a ring places points and keys with (names as in `shardwise.hashing`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingHash {
+    Xxh3_64,
+    Xxh64,
+    Murmur3_32,
+    Fnv1a32,
+    Fnv1a64,
+    Crc32,
+    Ketama,
+}
+
+impl RingHash {
+    pub const ALL: [RingHash; 7] = [
+        RingHash::Xxh3_64,
+        RingHash::Xxh64,
+        RingHash::Murmur3_32,
+        RingHash::Fnv1a32,
+        RingHash::Fnv1a64,
+        RingHash::Crc32,
+        RingHash::Ketama,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RingHash::Xxh3_64 => "xxh3_64",
+            RingHash::Xxh64 => "xxh64",
+            RingHash::Murmur3_32 => "murmur3_32",
+            RingHash::Fnv1a32 => "fnv1a_32",
+            RingHash::Fnv1a64 => "fnv1a_64",
+            RingHash::Crc32 => "crc32",
+            RingHash::Ketama => "ketama",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Self, PlacementError> {
+        Self::ALL
+            .into_iter()
+            .find(|h| h.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|h| h.name()).collect();
+                PlacementError::Config(format!(
+                    "unknown hash {name:?}; choose one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// Bits of the hash value (32 or 64).
+    pub fn width(self) -> u32 {
+        match self {
+            RingHash::Xxh3_64 | RingHash::Xxh64 | RingHash::Fnv1a64 => 64,
+            _ => 32,
+        }
+    }
+
+    #[inline]
+    pub fn hash(self, data: &[u8]) -> u64 {
+        match self {
+            RingHash::Xxh3_64 => hash::xxh3_64(data, 0),
+            RingHash::Xxh64 => hash::xxh64(data, 0),
+            RingHash::Murmur3_32 => u64::from(hash::murmur3_32(data, 0)),
+            RingHash::Fnv1a32 => u64::from(hash::fnv1a_32(data)),
+            RingHash::Fnv1a64 => hash::fnv1a_64(data),
+            RingHash::Crc32 => u64::from(hash::crc32(data)),
+            RingHash::Ketama => u64::from(hash::ketama(data)),
+        }
+    }
+}
+
+/// Virtual nodes a node of `weight` gets.
+pub fn point_count(vnodes: u32, weight: f64) -> usize {
+    ((f64::from(vnodes) * weight).round() as usize).max(1)
+}
+
+/// A consistent hash ring with weighted virtual nodes.
+#[derive(Clone, Debug)]
+pub struct HashRing {
+    nodes: NodeSet,
+    vnodes: u32,
+    hash: RingHash,
+    ring: Continuum,
+}
+
+fn check_points(total: f64) -> Result<(), PlacementError> {
+    if total > MAX_POINTS as f64 {
+        return Err(PlacementError::Config(format!(
+            "the ring would hold {total:.0} points, more than the limit of {MAX_POINTS}; \
+             lower vnodes or the weights"
+        )));
+    }
+    Ok(())
+}
+
+impl HashRing {
+    pub fn new(nodes: NodeSet, vnodes: u32, hash: RingHash) -> Result<Self, PlacementError> {
+        if vnodes == 0 || vnodes > MAX_VNODES {
+            return Err(PlacementError::Config(format!(
+                "vnodes must be in [1, {MAX_VNODES}], got {vnodes}"
+            )));
+        }
+        let total: f64 = nodes
+            .weights()
+            .iter()
+            .map(|&w| point_count(vnodes, w.min(MAX_POINTS as f64)) as f64)
+            .sum();
+        check_points(total)?;
+        let mut pairs = Vec::with_capacity(total as usize);
+        for i in 0..nodes.len() as u32 {
+            pairs.extend(node_points(&nodes, vnodes, hash, i));
+        }
+        let ring = Continuum::build(pairs, hash.width(), |a, b| nodes.name(a).cmp(nodes.name(b)));
+        Ok(HashRing {
+            nodes,
+            vnodes,
+            hash,
+            ring,
+        })
+    }
+
+    pub fn vnodes(&self) -> u32 {
+        self.vnodes
+    }
+
+    pub fn hash(&self) -> RingHash {
+        self.hash
+    }
+
+    /// The ring: (point, owner index) in order.
+    pub fn continuum(&self) -> &Continuum {
+        &self.ring
+    }
+
+    #[inline]
+    pub fn key_hash(&self, key: KeyRef<'_>) -> u64 {
+        key.with_bytes(|b| self.hash.hash(b))
+    }
+
+    /// Merge node `i`'s points into the ring (the ring must not hold them yet).
+    fn merge_node(&mut self, i: u32) {
+        let nodes = &self.nodes;
+        let order = |a: &(u64, u32), b: &(u64, u32)| {
+            a.0.cmp(&b.0)
+                .then_with(|| nodes.name(a.1).cmp(nodes.name(b.1)))
+        };
+        let mut new = node_points(nodes, self.vnodes, self.hash, i);
+        new.sort_unstable_by(order);
+        let old = std::mem::take(&mut self.ring);
+        let mut merged = Vec::with_capacity(old.len() + new.len());
+        let mut a = old.pairs().peekable();
+        let mut b = new.into_iter().peekable();
+        loop {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => order(x, y).is_le(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            merged.push(if take_a { a.next() } else { b.next() }.expect("peeked"));
+        }
+        self.ring = Continuum::from_sorted(merged, self.hash.width());
+    }
+
+    /// The ring without node `i`'s points; indices after `i` shift down when `shift`.
+    fn drop_node(&mut self, i: u32, shift: bool) {
+        let kept: Vec<(u64, u32)> = self
+            .ring
+            .pairs()
+            .filter(|&(_, o)| o != i)
+            .map(|(p, o)| (p, if shift { shifted(o, i) } else { o }))
+            .collect();
+        self.ring = Continuum::from_sorted(kept, self.hash.width());
+    }
+
+    fn check_growth(&self, extra: f64) -> Result<(), PlacementError> {
+        check_points(self.ring.len() as f64 + extra)
+    }
+}
+
+fn node_points(nodes: &NodeSet, vnodes: u32, hash: RingHash, i: u32) -> Vec<(u64, u32)> {
+    let name = nodes.name(i);
+    let count = point_count(vnodes, nodes.weight(i));
+    let mut label = Vec::with_capacity(name.len() + 12);
+    (0..count)
+        .map(|j| {
+            label.clear();
+            label.extend_from_slice(name.as_bytes());
+            label.push(b'-');
+            push_decimal(&mut label, j as u64);
+            (hash.hash(&label), i)
+        })
+        .collect()
+}
+
+/// Append the decimal digits of `v`.
+pub fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+impl Placement for HashRing {
+    fn nodes(&self) -> &NodeSet {
+        &self.nodes
+    }
+
+    #[inline]
+    fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
+        self.ring.owner(self.key_hash(key), false)
+    }
+
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+        check_n(&self.nodes, n)?;
+        let h = self.key_hash(key);
+        Ok(distinct_prefix(
+            self.nodes.len(),
+            n,
+            self.ring.walk(h, false),
+        ))
+    }
+
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        self.nodes.check_new(name, weight)?;
+        self.check_growth(point_count(self.vnodes, weight.min(MAX_POINTS as f64)) as f64)?;
+        let i = self.nodes.push(name.to_owned(), weight)?;
+        self.merge_node(i);
+        Ok(())
+    }
+
+    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+        let i = self.nodes.require(name)?;
+        self.drop_node(i, true);
+        self.nodes.remove(name)?;
+        Ok(())
+    }
+
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        let i = self.nodes.require(name)?;
+        super::nodes::check_weight(name, weight)?;
+        let old = point_count(self.vnodes, self.nodes.weight(i)) as f64;
+        self.check_growth(point_count(self.vnodes, weight.min(MAX_POINTS as f64)) as f64 - old)?;
+        self.drop_node(i, false);
+        self.nodes.set_weight(name, weight)?;
+        self.merge_node(i);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(names: &[&str]) -> HashRing {
+        let nodes = NodeSet::new(names.iter().map(|n| (*n, 1.0))).unwrap();
+        HashRing::new(nodes, 160, RingHash::Xxh3_64).unwrap()
+    }
+
+    #[test]
+    fn lookup_is_first_point_at_or_after_key() {
+        let r = ring(&["a", "b", "c"]);
+        for k in 0u64..2000 {
+            let h = hash::xxh3_64(&k.to_le_bytes(), 0);
+            let pts = r.continuum().points();
+            let pos = pts.iter().position(|&p| p >= h).unwrap_or(0);
+            assert_eq!(r.locate(KeyRef::Int(k)), Some(r.continuum().owners()[pos]));
+        }
+    }
+
+    #[test]
+    fn incremental_equals_rebuilt() {
+        let mut r = ring(&["a", "b"]);
+        r.add_node("c", 2.5).unwrap();
+        r.add_node("d", 1.0).unwrap();
+        r.remove_node("a").unwrap();
+        r.set_weight("d", 0.25).unwrap();
+        let nodes = NodeSet::new([("b", 1.0), ("c", 2.5), ("d", 0.25)]).unwrap();
+        let fresh = HashRing::new(nodes, 160, RingHash::Xxh3_64).unwrap();
+        assert_eq!(r.continuum(), fresh.continuum());
+    }
+
+    #[test]
+    fn replicas_distinct_and_first_is_owner() {
+        let r = ring(&["a", "b", "c", "d"]);
+        for k in 0u64..500 {
+            let got = r.locate_n(KeyRef::Int(k), 4).unwrap();
+            let mut sorted = got.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 4);
+            assert_eq!(Some(got[0]), r.locate(KeyRef::Int(k)));
+        }
+        assert!(r.locate_n(KeyRef::Int(1), 5).is_err());
+    }
+
+    #[test]
+    fn refuses_absurd_sizes_and_empty_lookups() {
+        let nodes = NodeSet::new([("a", 1e12)]).unwrap();
+        assert!(HashRing::new(nodes, 160, RingHash::Xxh3_64).is_err());
+        let empty = HashRing::new(NodeSet::default(), 160, RingHash::Xxh3_64).unwrap();
+        assert_eq!(empty.locate(KeyRef::Int(1)), None);
+        assert!(HashRing::new(NodeSet::default(), 0, RingHash::Xxh3_64).is_err());
+        let mut r = ring(&["a"]);
+        assert!(r.add_node("b", 1e12).is_err());
+        assert!(r.set_weight("a", 1e12).is_err());
+        assert!(RingHash::from_name("sha1").is_err());
+    }
+
+    #[test]
+    fn decimal() {
+        let mut v = Vec::new();
+        push_decimal(&mut v, 0);
+        v.push(b' ');
+        push_decimal(&mut v, 18_446_744_073_709_551_615);
+        assert_eq!(v, b"0 18446744073709551615");
+    }
+}

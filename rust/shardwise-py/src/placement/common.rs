@@ -1,0 +1,592 @@
+//! What every placement class shares: the locked core, node-list parsing, error mapping,
+//! key preparation, the versioned state used by pickling, and the `placement_class!` macro
+//! that gives each class the common Python methods.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use numpy::{IntoPyArray, PyArray1, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
+use shardwise_core::keys::{KeyRef, PackedKeys};
+use shardwise_core::placement::{NodeSet, Placement, PlacementError};
+
+use crate::errors::shardwise_error;
+use crate::keys::{extract_bulk, with_key_ref, BulkKeys};
+
+/// Version of the plain-data state (`to_state()`, pickles). Bump only with a migration.
+pub const STATE_VERSION: i64 = 1;
+
+/// What the bindings need from a core algorithm beyond [`Placement`].
+pub trait PyPlacement: Placement + 'static {
+    /// The Python class name.
+    const CLASS: &'static str;
+
+    /// Constructor parameters other than the nodes (keyword names as in `__init__`).
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>>;
+
+    /// Rebuild from nodes and the `params` of a state.
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self>;
+
+    /// Whether bytes keys must be hashed as their Python `repr` (uhashring's `str(key)`).
+    fn bytes_as_repr(&self) -> bool {
+        false
+    }
+}
+
+/// A `PlacementError` as the matching `shardwise.errors` exception.
+pub fn to_py_err(py: Python<'_>, class: &str, e: PlacementError) -> PyErr {
+    match e {
+        PlacementError::NoNodes => shardwise_error(
+            py,
+            "NoNodesError",
+            format!("{class} has no nodes; add one with add_node()"),
+        ),
+        PlacementError::UnknownNode(name) => shardwise_error(
+            py,
+            "UnknownNodeError",
+            format!("{class} has no node {name:?}"),
+        ),
+        PlacementError::Config(msg) => shardwise_error(py, "ConfigurationError", msg),
+    }
+}
+
+/// A `ConfigurationError` with `msg`.
+pub fn config_err(py: Python<'_>, msg: impl Into<String>) -> PyErr {
+    shardwise_error(py, "ConfigurationError", msg)
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+fn node_name(item: &Bound<'_, PyAny>) -> PyResult<String> {
+    item.cast::<PyString>()
+        .map_err(|_| {
+            PyTypeError::new_err(format!("node names must be str, not {}", type_name(item)))
+        })?
+        .to_str()
+        .map(str::to_owned)
+}
+
+/// A weight given from Python: a real number (bool refused).
+pub fn weight_value(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if obj.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "weight of node {name:?} must be a number, not bool"
+        )));
+    }
+    obj.extract::<f64>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "weight of node {name:?} must be a number, not {}",
+            type_name(obj)
+        ))
+    })
+}
+
+/// Parse the `nodes` argument: `None`, an iterable of names, or a mapping name -> weight.
+pub fn parse_nodes(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<NodeSet> {
+    let Some(nodes) = nodes else {
+        return Ok(NodeSet::default());
+    };
+    if nodes.is_instance_of::<PyString>() || nodes.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(
+            "nodes must be an iterable of names or a mapping name -> weight, not a single string \
+             (wrap it in a list)",
+        ));
+    }
+    let mut pairs: Vec<(String, f64)> = Vec::new();
+    if nodes.is_instance_of::<PyDict>() || (nodes.hasattr("items")? && nodes.hasattr("keys")?) {
+        let items = nodes.call_method0("items")?;
+        for item in items.try_iter()? {
+            let item = item?;
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+            let name = node_name(&k)?;
+            let w = weight_value(&name, &v)?;
+            pairs.push((name, w));
+        }
+    } else {
+        let iter = nodes.try_iter().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "nodes must be an iterable of names or a mapping name -> weight, not {}",
+                type_name(nodes)
+            ))
+        })?;
+        for item in iter {
+            pairs.push((node_name(&item?)?, 1.0));
+        }
+    }
+    NodeSet::new(pairs).map_err(|e| to_py_err(py, "placement", e))
+}
+
+/// Python's `repr()` of a bytes object, as bytes (what `str(key)` gives for a bytes key).
+pub fn python_bytes_repr(b: &[u8]) -> Vec<u8> {
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = Vec::with_capacity(b.len() + 3);
+    out.push(b'b');
+    out.push(quote);
+    for &c in b {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            c if c == quote => out.extend_from_slice(&[b'\\', c]),
+            c if !(0x20..0x7f).contains(&c) => {
+                out.extend_from_slice(format!("\\x{c:02x}").as_bytes());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+fn is_bytes_like(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
+        || obj.is_instance_of::<PyMemoryView>()
+}
+
+/// Whether a bulk input holds bytes keys (as opposed to str or int keys).
+fn bulk_is_bytes(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if let Ok(arr) = obj.cast::<PyUntypedArray>() {
+        return match arr.dtype().kind() {
+            b'S' => Ok(true),
+            b'O' if arr.len() > 0 => Ok(is_bytes_like(&obj.get_item(0)?)),
+            _ => Ok(false),
+        };
+    }
+    if let Ok(list) = obj.cast::<PyList>() {
+        return Ok(list.len() > 0 && is_bytes_like(&list.get_item(0)?));
+    }
+    if let Ok(tuple) = obj.cast::<PyTuple>() {
+        return Ok(tuple.len() > 0 && is_bytes_like(&tuple.get_item(0)?));
+    }
+    Ok(false)
+}
+
+/// The per-object state behind the lock: the core (shared copy-on-write so bulk work can run
+/// without the lock) and the node names as Python strings (so lookups allocate nothing).
+pub struct State<T> {
+    pub core: Arc<T>,
+    names: Vec<Py<PyString>>,
+}
+
+/// The lock-protected core of one Python placement object.
+pub struct Shared<T> {
+    state: RwLock<State<T>>,
+    repr_bytes: bool,
+}
+
+impl<T: PyPlacement> Shared<T> {
+    pub fn new(py: Python<'_>, core: T) -> Self {
+        let names = core
+            .nodes()
+            .names()
+            .iter()
+            .map(|n| PyString::new(py, n).unbind())
+            .collect();
+        Shared {
+            repr_bytes: core.bytes_as_repr(),
+            state: RwLock::new(State {
+                core: Arc::new(core),
+                names,
+            }),
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, State<T>> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State<T>> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A snapshot of the core (cheap: shares it until the next change).
+    pub fn core(&self) -> Arc<T> {
+        Arc::clone(&self.read().core)
+    }
+
+    pub fn err(&self, py: Python<'_>, e: PlacementError) -> PyErr {
+        to_py_err(py, T::CLASS, e)
+    }
+
+    /// Call `f` with the key as the algorithm sees it.
+    fn with_key<R>(&self, key: &Bound<'_, PyAny>, f: impl FnOnce(KeyRef<'_>) -> R) -> PyResult<R> {
+        if self.repr_bytes && is_bytes_like(key) {
+            let raw = with_key_ref(key, |k| k.with_bytes(|b| b.to_vec()))?;
+            return Ok(f(KeyRef::Bytes(&python_bytes_repr(&raw))));
+        }
+        with_key_ref(key, f)
+    }
+
+    pub fn get_node(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
+        let found = self.with_key(key, |k| {
+            let s = self.read();
+            s.core.locate(k).map(|i| s.names[i as usize].clone_ref(py))
+        })?;
+        found.ok_or_else(|| self.err(py, PlacementError::NoNodes))
+    }
+
+    pub fn get_nodes(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        n: i64,
+    ) -> PyResult<Vec<Py<PyString>>> {
+        let n =
+            usize::try_from(n).map_err(|_| config_err(py, format!("n must be >= 0, got {n}")))?;
+        let found = self.with_key(key, |k| {
+            let s = self.read();
+            s.core.locate_n(k, n).map(|ids| {
+                ids.iter()
+                    .map(|&i| s.names[i as usize].clone_ref(py))
+                    .collect()
+            })
+        })?;
+        found.map_err(|e| self.err(py, e))
+    }
+
+    pub fn place<'py>(
+        &self,
+        py: Python<'py>,
+        keys: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<i32>>> {
+        let mut bulk = extract_bulk(keys)?;
+        if self.repr_bytes && bulk_is_bytes(keys)? {
+            let keys = bulk.keys();
+            let mut packed = PackedKeys::with_capacity(keys.len(), keys.len() * 16);
+            for i in 0..keys.len() {
+                keys.get(i)
+                    .with_bytes(|b| packed.push(&python_bytes_repr(b)));
+            }
+            bulk = BulkKeys::Packed(packed);
+        }
+        let core = self.core();
+        let keys = bulk.keys();
+        let out = py.detach(|| core.place(keys));
+        out.map(|v| v.into_pyarray(py)).map_err(|e| self.err(py, e))
+    }
+
+    pub fn nodes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let s = self.read();
+        PyTuple::new(py, s.names.iter().map(|n| n.clone_ref(py)))
+    }
+
+    pub fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.read();
+        let d = PyDict::new(py);
+        for (n, &w) in s.names.iter().zip(s.core.nodes().weights()) {
+            d.set_item(n.clone_ref(py), w)?;
+        }
+        Ok(d)
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().core.nodes().len()
+    }
+
+    pub fn contains(&self, name: &Bound<'_, PyAny>) -> bool {
+        match name.cast::<PyString>() {
+            Ok(s) => s
+                .to_str()
+                .is_ok_and(|s| self.read().core.nodes().index_of(s).is_some()),
+            Err(_) => false,
+        }
+    }
+
+    /// Apply a change to the core (copy-on-write) and refresh the cached names.
+    fn change(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut T) -> Result<(), PlacementError>,
+    ) -> PyResult<()> {
+        let mut s = self.write();
+        let mut next = T::clone(&s.core);
+        f(&mut next).map_err(|e| self.err(py, e))?;
+        s.names = next
+            .nodes()
+            .names()
+            .iter()
+            .map(|n| PyString::new(py, n).unbind())
+            .collect();
+        s.core = Arc::new(next);
+        Ok(())
+    }
+
+    pub fn add_node(&self, py: Python<'_>, name: &str, weight: &Bound<'_, PyAny>) -> PyResult<()> {
+        let w = weight_value(name, weight)?;
+        self.change(py, |c| c.add_node(name, w))
+    }
+
+    pub fn remove_node(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        self.change(py, |c| c.remove_node(name))
+    }
+
+    pub fn set_weight(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        weight: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let w = weight_value(name, weight)?;
+        self.change(py, |c| c.set_weight(name, w))
+    }
+
+    pub fn copy(&self, py: Python<'_>) -> Self {
+        let s = self.read();
+        Shared {
+            repr_bytes: self.repr_bytes,
+            state: RwLock::new(State {
+                core: Arc::clone(&s.core),
+                names: s.names.iter().map(|n| n.clone_ref(py)).collect(),
+            }),
+        }
+    }
+
+    /// The versioned plain-data state: `{"version", "class", "nodes", "weights", "params"}`.
+    pub fn to_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let core = self.core();
+        let d = PyDict::new(py);
+        d.set_item("version", STATE_VERSION)?;
+        d.set_item("class", T::CLASS)?;
+        d.set_item("nodes", PyList::new(py, core.nodes().names())?)?;
+        d.set_item("weights", PyList::new(py, core.nodes().weights())?)?;
+        d.set_item("params", core.params(py)?)?;
+        Ok(d)
+    }
+
+    /// Rebuild from a state made by `to_state` (any version this build understands).
+    pub fn from_state(py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let state = state
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("state must be a dict made by to_state()"))?;
+        let get = |key: &str| -> PyResult<Bound<'_, PyAny>> {
+            state
+                .get_item(key)?
+                .ok_or_else(|| config_err(py, format!("state has no {key:?} entry")))
+        };
+        let version: i64 = get("version")?.extract()?;
+        if version != STATE_VERSION {
+            return Err(config_err(
+                py,
+                format!("unsupported state version {version} (this build reads {STATE_VERSION})"),
+            ));
+        }
+        let class: String = get("class")?.extract()?;
+        if class != T::CLASS {
+            return Err(config_err(
+                py,
+                format!("state is for {class}, not {}", T::CLASS),
+            ));
+        }
+        let names: Vec<String> = get("nodes")?.extract()?;
+        let weights: Vec<f64> = get("weights")?.extract()?;
+        if names.len() != weights.len() {
+            return Err(config_err(
+                py,
+                "state has different numbers of nodes and weights",
+            ));
+        }
+        let nodes =
+            NodeSet::new(names.into_iter().zip(weights)).map_err(|e| to_py_err(py, T::CLASS, e))?;
+        let params = get("params")?;
+        let params = params
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("state params must be a dict"))?;
+        Ok(Shared::new(py, T::from_params(nodes, params)?))
+    }
+
+    /// `(shardwise.placement.from_state, (state,))`.
+    pub fn reduce<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let restore = py.import("shardwise.placement")?.getattr("from_state")?;
+        let state = self.to_state(py)?;
+        PyTuple::new(py, [restore, PyTuple::new(py, [state])?.into_any()])
+    }
+
+    pub fn repr(&self, py: Python<'_>) -> PyResult<String> {
+        let core = self.core();
+        let names = core.nodes().names();
+        let mut shown = Vec::new();
+        for n in names.iter().take(5) {
+            shown.push(PyString::new(py, n).repr()?.to_string());
+        }
+        if names.len() > 5 {
+            shown.push(format!("... {} more", names.len() - 5));
+        }
+        let params = core.params(py)?;
+        let mut parts = vec![format!("nodes=[{}]", shown.join(", "))];
+        for (k, v) in params.iter() {
+            parts.push(format!("{}={}", k.str()?, v.repr()?));
+        }
+        Ok(format!("{}({})", T::CLASS, parts.join(", ")))
+    }
+
+    pub fn eq(&self, py: Python<'_>, other: &Self) -> PyResult<bool> {
+        self.to_state(py)?.eq(other.to_state(py)?)
+    }
+}
+
+/// The common Python methods of a placement class `$ty` (a `#[pyclass(frozen)]` struct with
+/// a field `inner: Shared<Core>`), plus the class's own methods given in braces.
+macro_rules! placement_class {
+    ($ty:ident { $($extra:tt)* }) => {
+        #[pymethods]
+        impl $ty {
+            $($extra)*
+
+            /// The node that owns `key`.
+            fn get_node(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
+                self.inner.get_node(py, key)
+            }
+
+            /// `n` distinct nodes for `key`, in preference order (the first is `get_node(key)`).
+            fn get_nodes(
+                &self,
+                py: Python<'_>,
+                key: &Bound<'_, PyAny>,
+                n: i64,
+            ) -> PyResult<Vec<Py<PyString>>> {
+                self.inner.get_nodes(py, key, n)
+            }
+
+            /// The owner of every key as an int32 array of indices into `nodes` (GIL released).
+            fn place<'py>(
+                &self,
+                py: Python<'py>,
+                keys: &Bound<'py, PyAny>,
+            ) -> PyResult<Bound<'py, numpy::PyArray1<i32>>> {
+                self.inner.place(py, keys)
+            }
+
+            /// The node names, in index order (the indices `place` returns).
+            #[getter(nodes)]
+            fn node_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+                self.inner.nodes(py)
+            }
+
+            /// A new dict of node name -> weight.
+            #[getter]
+            fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+                self.inner.weights(py)
+            }
+
+            fn __len__(&self) -> usize {
+                self.inner.len()
+            }
+
+            fn __contains__(&self, name: &Bound<'_, PyAny>) -> bool {
+                self.inner.contains(name)
+            }
+
+            /// Add a node (it gets the next index).
+            #[pyo3(signature = (name, weight = None))]
+            fn add_node(
+                &self,
+                py: Python<'_>,
+                name: &str,
+                weight: Option<&Bound<'_, PyAny>>,
+            ) -> PyResult<()> {
+                match weight {
+                    Some(w) => self.inner.add_node(py, name, w),
+                    None => self.inner.add_node(py, name, &1.0f64.into_pyobject(py)?.into_any()),
+                }
+            }
+
+            /// Remove a node; the nodes after it move down one index.
+            fn remove_node(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+                self.inner.remove_node(py, name)
+            }
+
+            /// Change a node's weight.
+            fn set_weight(&self, py: Python<'_>, name: &str, weight: &Bound<'_, PyAny>) -> PyResult<()> {
+                self.inner.set_weight(py, name, weight)
+            }
+
+            /// An independent copy.
+            fn copy(&self, py: Python<'_>) -> Self {
+                Self { inner: self.inner.copy(py) }
+            }
+
+            fn __copy__(&self, py: Python<'_>) -> Self {
+                self.copy(py)
+            }
+
+            fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> Self {
+                self.copy(py)
+            }
+
+            /// The plain-data state (version, class, nodes, weights, params); stable across
+            /// processes and versions. `from_state` (or `shardwise.placement.from_state`) rebuilds it.
+            fn to_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+                self.inner.to_state(py)
+            }
+
+            /// Rebuild an object from `to_state()` output.
+            #[staticmethod]
+            fn from_state(py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<Self> {
+                Ok(Self { inner: $crate::placement::common::Shared::from_state(py, state)? })
+            }
+
+            fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+                self.inner.reduce(py)
+            }
+
+            fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+                self.inner.repr(py)
+            }
+
+            fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                match other.cast::<Self>() {
+                    Ok(o) => Ok(pyo3::types::PyBool::new(py, self.inner.eq(py, &o.get().inner)?)
+                        .to_owned()
+                        .into_any()
+                        .unbind()),
+                    Err(_) => Ok(py.NotImplemented()),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use placement_class;
+
+/// An integer parameter in `[min, max]`, refused with a `ConfigurationError` naming it otherwise
+/// (huge values included, before anything is allocated).
+pub fn int_param(
+    py: Python<'_>,
+    name: &str,
+    obj: &Bound<'_, PyAny>,
+    min: u64,
+    max: u64,
+) -> PyResult<u64> {
+    if obj.is_instance_of::<pyo3::types::PyBool>() || !obj.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be an int, not {}",
+            type_name(obj)
+        )));
+    }
+    match obj.extract::<i128>() {
+        Ok(v) if v >= i128::from(min) && v <= i128::from(max) => Ok(v as u64),
+        _ => Err(config_err(
+            py,
+            format!(
+                "{name} must be an int in [{min}, {max}], got {}",
+                obj.str()?
+            ),
+        )),
+    }
+}
+
+/// `params[key]`, or `None` when absent.
+pub fn param<'py>(params: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    params.get_item(key)
+}
