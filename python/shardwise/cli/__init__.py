@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = Parser(prog="shardwise", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"shardwise {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    subparsers = parser.add_subparsers(dest="subcommand", metavar="COMMAND", parser_class=Parser)
     for module in (simulate, place, bench, lock, monitor):
         module.add_parser(subparsers)
     return parser
@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    if args.subcommand is None:
         parser.print_help()
         return 0
-    prefix = f"shardwise {args.command}"
+    prefix = f"shardwise {args.subcommand}"
     run: Any = args.run
     try:
         return int(run(args))
