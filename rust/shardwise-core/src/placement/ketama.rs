@@ -6,8 +6,7 @@
 //! - `Libketama`: server `i` gets `floorf(pct * 40.0 * (float)n)` digests, with
 //!   `pct = (float)w_i / (float)W` in float32 and the product in double, as libketama's C code;
 //!   a key goes to the first point `>= hash`, wrapping; equal points: the earlier server wins.
-//!   Keys are C strings there: the key is hashed up to its first NUL byte. Names are at most
-//!   21 bytes (libketama's address field), weights whole numbers.
+//!   Names are at most 21 bytes (libketama's address field), weights whole numbers.
 //! - `Uhashring`: node `i` gets `(vnodes * n * w_i) // W` digests in integers (vnodes default
 //!   40); a key goes to the first point `> hash` (Python's `bisect`), wrapping; equal points:
 //!   the later node wins (its entry overwrote the earlier one). Weights are whole numbers.
@@ -72,6 +71,19 @@ pub fn libketama_digests(memory: u64, total: u64, servers: usize) -> u64 {
 pub fn uhashring_digests(vnodes: u32, nodes: usize, weight: u64, total: u64) -> u64 {
     let ks = u128::from(vnodes) * nodes as u128 * u128::from(weight) / u128::from(total);
     u64::try_from(ks).unwrap_or(u64::MAX)
+}
+
+/// The decimal digits of `v`, written at the end of `buf`.
+fn decimal(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[at..];
+        }
+    }
 }
 
 impl KetamaRing {
@@ -179,15 +191,10 @@ impl KetamaRing {
     pub fn key_hash(&self, key: KeyRef<'_>) -> u64 {
         let h = match (self.flavor, key) {
             (_, KeyRef::Int(v)) => {
-                let mut buf = Vec::with_capacity(20);
-                push_decimal(&mut buf, v);
-                hash::ketama(&buf)
+                let mut buf = [0u8; 20];
+                hash::ketama(decimal(&mut buf, v))
             }
-            (KetamaFlavor::Libketama, KeyRef::Bytes(b)) => {
-                let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-                hash::ketama(&b[..end])
-            }
-            (KetamaFlavor::Uhashring, KeyRef::Bytes(b)) => hash::ketama(b),
+            (_, KeyRef::Bytes(b)) => hash::ketama(b),
         };
         u64::from(h)
     }
