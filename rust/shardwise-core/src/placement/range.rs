@@ -64,6 +64,7 @@ pub struct RangePartitioner {
     nodes: NodeSet,
     bounds: Boundaries,
     owners: Vec<u32>,
+    text: bool,
 }
 
 fn fixed(what: &str) -> PlacementError {
@@ -106,7 +107,19 @@ impl RangePartitioner {
             nodes,
             bounds,
             owners: index,
+            text: false,
         })
+    }
+
+    /// Mark byte boundaries as having been given as text (so they are shown back as `str`).
+    pub fn with_text_bounds(mut self, text: bool) -> Self {
+        self.text = text && !self.bounds.takes_ints();
+        self
+    }
+
+    /// Whether the byte boundaries were given as text.
+    pub fn text_bounds(&self) -> bool {
+        self.text
     }
 
     pub fn boundaries(&self) -> &Boundaries {

@@ -6,7 +6,24 @@ use pyo3::prelude::*;
 pub mod common;
 mod ring;
 
+mod bounded;
+mod memento;
+mod multiprobe;
+mod range;
+mod redis_slots;
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ring::PyHashRing>()?;
+    register_extra(m)?;
+    Ok(())
+}
+
+/// MementoHash, MultiProbe, BoundedLoadRing, RangePartitioner, RedisClusterSlots.
+fn register_extra(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<memento::PyMementoHash>()?;
+    m.add_class::<multiprobe::PyMultiProbe>()?;
+    m.add_class::<bounded::PyBoundedLoadRing>()?;
+    m.add_class::<range::PyRangePartitioner>()?;
+    m.add_class::<redis_slots::PyRedisClusterSlots>()?;
     Ok(())
 }
