@@ -109,6 +109,8 @@ class RangePartitioner(PurePlacement):
             raise ConfigurationError("invalid RangePartitioner state: nodes do not match the range owners")
 
     def _check_kind(self, key: Any) -> None:
+        if not self._bounds:
+            return
         is_int = key_int(key) is not None
         if self._kind == "int" and not is_int:
             raise ConfigurationError(
@@ -120,6 +122,8 @@ class RangePartitioner(PurePlacement):
             )
 
     def _range(self, key: Any) -> int:
+        if not self._bounds:
+            return 0
         bits = key_int(key)
         if bits is not None:
             return bisect_right(self._keys, _signed(bits))

@@ -37,9 +37,13 @@ impl Boundaries {
         }
     }
 
-    /// The range index of a key, or `None` when the key's kind does not match the boundaries'.
+    /// The range index of a key, or `None` when the key's kind does not match the boundaries'
+    /// (with no boundaries every key is in range 0).
     #[inline]
     pub fn range_of(&self, key: KeyRef<'_>) -> Option<usize> {
+        if self.is_empty() {
+            return Some(0);
+        }
         match (self, key) {
             (Boundaries::Ints(v), KeyRef::Int(bits)) => {
                 let k = bits as i64;
@@ -133,6 +137,9 @@ impl RangePartitioner {
 
     /// An error if `keys` are not of the kind the boundaries compare.
     pub fn check_kind(&self, key_is_int: bool) -> Result<(), PlacementError> {
+        if self.bounds.is_empty() {
+            return Ok(());
+        }
         match (self.bounds.takes_ints(), key_is_int) {
             (true, false) => Err(PlacementError::Config(
                 "this RangePartitioner has int boundaries, so keys must be ints (got str/bytes keys)"
