@@ -15,6 +15,11 @@ from shardwise.errors import ConfigurationError, NoNodesError, UnknownNodeError
 ALGORITHMS = [
     (shardwise.HashRing, pure.HashRing, {}),
     (shardwise.HashRing, pure.HashRing, {"vnodes": 10, "hash": "fnv1a_32"}),
+    (shardwise.KetamaRing, pure.KetamaRing, {}),
+    (shardwise.KetamaRing, pure.KetamaRing, {"flavor": "uhashring"}),
+    (shardwise.JumpHash, pure.JumpHash, {}),
+    (shardwise.Rendezvous, pure.Rendezvous, {}),
+    (shardwise.Maglev, pure.Maglev, {"table_size": 1009}),
 ]
 IDS = [f"{r.__name__}-{i}" for i, (r, _, _) in enumerate(ALGORITHMS)]
 
@@ -58,32 +63,56 @@ def test_scalar_equals_bulk(algo: tuple[type, type, dict[str, object]]) -> None:
 
 
 def test_changes_and_errors(algo: tuple[type, type, dict[str, object]]) -> None:
+    jump_like = algo[0] is shardwise.JumpHash  # unweighted, only the last node removable
+    w1, w2 = (1, 1) if jump_like else (3, 2)
     for cls in algo[:2]:
         obj = build(cls, algo[2])
-        obj.add_node("zeta", 2)
-        assert obj.nodes[-1] == "zeta" and obj.weights["zeta"] == 2.0
-        obj.set_weight("zeta", 0.5)
-        obj.remove_node("alpha")
-        assert obj.nodes == ("beta", "gamma", "delta", "épsilon", "zeta")
+        obj.add_node("zeta", w1)
+        assert obj.nodes[-1] == "zeta" and obj.weights["zeta"] == float(w1)
+        obj.set_weight("zeta", w2)
+        assert obj.weights["zeta"] == float(w2)
+        obj.remove_node("zeta")
+        if jump_like:
+            with pytest.raises(ConfigurationError, match="MementoHash"):
+                obj.remove_node("alpha")
+            with pytest.raises(ConfigurationError, match="weights"):
+                obj.add_node("heavy", 2)
+        else:
+            obj.remove_node("alpha")
+            assert obj.nodes == ("beta", "gamma", "delta", "épsilon")
         with pytest.raises(UnknownNodeError, match="nope"):
             obj.remove_node("nope")
         with pytest.raises(UnknownNodeError):
-            obj.set_weight("nope", 1.0)
+            obj.set_weight("nope", 1)
         with pytest.raises(ConfigurationError, match="duplicate"):
             obj.add_node("beta")
         for bad in (0, -1.0, float("nan"), float("inf")):
             with pytest.raises(ConfigurationError, match="finite number > 0"):
                 obj.add_node("new", bad)
+            with pytest.raises(ConfigurationError, match="finite number > 0"):
+                obj.set_weight("beta", bad)
             with pytest.raises(ValueError):
                 cls({"x": bad}, **algo[2])
+        with pytest.raises(TypeError):
+            obj.add_node("new", True)
+        with pytest.raises(TypeError):
+            obj.add_node("new", "1")
         with pytest.raises(ConfigurationError, match="non-empty"):
             obj.add_node("")
-        with pytest.raises(ConfigurationError, match="only 5 exist"):
-            obj.get_nodes("k", 6)
+        n = len(obj)
+        with pytest.raises(ConfigurationError, match=f"only {n} exist"):
+            obj.get_nodes("k", n + 1)
+        with pytest.raises(ConfigurationError):
+            obj.get_nodes("k", -1)
+        assert obj.get_nodes("k", 0) == []
         with pytest.raises(TypeError):
             cls("abc", **algo[2])
+        with pytest.raises(TypeError):
+            cls([1, 2], **algo[2])
         with pytest.raises(ConfigurationError, match="duplicate"):
             cls(["a", "a"], **algo[2])
+        with pytest.raises(TypeError):
+            obj.get_node(1.5)
         empty = cls(**algo[2])
         with pytest.raises(NoNodesError, match="no nodes"):
             empty.get_node("k")
@@ -91,6 +120,8 @@ def test_changes_and_errors(algo: tuple[type, type, dict[str, object]]) -> None:
             empty.place(["k"])
         with pytest.raises(LookupError):
             empty.get_nodes("k", 1)
+        empty.add_node("solo")
+        assert empty.get_node("k") == "solo"
 
 
 def test_copy_eq_pickle(algo: tuple[type, type, dict[str, object]]) -> None:

@@ -80,16 +80,47 @@ class HashRing(_Placement):
     @property
     def hash(self) -> str: ...
 
+@final
+class KetamaRing(_Placement):
+    def __new__(
+        cls, nodes: _Nodes | None = None, *, flavor: str | None = None, vnodes: int | None = None
+    ) -> Self: ...
+    @property
+    def flavor(self) -> str: ...
+    @property
+    def vnodes(self) -> int: ...
+    def points(self) -> list[tuple[int, str]]: ...
+
+@final
+class JumpHash(_Placement):
+    def __new__(cls, nodes: _Nodes | None = None) -> Self: ...
+
+@final
+class Rendezvous(_Placement):
+    def __new__(cls, nodes: _Nodes | None = None) -> Self: ...
+
+@final
+class Maglev(_Placement):
+    def __new__(cls, nodes: _Nodes | None = None, *, table_size: int | None = None) -> Self: ...
+    @property
+    def table_size(self) -> int: ...
+
+def jump(key: Key, num_buckets: int) -> int: ...
+def jump_many(keys: Keys, num_buckets: int) -> npt.NDArray[np.int32]: ...
+
+@final
 class MementoHash(_Placement):
     def __new__(cls, nodes: _Nodes | None = None) -> Self: ...
     @property
     def removed_count(self) -> int: ...
 
+@final
 class MultiProbe(_Placement):
     def __new__(cls, nodes: _Nodes | None = None, *, probes: int | None = None) -> Self: ...
     @property
     def probes(self) -> int: ...
 
+@final
 class BoundedLoadRing(_Placement):
     def __new__(
         cls, nodes: _Nodes | None = None, *, vnodes: int | None = None, load_factor: float | None = None
@@ -100,6 +131,7 @@ class BoundedLoadRing(_Placement):
     def load_factor(self) -> float: ...
     def capacities(self, m: int) -> list[int]: ...
 
+@final
 class RangePartitioner(_Placement):
     def __new__(
         cls,
@@ -111,6 +143,7 @@ class RangePartitioner(_Placement):
     @property
     def range_owners(self) -> tuple[str, ...]: ...
 
+@final
 class RedisClusterSlots(_Placement):
     def __new__(
         cls, slots: Mapping[str, Iterable[tuple[int, int]]] | Iterable[tuple[int, int, str]]

@@ -8,6 +8,14 @@ released, all cores for large inputs), ``nodes``, ``weights``, ``len()``, ``in``
 (a versioned plain-data state, stable across processes and versions). Keys follow the encoding
 contract of :mod:`shardwise.hashing`. Results never depend on the process (no ``hash()``).
 
+- :class:`HashRing` — consistent hashing with weighted virtual nodes, any ``shardwise.hashing`` hash;
+- :class:`KetamaRing` — exactly libketama's or uhashring's continuum;
+- :class:`JumpHash` — jump consistent hash (only the last node can be removed);
+- :class:`Rendezvous` — weighted highest-random-weight hashing;
+- :class:`Maglev` — Maglev lookup table, O(1) lookups.
+
+:func:`load_distribution` and :func:`movement` measure balance and plan topology changes.
+
 Errors: a lookup with no nodes raises :class:`~shardwise.errors.NoNodesError`; an unknown node
 name :class:`~shardwise.errors.UnknownNodeError`; bad weights, parameters, duplicate names or
 ``n > len`` :class:`~shardwise.errors.ConfigurationError` (a ``ValueError``).
@@ -19,17 +27,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardwise._core import HashRing
+from shardwise._core import HashRing, JumpHash, KetamaRing, Maglev, Rendezvous
 from shardwise.errors import ConfigurationError
+from shardwise.placement._analysis import LoadDistribution, Movement, load_distribution, movement
 from shardwise.placement._protocol import Placement
 
 __all__ = [
     "HashRing",
+    "JumpHash",
+    "KetamaRing",
+    "LoadDistribution",
+    "Maglev",
+    "Movement",
     "Placement",
+    "Rendezvous",
     "from_state",
+    "load_distribution",
+    "movement",
 ]
 
-_CLASSES: dict[str, Any] = {cls.__name__: cls for cls in (HashRing,)}
+_CLASSES: dict[str, Any] = {cls.__name__: cls for cls in (HashRing, KetamaRing, JumpHash, Rendezvous, Maglev)}
 
 
 def from_state(state: dict[str, Any]) -> Any:

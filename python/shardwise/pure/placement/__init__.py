@@ -7,11 +7,27 @@ from typing import Any
 
 from shardwise.errors import ConfigurationError
 from shardwise.pure.placement._base import PurePlacement
+from shardwise.pure.placement.jump import JumpHash, jump, jump_many
+from shardwise.pure.placement.ketama import KetamaRing
+from shardwise.pure.placement.maglev import Maglev
+from shardwise.pure.placement.rendezvous import Rendezvous
 from shardwise.pure.placement.ring import HashRing
 
-__all__ = ["HashRing", "PurePlacement", "from_state"]
+__all__ = [
+    "HashRing",
+    "JumpHash",
+    "KetamaRing",
+    "Maglev",
+    "PurePlacement",
+    "Rendezvous",
+    "from_state",
+    "jump",
+    "jump_many",
+]
 
-_CLASSES: dict[str, type[PurePlacement]] = {cls.CLASS: cls for cls in (HashRing,)}
+_CLASSES: dict[str, type[PurePlacement]] = {
+    cls.CLASS: cls for cls in (HashRing, KetamaRing, JumpHash, Rendezvous, Maglev)
+}
 
 
 def from_state(state: dict[str, Any]) -> Any:

@@ -6,8 +6,7 @@
 //! - `Libketama`: server `i` gets `floorf(pct * 40.0 * (float)n)` digests, with
 //!   `pct = (float)w_i / (float)W` in float32 and the product in double, as libketama's C code;
 //!   a key goes to the first point `>= hash`, wrapping; equal points: the earlier server wins.
-//!   Keys are C strings there: the key is hashed up to its first NUL byte. Names are at most
-//!   21 bytes (libketama's address field), weights whole numbers.
+//!   Names are at most 21 bytes (libketama's address field), weights whole numbers.
 //! - `Uhashring`: node `i` gets `(vnodes * n * w_i) // W` digests in integers (vnodes default
 //!   40); a key goes to the first point `> hash` (Python's `bisect`), wrapping; equal points:
 //!   the later node wins (its entry overwrote the earlier one). Weights are whole numbers.
@@ -183,11 +182,7 @@ impl KetamaRing {
                 push_decimal(&mut buf, v);
                 hash::ketama(&buf)
             }
-            (KetamaFlavor::Libketama, KeyRef::Bytes(b)) => {
-                let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-                hash::ketama(&b[..end])
-            }
-            (KetamaFlavor::Uhashring, KeyRef::Bytes(b)) => hash::ketama(b),
+            (_, KeyRef::Bytes(b)) => hash::ketama(b),
         };
         u64::from(h)
     }

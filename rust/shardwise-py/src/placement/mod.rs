@@ -4,6 +4,10 @@
 use pyo3::prelude::*;
 
 pub mod common;
+mod jump;
+mod ketama;
+mod maglev;
+mod rendezvous;
 mod ring;
 
 mod bounded;
@@ -14,6 +18,12 @@ mod redis_slots;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ring::PyHashRing>()?;
+    m.add_class::<ketama::PyKetamaRing>()?;
+    m.add_class::<jump::PyJumpHash>()?;
+    m.add_class::<rendezvous::PyRendezvous>()?;
+    m.add_class::<maglev::PyMaglev>()?;
+    m.add_function(wrap_pyfunction!(jump::jump, m)?)?;
+    m.add_function(wrap_pyfunction!(jump::jump_many, m)?)?;
     register_extra(m)?;
     Ok(())
 }

@@ -1,0 +1,72 @@
+//! `JumpHash` binding and the raw `jump` / `jump_many` functions.
+
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use shardwise_core::placement::jump::{jump as jump_fn, jump_key};
+use shardwise_core::placement::{JumpHash, NodeSet};
+
+use super::common::{int_param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared};
+use crate::keys::{extract_bulk, with_key_ref};
+
+impl PyPlacement for JumpHash {
+    const CLASS: &'static str = "JumpHash";
+
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        Ok(PyDict::new(py))
+    }
+
+    fn from_params(nodes: NodeSet, _params: &Bound<'_, PyDict>) -> PyResult<Self> {
+        JumpHash::new(nodes).map_err(|e| to_py_err(_params.py(), "JumpHash", e))
+    }
+}
+
+/// Jump consistent hash (Lamping & Veach 2014) over the node list: no memory, no weights.
+///
+/// ``JumpHash(nodes=None)``. Integer keys are used as they are (as the paper's reference code);
+/// other keys are hashed with XXH3-64 first. Node ``i`` is bucket ``i``. Only the **last** node
+/// can be removed — removing another would renumber buckets and move most keys; use
+/// ``MementoHash`` for arbitrary removal. ``get_nodes`` draws replica ``r`` with jump over the
+/// nodes not yet chosen, keyed by ``splitmix64(k + r)``.
+#[pyclass(frozen, module = "shardwise._core", name = "JumpHash")]
+pub struct PyJumpHash {
+    inner: Shared<JumpHash>,
+}
+
+placement_class!(PyJumpHash {
+    #[new]
+    #[pyo3(signature = (nodes = None))]
+    fn new(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let core = JumpHash::from_params(parse_nodes(py, nodes)?, &PyDict::new(py))?;
+        Ok(PyJumpHash { inner: Shared::new(py, core) })
+    }
+});
+
+const MAX_BUCKETS: u64 = i32::MAX as u64;
+
+/// Jump consistent hash of ``key`` into ``[0, num_buckets)``, identical to the paper's reference
+/// code (and the ``jump-consistent-hash`` package) for int keys; other keys go through XXH3-64.
+#[pyfunction]
+pub fn jump(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+    num_buckets: &Bound<'_, PyAny>,
+) -> PyResult<u32> {
+    let n = int_param(py, "num_buckets", num_buckets, 1, MAX_BUCKETS)? as u32;
+    with_key_ref(key, |k| jump_fn(jump_key(k), n))
+}
+
+/// ``jump`` of every key (numpy array, list or tuple) as an int32 array (GIL released).
+#[pyfunction]
+pub fn jump_many<'py>(
+    py: Python<'py>,
+    keys: &Bound<'py, PyAny>,
+    num_buckets: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray1<i32>>> {
+    let n = int_param(py, "num_buckets", num_buckets, 1, MAX_BUCKETS)? as u32;
+    let bulk = extract_bulk(keys)?;
+    let keys = bulk.keys();
+    Ok(py
+        .detach(|| keys.map(|k| jump_fn(jump_key(k), n) as i32))
+        .into_pyarray(py))
+}

@@ -1,0 +1,40 @@
+//! `Rendezvous` binding.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use shardwise_core::placement::{NodeSet, Rendezvous};
+
+use super::common::{parse_nodes, placement_class, to_py_err, PyPlacement, Shared};
+
+impl PyPlacement for Rendezvous {
+    const CLASS: &'static str = "Rendezvous";
+
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        Ok(PyDict::new(py))
+    }
+
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
+        Rendezvous::new(nodes).map_err(|e| to_py_err(params.py(), "Rendezvous", e))
+    }
+}
+
+/// Rendezvous (highest random weight) hashing, weighted by the logarithmic method.
+///
+/// ``Rendezvous(nodes=None)``. For key hash ``k = xxh3_64(key)`` each node draws
+/// ``d = splitmix64(k ^ xxh3_64(name)) >> 11`` and scores ``w / -ln((d + 0.5) / 2**53)``; the
+/// highest score wins, so node ``i`` owns a share ``w_i / sum(w)`` of keys and a change of one
+/// node moves only the keys it gains or loses. With equal weights the draws are compared
+/// directly. O(nodes) per key; ``get_nodes`` is the top ``n`` scores. Ties: lower index.
+#[pyclass(frozen, module = "shardwise._core", name = "Rendezvous")]
+pub struct PyRendezvous {
+    inner: Shared<Rendezvous>,
+}
+
+placement_class!(PyRendezvous {
+    #[new]
+    #[pyo3(signature = (nodes = None))]
+    fn new(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let core = Rendezvous::from_params(parse_nodes(py, nodes)?, &PyDict::new(py))?;
+        Ok(PyRendezvous { inner: Shared::new(py, core) })
+    }
+});
