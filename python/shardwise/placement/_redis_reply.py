@@ -116,6 +116,9 @@ def parse_slot_map(slots: Any) -> SlotRanges:
         for node, ranges in slots.items():
             if not isinstance(node, str):
                 raise TypeError(f"node names must be str, not {type(node).__name__}")
+            ranges = list(ranges)
+            if not ranges:
+                raise ConfigurationError(f"node {node!r} owns no slots")
             for r in ranges:
                 start, end = r
                 out.append((_int(start, "start slot"), _int(end, "end slot"), node))
