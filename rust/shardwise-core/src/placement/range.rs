@@ -37,9 +37,13 @@ impl Boundaries {
         }
     }
 
-    /// The range index of a key, or `None` when the key's kind does not match the boundaries'.
+    /// The range index of a key, or `None` when the key's kind does not match the boundaries'
+    /// (with no boundaries every key is in range 0).
     #[inline]
     pub fn range_of(&self, key: KeyRef<'_>) -> Option<usize> {
+        if self.is_empty() {
+            return Some(0);
+        }
         match (self, key) {
             (Boundaries::Ints(v), KeyRef::Int(bits)) => {
                 let k = bits as i64;
@@ -64,6 +68,7 @@ pub struct RangePartitioner {
     nodes: NodeSet,
     bounds: Boundaries,
     owners: Vec<u32>,
+    text: bool,
 }
 
 fn fixed(what: &str) -> PlacementError {
@@ -106,7 +111,19 @@ impl RangePartitioner {
             nodes,
             bounds,
             owners: index,
+            text: false,
         })
+    }
+
+    /// Mark byte boundaries as having been given as text (so they are shown back as `str`).
+    pub fn with_text_bounds(mut self, text: bool) -> Self {
+        self.text = text && !self.bounds.takes_ints();
+        self
+    }
+
+    /// Whether the byte boundaries were given as text.
+    pub fn text_bounds(&self) -> bool {
+        self.text
     }
 
     pub fn boundaries(&self) -> &Boundaries {
@@ -120,6 +137,9 @@ impl RangePartitioner {
 
     /// An error if `keys` are not of the kind the boundaries compare.
     pub fn check_kind(&self, key_is_int: bool) -> Result<(), PlacementError> {
+        if self.bounds.is_empty() {
+            return Ok(());
+        }
         match (self.bounds.takes_ints(), key_is_int) {
             (true, false) => Err(PlacementError::Config(
                 "this RangePartitioner has int boundaries, so keys must be ints (got str/bytes keys)"
