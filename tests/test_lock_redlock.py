@@ -214,3 +214,36 @@ def test_single_master_redlock_matches_redis_lock_exclusion(masters: list[RedisS
     red.release()
     assert single.acquire(blocking=False)
     single.release()
+
+
+def test_extend_needs_a_majority(masters: list[RedisServer]) -> None:
+    clients = clients_of(masters)
+    lock = Redlock(clients, "majority", ttl=5)
+    assert lock.acquire(timeout=5)
+    for c in clients[:2]:
+        c.delete(lock.keys.lock)  # two masters forgot us: three still agree
+    lock.extend(10)
+    assert all(c.pttl(lock.keys.lock) > 8_000 for c in clients[2:])
+    clients[2].delete(lock.keys.lock)  # now only two of five
+    with pytest.raises(LockLostError):
+        lock.extend(10)
+    with pytest.raises(LockLostError):
+        lock.release()
+
+
+def test_late_answer_from_a_paused_master_is_cleaned_up(masters: list[RedisServer]) -> None:
+    """A master frozen mid-request executes the acquire when it resumes: that key must be released."""
+    clients = clients_of(masters)
+    lock = Redlock(clients, "late", ttl=30, node_timeout=0.1)
+    assert lock.acquire(timeout=5)  # warm up: connections open, scripts loaded
+    lock.release()
+    masters[0].pause()
+    try:
+        assert lock.acquire(timeout=5)  # four masters are enough
+        lock.release()
+    finally:
+        masters[0].resume()
+    deadline = time.monotonic() + 5
+    while clients[0].exists(lock.keys.lock) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not clients[0].exists(lock.keys.lock)  # not left there for its 30 s TTL

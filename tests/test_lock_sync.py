@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -217,6 +219,17 @@ def test_watchdog_keeps_the_lock_for_many_ttls(redis_server: RedisServer) -> Non
     assert lost == [] and not lock.locked()
 
 
+def test_dropped_lock_object_stops_being_renewed(redis_server: RedisServer) -> None:
+    """A held auto-renewing lock that is garbage-collected must expire, not be renewed forever."""
+    client = redis_server.client()
+    lock = RedisLock(client, "dropped", ttl=0.3, auto_renew=True)
+    assert lock.acquire()
+    key = lock.keys.lock
+    del lock
+    gc.collect()
+    assert _wait_until(lambda: not client.exists(key), 3.0)
+
+
 def _wait_until(predicate: Callable[[], bool], limit: float) -> bool:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -334,7 +347,7 @@ def test_in_memory_fenced_resource() -> None:
 # --- many processes --------------------------------------------------------------------------
 
 
-def test_many_processes_never_overlap(redis_server: RedisServer) -> None:
+def test_many_processes_never_overlap(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     workers, rounds = 64, 3
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(workers)
@@ -346,8 +359,13 @@ def test_many_processes_never_overlap(redis_server: RedisServer) -> None:
         )
         for i in range(workers)
     ]
+    # spawn re-imports the parent's __main__ (pytest) in every child; hide it: the workers need none
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", None, raising=False)
+    monkeypatch.delattr(main, "__file__", raising=False)
     for process in processes:
         process.start()
+    monkeypatch.undo()
     holds: list[tuple[int, int, int, int]] = []
     errors: list[str] = []
     try:

@@ -9,8 +9,16 @@
 
 from __future__ import annotations
 
+from shardwise.lock._async import AsyncRedisLock, AsyncRedlock
 from shardwise.lock._fencing import FencedResource, InMemoryFencedResource
 from shardwise.lock._redlock import Redlock
 from shardwise.lock._sync import RedisLock
 
-__all__ = ["FencedResource", "InMemoryFencedResource", "RedisLock", "Redlock"]
+__all__ = [
+    "AsyncRedisLock",
+    "AsyncRedlock",
+    "FencedResource",
+    "InMemoryFencedResource",
+    "RedisLock",
+    "Redlock",
+]

@@ -76,20 +76,27 @@ class _NodeCall:
                 results.append(future.result())
         return results
 
-    def after_inflight(self, index: int, call: Callable[[], Any], limit: float) -> None:
-        """Run ``call`` on master ``index`` once its outstanding call (if any) is done; don't wait."""
+    def after_inflight(self, index: int, call: Callable[[], Any]) -> None:
+        """Run ``call`` on master ``index`` once its outstanding call (if any) is done; don't wait.
+
+        Used to release an attempt whose answer did not come in time: the command may still be
+        executed by the master, so the release must follow it. No pool thread waits meanwhile.
+        """
         with self._mutex:
             previous = self._inflight[index]
 
-        def run() -> None:
-            if previous is not None:
-                with contextlib.suppress(Exception):
-                    previous.result(timeout=limit)
+        def quietly() -> None:
             with contextlib.suppress(Exception):
                 call()
 
-        with contextlib.suppress(RuntimeError):
-            shared_pool().submit(run)
+        def submit(_: object = None) -> None:
+            with contextlib.suppress(RuntimeError):  # interpreter shutting down
+                shared_pool().submit(quietly)
+
+        if previous is None or previous.done():
+            submit()
+        else:
+            previous.add_done_callback(submit)
 
 
 class Redlock(SyncLockBase):
@@ -227,14 +234,19 @@ class Redlock(SyncLockBase):
         won = [i for i, a in enumerate(answers) if isinstance(a, list) and int(a[0]) == 1]
         if len(won) >= self.quorum and self.ttl - (time.monotonic() - start) - self.drift() > 0:
             fence = max(int(answers[i][1]) for i in won)
-            # write the token back to the granting majority: the next majority overlaps it
-            raised = self._fan(
-                lambda i: self._scripts[i]["fence"](
-                    keys=[self.keys.lock, self.keys.fence], args=[token, fence]
-                ),
-                won,
+            # write the token back to the granting masters behind it: the next majority overlaps them
+            behind = [i for i in won if int(answers[i][1]) < fence]
+            raised = (
+                self._fan(
+                    lambda i: self._scripts[i]["fence"](
+                        keys=[self.keys.lock, self.keys.fence], args=[token, fence]
+                    ),
+                    behind,
+                )
+                if behind
+                else []
             )
-            confirmed = sum(1 for i in won if isinstance(raised[i], int) and raised[i] == 1)
+            confirmed = sum(1 for i in won if i not in behind or raised[i] == 1)
             elapsed = time.monotonic() - start
             if confirmed >= self.quorum and self.ttl - elapsed - self.drift() > 0:
                 # the keys expire no sooner than start + ttl: valid until then, less the drift
@@ -253,7 +265,7 @@ class Redlock(SyncLockBase):
         answers = self._fan(release)
         for i, answer in enumerate(answers):
             if answer is _BUSY or isinstance(answer, TimeoutError):
-                self._nodes.after_inflight(i, functools.partial(release, i), self.ttl)
+                self._nodes.after_inflight(i, functools.partial(release, i))
         return answers
 
     def _remote_release(self, token: str) -> bool:

@@ -32,15 +32,24 @@ class RedisLock(SyncLockBase):
 
     ``ttl`` (seconds) bounds how long a crashed holder can block others. ``auto_renew=True`` starts a
     watchdog thread that renews every ``ttl/3``; if renewal fails (key gone, another owner, Redis
-    unreachable until the TTL ran out) the lock is marked lost, ``on_lost(lock)`` is called once (from
-    the watchdog thread), and :meth:`check` / the end of a ``with`` block raise ``LockLostError``.
+    unreachable until the TTL ran out) the lock is marked lost, ``on_lost(lock)`` is called once
+    (from the watchdog thread, or from whichever call first notices), and :meth:`check` / the end of
+    a ``with`` block raise ``LockLostError``. Without ``auto_renew``, a hold presumes itself lost
+    once its TTL has run out on the local clock.
 
-    Every acquisition increments a fencing counter stored next to the lock: pass
-    :attr:`fencing_token` with each write to a :class:`FencedResource` so a stale holder is refused.
-    ``timeout`` is the wait limit of ``with lock:`` (None waits as long as needed).
+    Ownership belongs to the object (any thread may release); it is not reentrant. Waiters are woken
+    by a pub/sub message from the release script, with a fallback wait until the key's PTTL.
 
-    Give the client a ``socket_timeout``: a hung server then fails a call within it. Renewals are
-    bounded by the lock's validity whatever the client's settings.
+    Every acquisition increments a fencing counter stored next to the lock (same hash slot, no TTL):
+    pass :attr:`fencing_token` with each write to a :class:`FencedResource` so a stale holder is
+    refused. The counter is as durable as the master: after a failover to a replica that missed the
+    last ``INCR`` it can repeat a value, so use ``WAIT``/persistence if fencing must survive failover.
+
+    ``timeout`` is the wait limit of ``with lock:`` (None waits as long as needed). Timeouts: with a
+    time limit, ``acquire`` returns (False) or raises (``LockBackendError`` when Redis is unreachable)
+    within the limit plus a 0.25 s grace, whatever the client's retry policy. Without one, calls use
+    the client directly if it has a ``socket_timeout`` (recommended), else are bounded by
+    ``max(ttl, 1 s)``. Renewals are always bounded by the hold's remaining validity.
     """
 
     _kind = "RedisLock"
@@ -175,9 +184,17 @@ class RedisLock(SyncLockBase):
             time.sleep(min(seconds, _BACKEND_RETRY))
 
     def _close_waiter(self, waiter: object) -> None:
-        if waiter is not None:
+        if waiter is None:
+            return
+
+        def close() -> None:
             with contextlib.suppress(Exception):  # the subscription connection is dropped anyway
                 waiter.close()  # type: ignore[attr-defined]
+
+        try:
+            pooled_submit(close)  # off the hand-off path: the new holder need not wait for it
+        except RuntimeError:  # interpreter shutting down
+            close()
 
     def _remote_release(self, token: str) -> bool:
         released = self._call(lambda: self._release(keys=[self.keys.lock], args=[token, self.keys.channel]))

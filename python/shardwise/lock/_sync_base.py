@@ -5,13 +5,21 @@ from __future__ import annotations
 import enum
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from shardwise.errors import LockError, LockLostError, LockNotAcquiredError, LockNotOwnedError
-from shardwise.lock._common import logger, validate_seconds, validate_ttl
+from shardwise.lock._common import (
+    call_with_deadline,
+    logger,
+    new_token,
+    validate_seconds,
+    validate_timeout,
+    validate_ttl,
+)
 
 # A call made within the caller's timeout gets at least this long to answer (grace past the timeout).
 _MIN_CALL_LIMIT = 0.25
@@ -105,7 +113,7 @@ class SyncLockBase:
 
     @property
     def fencing_token(self) -> int | None:
-        """The fencing token of the current hold (increases with every acquisition), or None."""
+        """The fencing token of the current (or most recent) hold; None before the first acquire."""
         return self._fencing_token
 
     @property
@@ -126,8 +134,6 @@ class SyncLockBase:
         ``timeout`` (seconds) bounds the wait; None waits as long as needed. Raises a
         :class:`~shardwise.errors.LockError` subclass when Redis cannot be reached within the timeout.
         """
-        from shardwise.lock._common import new_token, validate_timeout
-
         limit = validate_timeout(timeout, bool(blocking))
         with self._mutex:
             if self._token is not None and not self._lost:
@@ -210,7 +216,7 @@ class SyncLockBase:
             self._mark_lost("extend found the key gone or held by another owner")
             self.check()
         if outcome is Renewal.UNREACHABLE:
-            raise self._backend_error(ConnectionError("could not extend: no (majority) answer"))
+            raise self._unreachable_error("could not extend: no (majority) answer in time")
         with self._mutex:
             if self._token == token:
                 self._valid_until = start + validity
@@ -275,7 +281,10 @@ class SyncLockBase:
         stop = threading.Event()
         self._stop_renewing = stop
         self._watchdog = threading.Thread(
-            target=self._watch, args=(token, stop), name=f"shardwise-lock-watchdog:{self.name}", daemon=True
+            target=_watchdog,
+            args=(weakref.ref(self), token, stop, self.renew_interval),
+            name=f"shardwise-lock-watchdog:{self.name}",
+            daemon=True,
         )
         self._watchdog.start()
 
@@ -285,39 +294,49 @@ class SyncLockBase:
         self._stop_renewing = None
         self._watchdog = None
 
-    def _watch(self, token: str, stop: threading.Event) -> None:
-        from shardwise.lock._common import call_with_deadline
-
-        wait = self.renew_interval
-        while not stop.wait(wait):
+    def _renew_once(self, token: str, stop: threading.Event) -> float | None:
+        """One watchdog step: renew, or detect loss. Returns the wait before the next step, or None."""
+        with self._mutex:
+            if self._token != token or self._lost:
+                return None
+            valid_until = self._valid_until
+        start = time.monotonic()
+        if start >= valid_until:
+            self._mark_lost("its TTL ran out before the watchdog could renew it")
+            return None
+        try:
+            outcome, validity = call_with_deadline(
+                lambda: self._remote_renew(token, self.ttl), valid_until - start
+            )
+        except Exception as exc:
+            outcome, validity = Renewal.UNREACHABLE, 0.0
+            logger.debug("renewal of %r failed: %r", self.name, exc)
+        if stop.is_set():
+            return None
+        if outcome is Renewal.NOT_OWNED:
+            self._mark_lost("the watchdog found the key gone or held by another owner")
+            return None
+        if outcome is Renewal.RENEWED:
             with self._mutex:
-                if self._token != token or self._lost:
-                    return
-                valid_until = self._valid_until
-            start = time.monotonic()
-            if start >= valid_until:
-                self._mark_lost("its TTL ran out before the watchdog could renew it")
-                return
-            try:
-                outcome, validity = call_with_deadline(
-                    lambda: self._remote_renew(token, self.ttl), valid_until - start
-                )
-            except Exception as exc:
-                outcome, validity = Renewal.UNREACHABLE, 0.0
-                logger.debug("renewal of %r failed: %r", self.name, exc)
-            if stop.is_set():
-                return
-            if outcome is Renewal.NOT_OWNED:
-                self._mark_lost("the watchdog found the key gone or held by another owner")
-                return
-            if outcome is Renewal.RENEWED:
-                with self._mutex:
-                    if self._token == token:
-                        self._valid_until = start + validity
-                wait = self.renew_interval
-                continue
-            now = time.monotonic()
-            if now >= valid_until:
-                self._mark_lost("Redis was unreachable until its TTL ran out")
-                return
-            wait = min(self.renew_interval / 4, valid_until - now)
+                if self._token == token:
+                    self._valid_until = start + validity
+            return self.renew_interval
+        now = time.monotonic()
+        if now >= valid_until:
+            self._mark_lost("Redis was unreachable until its TTL ran out")
+            return None
+        return min(self.renew_interval / 4, valid_until - now)
+
+
+def _watchdog(ref: weakref.ref[SyncLockBase], token: str, stop: threading.Event, wait: float) -> None:
+    """Renew while the lock object lives and holds ``token``: a lock object dropped without release
+    stops being renewed, so its key expires instead of being held forever."""
+    while not stop.wait(wait):
+        lock = ref()
+        if lock is None:
+            return
+        next_wait = lock._renew_once(token, stop)
+        del lock
+        if next_wait is None:
+            return
+        wait = next_wait
