@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-
 from failover_servers import HttpServer, TcpServer
 from redis_support import RedisServer
 from shardwise import (
@@ -84,7 +83,9 @@ def kill_and_measure(monitor: Monitor, rec: Recorder, node: str, kill: Callable[
 
 
 @pytest.mark.parametrize("kind", ["tcp", "http"])
-def test_killed_node_goes_down_within_bound_and_comes_back(kind: str, tcp: TcpServer, http: HttpServer) -> None:
+def test_killed_node_goes_down_within_bound_and_comes_back(
+    kind: str, tcp: TcpServer, http: HttpServer
+) -> None:
     interval, timeout, rise, fall = 0.2, 0.3, 2, 3
     server = tcp if kind == "tcp" else http
     check: Check = TcpCheck("127.0.0.1", tcp.port) if kind == "tcp" else HttpCheck(http.url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from shardwise import ConfigurationError, HealthTracker, NodeState
 
 U, S, D, R = NodeState.UP, NodeState.SUSPECT, NodeState.DOWN, NodeState.RECOVERING
@@ -47,7 +46,9 @@ def test_sequences_follow_rise_fall(outcomes: str, rise: int, fall: int) -> None
 
 def test_events_carry_old_new_and_reason() -> None:
     t = HealthTracker("db", rise=2, fall=3)
-    events = [t.observe(c == "+", float(i), "HTTP 503" if c == "-" else "HTTP 200") for i, c in enumerate("---++")]
+    events = [
+        t.observe(c == "+", float(i), "HTTP 503" if c == "-" else "HTTP 200") for i, c in enumerate("---++")
+    ]
     changes = [(e.old, e.new) for e in events if e is not None]
     assert changes == [(U, S), (S, D), (D, R), (R, U)]
     down = events[2]

@@ -23,6 +23,7 @@ import redis
 
 from shardwise._core import PhiAccrualDetector
 from shardwise.errors import ConfigurationError
+from shardwise.failover._redisclient import bounded_client
 
 __all__ = [
     "CallableCheck",
@@ -177,13 +178,9 @@ class RedisCheck(Check):
     """
 
     def __init__(self, client: redis.Redis | str) -> None:
-        if isinstance(client, str):
-            self._kwargs: dict[str, Any] = {"url": client}
-        elif isinstance(client, redis.Redis):
-            kwargs = dict(client.connection_pool.connection_kwargs)
-            self._kwargs = {"kwargs": kwargs, "class": client.connection_pool.connection_class}
-        else:
+        if not isinstance(client, (str, redis.Redis)):
             raise TypeError(f"client must be a redis.Redis or a redis:// URL, got {type(client).__name__}")
+        self._source = client
         self._clients: dict[float, redis.Redis] = {}
         self._lock = threading.Lock()
 
@@ -191,16 +188,7 @@ class RedisCheck(Check):
         with self._lock:
             found = self._clients.get(timeout)
             if found is None:
-                if "url" in self._kwargs:
-                    found = redis.Redis.from_url(
-                        self._kwargs["url"], socket_timeout=timeout, socket_connect_timeout=timeout
-                    )
-                else:
-                    kwargs = dict(self._kwargs["kwargs"])
-                    kwargs.update(socket_timeout=timeout, socket_connect_timeout=timeout)
-                    pool = redis.ConnectionPool(connection_class=self._kwargs["class"], **kwargs)
-                    found = redis.Redis(connection_pool=pool)
-                self._clients[timeout] = found
+                found = self._clients[timeout] = bounded_client(self._source, timeout)
             return found
 
     def probe(self, timeout: float) -> tuple[bool, str]:
