@@ -10,10 +10,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cli_support import assert_one_line_error, popen_cli, run_cli
+from redis_support import RedisServer
 
 SERVER = """
 import socket, sys
@@ -121,8 +123,58 @@ def test_recovery_and_json_lines(tmp_path: Path) -> None:
         server.wait()
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(e["old"], e["new"]) for e in events] == [("down", "recovering"), ("recovering", "up")]
+    changes = [(e["type"], e["old"], e["new"]) for e in events]
+    assert changes == [("node", "down", "recovering"), ("node", "recovering", "up")]
     assert all(e["node"] == "cache-a" and e["time"].endswith("Z") for e in events)
+
+
+@pytest.mark.redis
+def test_group_promotes_the_replica_when_the_primary_dies(
+    redis_factory: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    primary, replica, coordination = redis_factory(), redis_factory(), redis_factory()
+    replica.client().replicaof("127.0.0.1", primary.port)
+    config = tmp_path / "monitor.toml"
+    config.write_text(
+        f"""
+[defaults]
+interval = 0.1
+timeout = 0.3
+rise = 2
+fall = 2
+
+[nodes.r1]
+redis = "{primary.url}"
+[nodes.r2]
+redis = "{replica.url}"
+
+[groups.cache]
+primary = "r1"
+backups = ["r2"]
+promote = "redis"
+
+[coordination]
+redis = "{coordination.url}"
+name = "cli-test"
+ttl = 1.0
+"""
+    )
+    monitor = popen_cli("monitor", str(config), "--json")
+    try:
+        out = line_reader(monitor.stdout)
+        wait_for(out, '"type": "leader"', 15)
+        primary.kill()
+        seen = wait_for(out, '"type": "promotion"', 10)
+        promotion = json.loads(seen[-1])
+        assert promotion["group"] == "cache" and promotion["new"] == "r2" and promotion["old"] == "r1"
+        assert isinstance(promotion["token"], int)
+        assert any('"new": "down"' in line and '"r1"' in line for line in seen)
+        assert replica.client().info("replication")["role"] == "master"
+        monitor.send_signal(signal.SIGTERM)
+        assert monitor.wait(10) == 0
+    finally:
+        monitor.kill()
+        monitor.wait()
 
 
 def test_check_lists_the_nodes(tmp_path: Path) -> None:
@@ -159,6 +211,19 @@ def test_check_lists_the_nodes(tmp_path: Path) -> None:
         ('[defaults]\nintervall = 1\n[nodes.a]\ntcp = "127.0.0.1:1"\n', ["intervall"]),
         ('[nodes.a]\nhttp = "http://127.0.0.1:1/"\nexpect = [500, 200]\n', ["expect"]),
         ('[nodes.a]\ntcp = "127.0.0.1:1"\n[other]\nx = 1\n', ["unknown setting 'other'"]),
+        (
+            '[nodes.a]\ntcp = "127.0.0.1:1"\n[groups.g]\nprimary = "a"\nbackups = ["b"]\n',
+            ["'b' is not a node"],
+        ),
+        (
+            '[nodes.a]\ntcp = "127.0.0.1:1"\n[nodes.b]\ntcp = "127.0.0.1:2"\n[groups.g]\nprimary = "a"\n'
+            'backups = ["b"]\npromote = "redis"\n',
+            ["needs redis nodes"],
+        ),
+        (
+            '[nodes.a]\ntcp = "127.0.0.1:1"\n[coordination]\nredis = "redis://127.0.0.1:1/0"\n',
+            ["cannot reach the coordination Redis"],
+        ),
     ],
 )
 def test_config_errors_are_one_line(tmp_path: Path, text: str | None, needles: list[str]) -> None:

@@ -35,12 +35,28 @@ example config (durations in seconds):
   [nodes.queue]
   redis = "redis://127.0.0.1:6380/0"
 
+  [nodes.queue-replica]
+  redis = "redis://127.0.0.1:6381/0"
+
+  [groups.queue]        # promote a backup when the primary goes down
+  primary = "queue"
+  backups = ["queue-replica"]
+  promote = "redis"     # REPLICAOF NO ONE on the new primary (members must be redis nodes);
+                        # "none" only reports the change
+  failback = "manual"   # or "auto" (after failback_after seconds of health; default 30)
+
+  [coordination]        # optional: several monitor processes, one leader acts (Redis lock)
+  redis = "redis://127.0.0.1:6379/0"
+  name = "queue-monitors"   # processes with the same name elect one leader
+  ttl = 10
+
 examples:
   shardwise monitor monitor.toml
   shardwise monitor monitor.toml --json | tee events.jsonl
   shardwise monitor monitor.toml --duration 60
 
-Each state change (up -> suspect -> down -> recovering -> up) prints one line on stdout.
+Each state change (up -> suspect -> down -> recovering -> up), promotion and change of leader
+prints one line on stdout.
 Stops cleanly on Ctrl-C (SIGINT) or SIGTERM."""
 
 NODE_KEYS = {
@@ -56,7 +72,9 @@ NODE_KEYS = {
     "initial",
 }
 DEFAULT_KEYS = {"interval", "timeout", "rise", "fall", "fast_interval"}
-TOP_KEYS = {"defaults", "nodes"}
+TOP_KEYS = {"defaults", "nodes", "groups", "coordination"}
+GROUP_KEYS = {"primary", "backups", "promote", "failback", "failback_after"}
+COORDINATION_KEYS = {"redis", "name", "ttl"}
 
 
 def add_parser(subparsers: Any) -> None:
@@ -189,39 +207,181 @@ def build_monitor(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, An
     return monitor, checks
 
 
+def build_coordinator(config: dict[str, Any], path: Path) -> Any:
+    """A started-later :class:`Coordinator` from ``[coordination]``, or None."""
+    spec = config.get("coordination")
+    if spec is None:
+        return None
+    where = f"{path}: [coordination]"
+    if not isinstance(spec, dict):
+        raise CliError(f"{where} must be a table")
+    _unknown(where, spec, COORDINATION_KEYS)
+    url = spec.get("redis")
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        raise CliError(f"{where}: redis must be a redis:// URL, got {url!r}")
+    ttl = spec.get("ttl", 10.0)
+    if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or not ttl > 0:
+        raise CliError(f"{where}: ttl must be a number of seconds > 0, got {ttl!r}")
+    name = spec.get("name", path.stem)
+    if not isinstance(name, str) or not name:
+        raise CliError(f"{where}: name must be a non-empty string")
+    import redis
+
+    from shardwise.failover import Coordinator
+
+    timeout = max(0.2, min(2.0, ttl / 4))
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        client.ping()
+    except ValueError as exc:
+        raise CliError(f"{where}: redis {url!r}: {exc}") from None
+    except redis.RedisError as exc:
+        raise CliError(f"cannot reach the coordination Redis at {url}: {str(exc).splitlines()[0]}") from None
+    return Coordinator(client, name, ttl=float(ttl))
+
+
+def build_groups(
+    config: dict[str, Any], path: Path, nodes: dict[str, Any], coordinator: Any, emit: Any
+) -> list[Any]:
+    """One :class:`FailoverGroup` per ``[groups.NAME]``; promotions are reported through ``emit``."""
+    from shardwise.errors import ShardwiseError
+    from shardwise.failover import FailoverGroup, RedisPromoter
+
+    groups_spec = config.get("groups", {})
+    if not isinstance(groups_spec, dict):
+        raise CliError(f"{path}: groups must be tables [groups.NAME]")
+    groups: list[Any] = []
+    for name, spec in groups_spec.items():
+        where = f"{path}: [groups.{name}]"
+        if not isinstance(spec, dict):
+            raise CliError(f"{where} must be a table")
+        _unknown(where, spec, GROUP_KEYS)
+        primary, backups = spec.get("primary"), spec.get("backups")
+        if not isinstance(primary, str):
+            raise CliError(f"{where}: primary must be a node name")
+        if not isinstance(backups, list) or not backups or not all(isinstance(b, str) for b in backups):
+            raise CliError(f"{where}: backups must be a non-empty list of node names")
+        members = [primary, *backups]
+        missing = [m for m in members if m not in nodes]
+        if missing:
+            raise CliError(f"{where}: {missing[0]!r} is not a node; add [nodes.{missing[0]}]")
+        mode = spec.get("promote", "none")
+        inner: Any = None
+        if mode == "redis":
+            urls = {m: nodes[m].get("redis") for m in members}
+            not_redis = [m for m, url in urls.items() if not url]
+            if not_redis:
+                raise CliError(f'{where}: promote = "redis" needs redis nodes; {not_redis[0]!r} is not one')
+            inner = RedisPromoter(urls)
+        elif mode != "none":
+            raise CliError(f'{where}: promote must be "redis" or "none", got {mode!r}')
+        hook = _promotion_hook(name, inner, emit)
+        try:
+            groups.append(
+                FailoverGroup(
+                    primary,
+                    backups,
+                    promote=hook,
+                    failback=spec.get("failback", "manual"),
+                    failback_after=float(spec.get("failback_after", 30.0)),
+                    coordinator=coordinator,
+                    name=name,
+                )
+            )
+        except (ValueError, TypeError, ShardwiseError) as exc:
+            raise CliError(f"{where}: {exc}") from None
+    return groups
+
+
+def _promotion_hook(group: str, inner: Any, emit: Any) -> Any:
+    def promote(promotion: Any) -> None:
+        if inner is not None:
+            try:
+                inner(promotion)
+            except Exception as exc:
+                emit(
+                    {
+                        "type": "promotion-failed",
+                        "group": group,
+                        "new": promotion.new_primary,
+                        "old": promotion.old_primary,
+                        "reason": f"{type(exc).__name__}: {exc}",
+                    },
+                    f"group {group}: promoting {promotion.new_primary} failed: {type(exc).__name__}: {exc}",
+                )
+                raise
+        token = "" if promotion.token is None else f", token {promotion.token}"
+        emit(
+            {
+                "type": "promotion",
+                "group": group,
+                "new": promotion.new_primary,
+                "old": promotion.old_primary,
+                "reason": promotion.reason,
+                "token": promotion.token,
+            },
+            f"group {group}: promoted {promotion.new_primary} (was {promotion.old_primary}{token}): "
+            f"{promotion.reason}",
+        )
+
+    if inner is not None and hasattr(inner, "rejoin"):
+        promote.rejoin = inner.rejoin  # type: ignore[attr-defined]
+    return promote
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def printer(as_json: bool) -> Any:
-    lock = threading.Lock()
+class Printer:
+    """Prints node events, promotions and leadership changes, as text or JSON lines."""
 
-    def show(event: Any) -> None:
-        if as_json:
-            line = json.dumps(
-                {
-                    "time": _now(),
-                    "node": event.node,
-                    "old": str(event.old),
-                    "new": str(event.new),
-                    "reason": event.reason,
-                }
-            )
-        else:
-            line = f"{_now()} {event.node}: {event.old} -> {event.new} ({event.reason})"
-        with lock:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self._lock = threading.Lock()
+
+    def emit(self, record: dict[str, Any], text: str) -> None:
+        line = json.dumps({"time": _now(), **record}) if self.as_json else f"{_now()} {text}"
+        with self._lock:
             print(line, flush=True)
 
-    return show
+    def handle_node_event(self, event: Any) -> None:
+        """Attached first to the monitor, so a state change prints before the actions it causes."""
+        record = {
+            "type": "node",
+            "node": event.node,
+            "old": str(event.old),
+            "new": str(event.new),
+            "reason": event.reason,
+        }
+        self.emit(record, f"{event.node}: {event.old} -> {event.new} ({event.reason})")
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     monitor, checks = build_monitor(config, args.config)
+    show = Printer(args.json)
+    coordinator = build_coordinator(config, args.config)
+    groups = build_groups(config, args.config, config["nodes"], coordinator, show.emit)
     if args.check:
         for name, check in checks.items():
             print(f"{name}: {check!r}")
+        for group in groups:
+            print(f"group {group.name}: primary {group.primary}, backups {', '.join(group.members[1:])}")
+        if coordinator is not None:
+            print(f"coordination: {coordinator.name} (ttl {coordinator.ttl:g} s)")
         return 0
+    if coordinator is not None:
+
+        def on_election(leader: bool) -> None:
+            what = "this process is now the leader" if leader else "this process stepped down"
+            token = f" (fencing token {coordinator.token})" if leader else ""
+            show.emit(
+                {"type": "leader", "leader": leader, "token": coordinator.token if leader else None},
+                f"coordination {coordinator.name}: {what}{token}",
+            )
+
+        coordinator.add_election_listener(on_election)
     stop = threading.Event()
     received: list[str] = []
 
@@ -230,18 +390,26 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    monitor.add_listener(printer(args.json))
+    monitor.attach(show)
+    for group in groups:
+        monitor.attach(group)
+    if coordinator is not None:
+        monitor.attach(coordinator)
     names = ", ".join(monitor.nodes)
     print(
         f"shardwise monitor: watching {len(monitor.nodes)} nodes ({names}); Ctrl-C to stop",
         file=sys.stderr,
         flush=True,
     )
+    if coordinator is not None:
+        coordinator.start()
     monitor.start()
     try:
         stop.wait(args.duration)
     finally:
         monitor.stop()
+        if coordinator is not None:
+            coordinator.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     why = f"on {received[0]}" if received else "after --duration"
