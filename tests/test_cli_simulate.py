@@ -159,8 +159,34 @@ def test_weights_change_the_fair_shares(tmp_path: Path) -> None:
     row = parse_table(result.stdout)["ModPlacement"]
     # The plugin ignores weights, so node c gets ~1/3 of the keys against a fair share of 1/2.
     assert float(row["max/mean"]) == pytest.approx(4 / 3, abs=0.03)
-    assert float(row["ideal+1%"]) == pytest.approx(100 * (4 / 3) / (4 + 4 / 3), abs=0.01)
+    # The added node gets the median weight (1): 1 / (4 + 1) of the keys.
+    assert float(row["ideal+1%"]) == pytest.approx(100 / 5, abs=0.01)
     assert "3 weighted nodes" in result.stdout
+
+
+@pytest.mark.skipif("jump" not in AVAILABLE, reason="needs JumpHash, which has no weights")
+def test_weighted_run_skips_algorithms_without_weights(tmp_path: Path) -> None:
+    result = run_cli(
+        "simulate",
+        "--nodes",
+        "a=1,b=2,c=1",
+        "--keys",
+        "20k",
+        "--no-plots",
+        "--out",
+        str(tmp_path),
+        "--repeat",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr
+    table = parse_table(result.stdout)
+    assert "jump" not in table and "ring" in table
+    assert "note: skipped jump:" in result.stdout and "weight" in result.stdout
+    # Named explicitly, the same refusal is an error.
+    refused = run_cli(
+        "simulate", "-a", "jump", "--nodes", "a=1,b=2", "--keys", "1k", "--no-plots", "--out", str(tmp_path)
+    )
+    assert_one_line_error(refused, "JumpHash", "weight")
 
 
 def test_progress_bar_goes_to_stderr(tmp_path: Path) -> None:

@@ -132,7 +132,8 @@ def build(cls: type, nodes: NodeSpec, vnodes: int | None = None) -> Placement:
     try:
         placement: Placement = cls(nodes.as_argument(), **kwargs)
     except (ValueError, TypeError, LookupError) as exc:
-        raise UsageError(f"{cls.__name__}: {exc}") from None
+        message = str(exc)
+        raise UsageError(message if cls.__name__ in message else f"{cls.__name__}: {message}") from None
     return placement
 
 

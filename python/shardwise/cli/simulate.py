@@ -233,7 +233,9 @@ def simulate_one(
 
     bar.set_label(f"{algorithms.label(name)}: add a node")
     added = _new_node_name(nodes.names)
-    new_weight = float(np.mean(nodes.weights))
+    new_weight = float(np.median(nodes.weights))
+    if all(float(w).is_integer() for w in nodes.weights):
+        new_weight = float(max(1, round(new_weight)))
     grown = algorithms.build(cls, nodes, vnodes)
     try:
         grown.add_node(added, new_weight) if nodes.weighted else grown.add_node(added)
@@ -387,15 +389,27 @@ def run(args: argparse.Namespace) -> int:
     setup = f"{len(nodes.names)}{weighted} nodes, {source}{vnodes}."
 
     results: list[Result] = []
+    skipped: list[str] = []
+    chosen = args.algorithms is not None and args.algorithms.strip() not in ("", "all")
     with Progress(4 * len(names), "simulate", enabled=args.progress) as bar:
         for name in names:
-            results.append(simulate_one(name, nodes, keys, args.vnodes, args.repeat, bar))
+            try:
+                results.append(simulate_one(name, nodes, keys, args.vnodes, args.repeat, bar))
+            except CliError as exc:
+                if chosen:
+                    raise
+                skipped.append(f"skipped {algorithms.label(name)}: {exc}")
+                bar.advance(4)
+    if not results:
+        raise CliError(f"no algorithm could run these nodes: {'; '.join(skipped)}")
 
     print(setup)
     print(format_table(HEADERS, rows(results)))
     for r in results:
         if r.notes:
             print(f"note: {r.name} {'; '.join(r.notes)}")
+    for line in skipped:
+        print(f"note: {line}")
 
     out: Path = args.out
     try:
