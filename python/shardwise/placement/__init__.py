@@ -16,6 +16,12 @@ contract of :mod:`shardwise.hashing`. Results never depend on the process (no ``
 
 :func:`load_distribution` and :func:`movement` measure balance and plan topology changes.
 
+Documented bounds (checked by the tests with fixed seeds, equal weights, 5-50 nodes, >= 1,200 keys
+per node): max/mean load ≤ 1.25 for ``HashRing`` (160 vnodes), ≤ 1.3 for ``KetamaRing``, ≤ 1.06
+for ``JumpHash``, ``Rendezvous`` and ``Maglev``. Adding or removing one node moves at most
+1.35/(n+1) of the keys for the rings, 1.1/(n+1) for ``JumpHash``/``Rendezvous`` (all of them to
+or from that node) and 1.5/(n+1) for ``Maglev`` (which also moves a few keys between old nodes).
+
 Errors: a lookup with no nodes raises :class:`~shardwise.errors.NoNodesError`; an unknown node
 name :class:`~shardwise.errors.UnknownNodeError`; bad weights, parameters, duplicate names or
 ``n > len`` :class:`~shardwise.errors.ConfigurationError` (a ``ValueError``).

@@ -73,6 +73,19 @@ pub fn uhashring_digests(vnodes: u32, nodes: usize, weight: u64, total: u64) -> 
     u64::try_from(ks).unwrap_or(u64::MAX)
 }
 
+/// The decimal digits of `v`, written at the end of `buf`.
+fn decimal(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
 impl KetamaRing {
     pub fn new(nodes: NodeSet, flavor: KetamaFlavor, vnodes: u32) -> Result<Self, PlacementError> {
         let mut r = KetamaRing {
@@ -178,9 +191,8 @@ impl KetamaRing {
     pub fn key_hash(&self, key: KeyRef<'_>) -> u64 {
         let h = match (self.flavor, key) {
             (_, KeyRef::Int(v)) => {
-                let mut buf = Vec::with_capacity(20);
-                push_decimal(&mut buf, v);
-                hash::ketama(&buf)
+                let mut buf = [0u8; 20];
+                hash::ketama(decimal(&mut buf, v))
             }
             (_, KeyRef::Bytes(b)) => hash::ketama(b),
         };

@@ -85,6 +85,32 @@ pub fn distinct_prefix(
     out
 }
 
+/// `f(start, block)` over consecutive blocks of `out` (`block` = `out[start..start + block.len()]`,
+/// at most `block_len` long), the blocks split over threads for large outputs.
+pub fn fill_blocks<T: Send>(out: &mut [T], block_len: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let threads = crate::par::threads_for(out.len());
+    let per_thread = out
+        .len()
+        .div_ceil(threads)
+        .next_multiple_of(block_len)
+        .max(block_len);
+    let run = |base: usize, part: &mut [T]| {
+        for (b, block) in part.chunks_mut(block_len).enumerate() {
+            f(base + b * block_len, block);
+        }
+    };
+    if threads <= 1 {
+        run(0, out);
+        return;
+    }
+    let run = &run;
+    std::thread::scope(|s| {
+        for (t, part) in out.chunks_mut(per_thread).enumerate() {
+            s.spawn(move || run(t * per_thread, part));
+        }
+    });
+}
+
 /// The index `i` had before node `removed` was taken out (for indices stored by an algorithm).
 #[inline]
 pub fn shifted(i: u32, removed: u32) -> u32 {

@@ -9,6 +9,7 @@ use super::nodes::{NodeSet, PlacementError};
 use super::{check_n, distinct_prefix, shifted, Placement};
 use crate::hash;
 use crate::keys::KeyRef;
+use crate::par;
 
 /// Default virtual nodes per unit of weight.
 pub const DEFAULT_VNODES: u32 = 160;
@@ -122,10 +123,15 @@ impl HashRing {
             .map(|&w| point_count(vnodes, w.min(MAX_POINTS as f64)) as f64)
             .sum();
         check_points(total)?;
-        let mut pairs = Vec::with_capacity(total as usize);
-        for i in 0..nodes.len() as u32 {
-            pairs.extend(node_points(&nodes, vnodes, hash, i));
+        let mut offsets = Vec::with_capacity(nodes.len() + 1);
+        offsets.push(0usize);
+        for &w in nodes.weights() {
+            offsets.push(offsets[offsets.len() - 1] + point_count(vnodes, w));
         }
+        let mut pairs = vec![(0u64, 0u32); offsets[nodes.len()]];
+        fill_by_node(&mut pairs, &offsets, |i, out| {
+            node_points_into(nodes.name(i), hash, i, out);
+        });
         let ring = Continuum::build(pairs, hash.width(), |a, b| nodes.name(a).cmp(nodes.name(b)));
         Ok(HashRing {
             nodes,
@@ -195,18 +201,60 @@ impl HashRing {
 }
 
 fn node_points(nodes: &NodeSet, vnodes: u32, hash: RingHash, i: u32) -> Vec<(u64, u32)> {
-    let name = nodes.name(i);
-    let count = point_count(vnodes, nodes.weight(i));
-    let mut label = Vec::with_capacity(name.len() + 12);
-    (0..count)
-        .map(|j| {
-            label.clear();
-            label.extend_from_slice(name.as_bytes());
-            label.push(b'-');
-            push_decimal(&mut label, j as u64);
-            (hash.hash(&label), i)
-        })
-        .collect()
+    let mut out = vec![(0u64, 0u32); point_count(vnodes, nodes.weight(i))];
+    node_points_into(nodes.name(i), hash, i, &mut out);
+    out
+}
+
+/// Fill `out` with node `i`'s points: `hash("{name}-{j}")` for `j` in `0..out.len()`.
+fn node_points_into(name: &str, hash: RingHash, i: u32, out: &mut [(u64, u32)]) {
+    let mut label = Vec::with_capacity(name.len() + 21);
+    label.extend_from_slice(name.as_bytes());
+    label.push(b'-');
+    let stem = label.len();
+    for (j, slot) in out.iter_mut().enumerate() {
+        label.truncate(stem);
+        push_decimal(&mut label, j as u64);
+        *slot = (hash.hash(&label), i);
+    }
+}
+
+/// Run `f(node, its slice of out)` for every node, nodes split over threads for large rings.
+/// `offsets[i]..offsets[i + 1]` is node `i`'s slice.
+fn fill_by_node<T: Send>(out: &mut [T], offsets: &[usize], f: impl Fn(u32, &mut [T]) + Sync) {
+    let nodes = offsets.len() - 1;
+    let threads = par::threads_for(out.len()).min(nodes.max(1));
+    if threads <= 1 {
+        for i in 0..nodes {
+            f(i as u32, &mut out[offsets[i]..offsets[i + 1]]);
+        }
+        return;
+    }
+    let per = out.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let mut rest = out;
+        let mut first = 0usize;
+        while first < nodes {
+            let mut last = first + 1;
+            while last < nodes && offsets[last] - offsets[first] < per {
+                last += 1;
+            }
+            let (mine, tail) =
+                std::mem::take(&mut rest).split_at_mut(offsets[last] - offsets[first]);
+            rest = tail;
+            let base = offsets[first];
+            s.spawn(move || {
+                for i in first..last {
+                    f(
+                        i as u32,
+                        &mut mine[offsets[i] - base..offsets[i + 1] - base],
+                    );
+                }
+            });
+            first = last;
+        }
+    });
 }
 
 /// Append the decimal digits of `v`.
@@ -328,6 +376,22 @@ mod tests {
         assert!(r.add_node("b", 1e12).is_err());
         assert!(r.set_weight("a", 1e12).is_err());
         assert!(RingHash::from_name("sha1").is_err());
+    }
+
+    #[test]
+    fn parallel_build_equals_serial() {
+        let names: Vec<String> = (0..300).map(|i| format!("n{i}")).collect();
+        let nodes = NodeSet::new(names.iter().map(|n| (n.as_str(), 1.5))).unwrap();
+        let r = HashRing::new(nodes.clone(), 160, RingHash::Xxh3_64).unwrap();
+        let mut pairs = Vec::new();
+        for i in 0..nodes.len() as u32 {
+            pairs.extend(node_points(&nodes, 160, RingHash::Xxh3_64, i));
+        }
+        pairs.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| nodes.name(a.1).cmp(nodes.name(b.1)))
+        });
+        assert_eq!(r.continuum().pairs().collect::<Vec<_>>(), pairs);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use shardwise_core::placement::jump::{jump as jump_fn, jump_key};
+use shardwise_core::placement::jump::{jump as jump_fn, jump_key, jump_keys};
 use shardwise_core::placement::{JumpHash, NodeSet};
 
 use super::common::{int_param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared};
@@ -66,7 +66,5 @@ pub fn jump_many<'py>(
     let n = int_param(py, "num_buckets", num_buckets, 1, MAX_BUCKETS)? as u32;
     let bulk = extract_bulk(keys)?;
     let keys = bulk.keys();
-    Ok(py
-        .detach(|| keys.map(|k| jump_fn(jump_key(k), n) as i32))
-        .into_pyarray(py))
+    Ok(py.detach(|| jump_keys(keys, n)).into_pyarray(py))
 }
