@@ -133,6 +133,11 @@ def test_memento_without_removals_is_jump_hash() -> None:
     texts = [f"k{i}" for i in range(2000)]
     want = [NAMES[jump.hash(xxhash.xxh3_64_intdigest(k.encode()), 10)] for k in texts]
     assert owners(m, texts) == want
+    # ... and exactly shardwise.JumpHash, in bulk and one by one.
+    j = shardwise.JumpHash(NAMES)
+    np.testing.assert_array_equal(m.place(texts), j.place(texts))
+    arr = np.array(ints, dtype=np.uint64)
+    np.testing.assert_array_equal(m.place(arr), j.place(arr))
 
 
 def test_memento_arbitrary_removal_moves_only_that_nodes_keys_and_restore_returns_them() -> None:

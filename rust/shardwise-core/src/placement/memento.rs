@@ -12,7 +12,7 @@
 
 use super::nodes::{check_weight, NodeSet, PlacementError};
 use super::{check_n, Placement};
-use crate::keys::KeyRef;
+use crate::keys::{KeyRef, Keys};
 
 /// Lamping & Veach's jump consistent hash of a 64-bit key into `[0, buckets)` (`buckets >= 1`).
 #[inline]
@@ -25,6 +25,32 @@ pub fn jump_bucket(mut key: u64, buckets: u32) -> u32 {
         j = ((b + 1) as f64 * ((1u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as i64;
     }
     b as u32
+}
+
+/// Jump hash of `LANES` keys at once, in lockstep without data-dependent branches, so that the
+/// floating-point divisions of independent keys overlap. Same results as [`jump_bucket`].
+#[inline]
+pub fn jump_buckets<const LANES: usize>(keys: [u64; LANES], buckets: u32) -> [u32; LANES] {
+    let n = i64::from(buckets);
+    let mut key = keys;
+    let mut b = [-1i64; LANES];
+    let mut j = [0i64; LANES];
+    while j.iter().any(|&x| x < n) {
+        for l in 0..LANES {
+            let active = j[l] < n;
+            let next_key = key[l]
+                .wrapping_mul(2_862_933_555_777_941_757)
+                .wrapping_add(1);
+            let next_j =
+                ((j[l] + 1) as f64 * ((1u64 << 31) as f64 / ((next_key >> 33) + 1) as f64)) as i64;
+            if active {
+                b[l] = j[l];
+                key[l] = next_key;
+                j[l] = next_j;
+            }
+        }
+    }
+    b.map(|x| x as u32)
 }
 
 /// MurmurHash3's 64-bit finalizer: a bijective mix of all bits.
@@ -198,7 +224,12 @@ impl Memento {
         if self.working() == 0 {
             return None;
         }
-        let mut b = jump_bucket(key_hash, self.size);
+        Some(self.follow(key_hash, jump_bucket(key_hash, self.size)))
+    }
+
+    /// The working bucket a key ends in, from its jump bucket `b` (the nothing-removed answer).
+    #[inline]
+    fn follow(&self, key_hash: u64, mut b: u32) -> u32 {
         while let Some(replacer) = self.table.get(b) {
             let mut u = scale(rehash(key_hash, b), replacer);
             while let Some(next) = self.table.get(u) {
@@ -209,7 +240,28 @@ impl Memento {
             }
             b = u;
         }
-        Some(b)
+        b
+    }
+
+    /// The bucket of every key hash into `out` (same as [`Memento::bucket`]; needs a working bucket).
+    pub fn buckets_into(&self, hashes: &[u64], out: &mut [u32]) {
+        const LANES: usize = 8;
+        let whole = hashes.len() / LANES * LANES;
+        for (h, o) in hashes[..whole]
+            .chunks_exact(LANES)
+            .zip(out[..whole].chunks_exact_mut(LANES))
+        {
+            let group: [u64; LANES] = h.try_into().expect("chunk of LANES");
+            o.copy_from_slice(&jump_buckets(group, self.size));
+        }
+        for (h, o) in hashes[whole..].iter().zip(&mut out[whole..]) {
+            *o = jump_bucket(*h, self.size);
+        }
+        if self.table.len > 0 {
+            for (h, o) in hashes.iter().zip(out.iter_mut()) {
+                *o = self.follow(*h, *o);
+            }
+        }
     }
 
     /// Remove a working bucket. Returns false (and changes nothing) if it is not working.
@@ -365,6 +417,45 @@ impl Placement for MementoHash {
             .map(|b| self.node_at[b as usize])
     }
 
+    /// Bulk: keys hashed and jumped a block at a time (lockstep jump), blocks split over threads.
+    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+        if self.nodes.is_empty() {
+            return Err(PlacementError::NoNodes);
+        }
+        const BLOCK: usize = 1024;
+        let mut out = vec![0i32; keys.len()];
+        let blocks = out.len().div_ceil(BLOCK);
+        let threads = crate::par::threads_for(out.len()).min(blocks.max(1));
+        let per_thread = blocks.div_ceil(threads.max(1)) * BLOCK;
+        let work = |base: usize, part: &mut [i32]| {
+            let mut hashes = [0u64; BLOCK];
+            let mut buckets = [0u32; BLOCK];
+            for (c, chunk) in part.chunks_mut(BLOCK).enumerate() {
+                let start = base + c * BLOCK;
+                let len = chunk.len();
+                for (i, h) in hashes[..len].iter_mut().enumerate() {
+                    *h = memento_key(keys.get(start + i));
+                }
+                self.engine
+                    .buckets_into(&hashes[..len], &mut buckets[..len]);
+                for (o, &b) in chunk.iter_mut().zip(&buckets[..len]) {
+                    *o = self.node_at[b as usize] as i32;
+                }
+            }
+        };
+        if threads <= 1 {
+            work(0, &mut out);
+        } else {
+            let work = &work;
+            std::thread::scope(|s| {
+                for (t, part) in out.chunks_mut(per_thread).enumerate() {
+                    s.spawn(move || work(t * per_thread, part));
+                }
+            });
+        }
+        Ok(out)
+    }
+
     /// The `j`-th node is where the key goes once the first `j` are removed.
     fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
         check_n(&self.nodes, n)?;
@@ -430,6 +521,37 @@ mod tests {
         assert_eq!(jump_bucket(256, 1024), 520);
         assert_eq!(jump_bucket(u64::MAX, 1000), 313);
         assert_eq!(jump_bucket(123_456_789, 100_000), 42483);
+    }
+
+    #[test]
+    fn lockstep_jump_and_bulk_match_one_by_one() {
+        for n in [1u32, 2, 7, 1000, 65_537] {
+            let ks: Vec<u64> = keys(4 * 50).collect();
+            for g in ks.chunks_exact(4) {
+                let got = jump_buckets::<4>(g.try_into().unwrap(), n);
+                let want: Vec<u32> = g.iter().map(|&k| jump_bucket(k, n)).collect();
+                assert_eq!(got.to_vec(), want);
+            }
+        }
+        let mut m = Memento::new(300);
+        for b in (0..300).step_by(7) {
+            m.remove(b);
+        }
+        let hs: Vec<u64> = keys(1003).collect();
+        let mut out = vec![0u32; hs.len()];
+        m.buckets_into(&hs, &mut out);
+        let want: Vec<u32> = hs.iter().map(|&h| m.bucket(h).unwrap()).collect();
+        assert_eq!(out, want);
+        let mut named =
+            MementoHash::new(NodeSet::new((0..50).map(|i| (format!("n{i}"), 1.0))).unwrap())
+                .unwrap();
+        named.remove_node("n3").unwrap();
+        let ints: Vec<u64> = (0..(crate::par::MIN_ITEMS_PER_THREAD as u64 * 2 + 77)).collect();
+        let bulk = named.place(Keys::Ints(&ints)).unwrap();
+        assert!(ints
+            .iter()
+            .zip(&bulk)
+            .all(|(&k, &o)| named.locate(KeyRef::Int(k)) == Some(o as u32)));
     }
 
     #[test]

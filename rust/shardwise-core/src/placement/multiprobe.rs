@@ -3,6 +3,7 @@
 //! the node whose point follows one of the probes most closely (clockwise). With 21 probes the
 //! peak-to-mean load is about 1.05 while memory stays O(nodes).
 
+use super::continuum::Continuum;
 use super::nodes::{check_integral_weight, NodeSet, PlacementError};
 use super::{check_n, Placement};
 use crate::hash::xxh3_64;
@@ -28,71 +29,57 @@ pub fn probe(key_hash: u64, i: u32) -> u64 {
     mix64(key_hash ^ u64::from(i).wrapping_mul(GOLDEN))
 }
 
-/// Points sorted on a 64-bit ring, each owned by a node index. Equal points are ordered by owner.
+/// Points sorted on a 64-bit ring, each owned by a node index; equal points are ordered by
+/// owner. Lookups use the bucket index of [`Continuum`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SortedPoints {
-    points: Vec<u64>,
-    owners: Vec<u32>,
+    circle: Continuum,
 }
 
 impl SortedPoints {
     /// Build from `(point, owner)` pairs in any order.
-    pub fn new(mut pairs: Vec<(u64, u32)>) -> Self {
-        pairs.sort_unstable();
-        let (points, owners) = pairs.into_iter().unzip();
-        SortedPoints { points, owners }
+    pub fn new(pairs: Vec<(u64, u32)>) -> Self {
+        SortedPoints {
+            circle: Continuum::build(pairs, 64, |a, b| a.cmp(&b)),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.points.len()
+        self.circle.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.circle.is_empty()
     }
 
     pub fn points(&self) -> &[u64] {
-        &self.points
+        self.circle.points()
     }
 
     pub fn owners(&self) -> &[u32] {
-        &self.owners
+        self.circle.owners()
     }
 
     /// Index of the first point `>= h`, wrapping to 0 past the end. The ring must not be empty.
     #[inline(always)]
     pub fn successor(&self, h: u64) -> usize {
-        let i = self.points.partition_point(|&p| p < h);
-        if i == self.points.len() {
-            0
-        } else {
-            i
-        }
+        self.circle.position(h, false)
     }
 
     /// Remove every point of `owner` and renumber owners above it down by one.
     pub fn remove_owner(&mut self, owner: u32) {
-        let mut k = 0;
-        for i in 0..self.points.len() {
-            let o = self.owners[i];
-            if o != owner {
-                self.points[k] = self.points[i];
-                self.owners[k] = if o > owner { o - 1 } else { o };
-                k += 1;
-            }
-        }
-        self.points.truncate(k);
-        self.owners.truncate(k);
+        let pairs: Vec<(u64, u32)> = self
+            .circle
+            .pairs()
+            .filter(|&(_, o)| o != owner)
+            .map(|(p, o)| (p, if o > owner { o - 1 } else { o }))
+            .collect();
+        *self = SortedPoints::new(pairs);
     }
 
-    /// Insert points for `owner` keeping the order.
+    /// Insert points, keeping the order.
     pub fn insert(&mut self, new: &[(u64, u32)]) {
-        let mut pairs: Vec<(u64, u32)> = self
-            .points
-            .iter()
-            .copied()
-            .zip(self.owners.iter().copied())
-            .collect();
+        let mut pairs: Vec<(u64, u32)> = self.circle.pairs().collect();
         pairs.extend_from_slice(new);
         *self = SortedPoints::new(pairs);
     }
@@ -143,7 +130,7 @@ impl MultiProbeRing {
         if self.ring.is_empty() {
             return None;
         }
-        let points = &self.ring.points;
+        let points = self.ring.points();
         let mut best_distance = u64::MAX;
         let mut best = 0usize;
         for i in 0..self.probes {
@@ -155,7 +142,7 @@ impl MultiProbeRing {
                 best = at;
             }
         }
-        Some(self.ring.owners[best])
+        Some(self.ring.owners()[best])
     }
 
     /// `n` distinct node indices in preference order: the `j`-th is the owner the key would have
@@ -173,20 +160,20 @@ impl MultiProbeRing {
             let mut best: Option<(u64, usize)> = None;
             for (i, &p) in probes.iter().enumerate() {
                 let mut steps = 0;
-                while chosen[self.ring.owners[cursor[i]] as usize] && steps < len {
+                while chosen[self.ring.owners()[cursor[i]] as usize] && steps < len {
                     cursor[i] = (cursor[i] + 1) % len;
                     steps += 1;
                 }
                 if steps == len {
                     return out;
                 }
-                let distance = self.ring.points[cursor[i]].wrapping_sub(p);
+                let distance = self.ring.points()[cursor[i]].wrapping_sub(p);
                 if best.is_none_or(|(d, _)| distance < d) {
                     best = Some((distance, i));
                 }
             }
             let Some((_, i)) = best else { return out };
-            let owner = self.ring.owners[cursor[i]];
+            let owner = self.ring.owners()[cursor[i]];
             chosen[owner as usize] = true;
             out.push(owner);
         }
