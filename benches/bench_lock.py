@@ -185,3 +185,75 @@ def test_handoff_latency(benchmark: Any, servers: list[RedisServer], impl: str) 
     p95 = data[min(len(data) - 1, round(0.95 * (len(data) - 1)))]
     benchmark.extra_info["median_ms"] = round(statistics.median(data) * 1000, 3)
     benchmark.extra_info["p95_ms"] = round(p95 * 1000, 3)
+
+
+@pytest.mark.parametrize("impl", ["shardwise.AsyncRedisLock", "redis.asyncio Lock"])
+def test_handoff_latency_async(benchmark: Any, servers: list[RedisServer], impl: str) -> None:
+    """The same hand-off on one event loop: release by the holder -> the waiting task holds."""
+    benchmark.group = "lock: hand-off latency, asyncio (release -> waiting task holds)"
+    loop = asyncio.new_event_loop()
+    client = redis.asyncio.Redis(host="127.0.0.1", port=servers[0].port, socket_timeout=5)
+    name = f"bench-handoff-async-{impl}"
+
+    def make() -> Any:
+        if impl.startswith("shardwise"):
+            return AsyncRedisLock(client, name, ttl=10)
+        return client.lock(name, timeout=10, thread_local=False)
+
+    holder, waiter = make(), make()
+    state: dict[str, Any] = {"task": None}
+    timings: list[float] = []
+
+    async def prepare() -> None:
+        if state["task"] is not None:
+            await state["task"]
+            await waiter.release()
+        assert await holder.acquire()
+        state["task"] = asyncio.ensure_future(waiter.acquire())
+        await asyncio.sleep(random.uniform(0.02, 0.12))  # the waiter is blocked, at a random phase
+
+    async def handoff() -> None:
+        started = time.perf_counter()
+        await holder.release()
+        assert await asyncio.wait_for(asyncio.shield(state["task"]), 30)
+        timings.append(time.perf_counter() - started)
+
+    try:
+        benchmark.pedantic(
+            lambda: loop.run_until_complete(handoff()),
+            setup=lambda: loop.run_until_complete(prepare()),
+            rounds=HANDOFF_ROUNDS,
+            iterations=1,
+        )
+        loop.run_until_complete(waiter.release())
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.close()
+    data = sorted(timings)
+    benchmark.extra_info["median_ms"] = round(statistics.median(data) * 1000, 3)
+    benchmark.extra_info["p95_ms"] = round(data[min(len(data) - 1, round(0.95 * (len(data) - 1)))] * 1000, 3)
+
+
+def test_uncontended_interleaved(benchmark: Any, servers: list[RedisServer]) -> None:
+    """Alternate blocks of ops between the single-master locks so load swings hit all alike;
+    extra_info holds each lock's median µs/op and its ratio to shardwise.RedisLock."""
+    benchmark.group = "lock: uncontended, interleaved blocks (see extra_info)"
+    blocks, per_block = (2, 20) if SMOKE else (10, 300)
+    impls = ["shardwise.RedisLock", "redis-py Lock", "python-redis-lock"]
+    pairs = {impl: UNCONTENDED[impl](servers, f"bench-interleaved-{impl}") for impl in impls}
+    per_op: dict[str, list[float]] = {impl: [] for impl in impls}
+
+    def run_blocks() -> None:
+        for _ in range(blocks):
+            for impl, (acquire, release) in pairs.items():
+                started = time.perf_counter()
+                for _ in range(per_block):
+                    acquire()
+                    release()
+                per_op[impl].append((time.perf_counter() - started) / per_block)
+
+    benchmark.pedantic(run_blocks, rounds=1, iterations=1)
+    ours = statistics.median(per_op["shardwise.RedisLock"])
+    for impl, values in per_op.items():
+        benchmark.extra_info[f"{impl} us/op"] = round(statistics.median(values) * 1e6, 1)
+        benchmark.extra_info[f"{impl} ratio"] = round(statistics.median(values) / ours, 3)

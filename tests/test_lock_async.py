@@ -320,6 +320,9 @@ def test_redlock_masters_down(masters: list[RedisServer]) -> None:
         async with lock:
             await lock.extend()
             assert await lock.owned()
+            remaining = await lock.ttl_remaining()  # same coroutine surface as AsyncRedisLock
+            assert remaining is not None and 0 < remaining <= 2
+        assert await lock.ttl_remaining() is None
         masters[3].kill()
         started = time.monotonic()
         with pytest.raises(QuorumNotReachedError):
@@ -420,5 +423,27 @@ def test_release_cancelled_in_flight_still_frees_the_lock(redis_server: RedisSer
         assert not await probe.exists(lock.keys.lock)  # freed long before the 30 s TTL
         await probe.aclose()
         await client.aclose()
+
+    run(scenario())
+
+
+def test_redlock_late_answer_from_a_paused_master_is_cleaned_up(masters: list[RedisServer]) -> None:
+    async def scenario() -> None:
+        clients = [aclient(s) for s in masters]
+        lock = AsyncRedlock(clients, "late", ttl=30, node_timeout=0.1)
+        assert await lock.acquire(timeout=5)  # warm up: connections open, scripts loaded
+        await lock.release()
+        masters[0].pause()
+        try:
+            assert await lock.acquire(timeout=5)  # four masters are enough
+            await lock.release()
+        finally:
+            masters[0].resume()
+        deadline = time.monotonic() + 5
+        while await clients[0].exists(lock.keys.lock) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert not await clients[0].exists(lock.keys.lock)  # not left there for its 30 s TTL
+        for client in clients:
+            await client.aclose()
 
     run(scenario())

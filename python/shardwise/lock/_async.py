@@ -277,7 +277,7 @@ class AsyncRedlock(AsyncLockBase):
         self._require_quorum_of_answers(answers)
         return sum(1 for a in answers if isinstance(a, int) and a != -3) >= self.quorum
 
-    def ttl_remaining(self) -> float | None:
+    async def ttl_remaining(self) -> float | None:
         """Seconds of validity left for this hold (local clock, drift deducted), or None if not held."""
         if self._token is None or self.lost:
             return None
@@ -318,10 +318,30 @@ class AsyncRedlock(AsyncLockBase):
     def _abandon(self, token: str) -> None:
         return None  # a failed attempt was already released everywhere
 
+    def _release_on(self, i: int, token: str) -> Awaitable[Any]:
+        return self._scripts[i]["release"](keys=[self.keys.lock], args=[token, self.keys.channel])  # type: ignore[no-any-return]
+
     async def _release_everywhere(self, token: str) -> list[Any]:
-        return await self._fan(
-            lambda i: self._scripts[i]["release"](keys=[self.keys.lock], args=[token, self.keys.channel])
-        )
+        answers = await self._fan(lambda i: self._release_on(i, token))
+        for i, answer in enumerate(answers):
+            if answer is _FAILED:  # a master that did not answer may still run our earlier command
+                spawn(self._release_later(i, token))
+        return answers
+
+    async def _release_later(self, i: int, token: str) -> None:
+        """Keep trying to release on master ``i`` until it answers (within the TTL), then once more a
+        moment later: a frozen master may run our cancelled acquire after it runs this release."""
+        deadline = time.monotonic() + self.ttl
+        answered = False
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1 if answered else min(0.2, self.node_timeout))
+            try:
+                await asyncio.wait_for(self._release_on(i, token), timeout=self.node_timeout)
+            except (redis.RedisError, TimeoutError, OSError):
+                continue
+            if answered:
+                return
+            answered = True
 
     async def _remote_release(self, token: str) -> bool:
         answers = await self._release_everywhere(token)

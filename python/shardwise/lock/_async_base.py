@@ -15,6 +15,7 @@ from shardwise.lock._common import logger, new_token, validate_seconds, validate
 from shardwise.lock._sync_base import _MIN_CALL_LIMIT, Attempt, Renewal
 
 T = TypeVar("T")
+_Lock = TypeVar("_Lock", bound="AsyncLockBase")
 _background: set[asyncio.Task[Any]] = set()  # strong references to fire-and-forget tasks
 
 
@@ -220,7 +221,7 @@ class AsyncLockBase:
         if self._token == token:
             self._valid_until = start + validity
 
-    async def __aenter__(self) -> AsyncLockBase:
+    async def __aenter__(self: _Lock) -> _Lock:
         if not await self.acquire(blocking=True, timeout=self.timeout):
             raise LockNotAcquiredError(
                 f"could not acquire {self._kind} {self.name!r} within {self.timeout} s"

@@ -29,13 +29,20 @@ class LockKeys:
 
 
 def lock_keys(name: str, prefix: str = DEFAULT_PREFIX) -> LockKeys:
-    """Keys for lock ``name``: ``<prefix>{<name>}`` plus ``:fence`` and ``:released``.
-
-    A name containing ``}`` cannot be its own hash tag, so its SHA-1 is used as the tag instead.
-    """
-    tag = name if "}" not in name else hashlib.sha1(name.encode()).hexdigest()
-    base = f"{prefix}{{{tag}}}"
+    """Keys for lock ``name``: ``<prefix>{<name>}`` plus ``:fence`` and ``:released``."""
+    base = tagged_base(name, prefix)
     return LockKeys(lock=base, fence=f"{base}:fence", channel=f"{base}:released")
+
+
+def tagged_base(name: str, prefix: str) -> str:
+    """``<prefix>{<tag>}``: the tag is the name, or its SHA-1 when the name contains ``}`` (which
+    would cut the tag short). Keys that extend this base all share one cluster hash slot."""
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+    if "{" in prefix or "}" in prefix:
+        raise ValueError(f"prefix must not contain '{{' or '}}' (the name is the hash tag), got {prefix!r}")
+    tag = name if "}" not in name else hashlib.sha1(name.encode()).hexdigest()
+    return f"{prefix}{{{tag}}}"
 
 
 def validate_name(name: object) -> str:

@@ -7,7 +7,6 @@ sends it with each write, and the resource refuses any token smaller than the la
 
 from __future__ import annotations
 
-import hashlib
 import threading
 
 import redis
@@ -15,7 +14,7 @@ from redis.cluster import RedisCluster
 
 from shardwise.errors import FencingTokenError
 from shardwise.lock import _scripts
-from shardwise.lock._common import validate_name
+from shardwise.lock._common import tagged_base, validate_name
 
 
 def _validate_token(token: object) -> int:
@@ -42,8 +41,7 @@ class FencedResource:
                 f"client must be a synchronous redis.Redis or RedisCluster, got {type(client).__name__}"
             )
         self.name = validate_name(name)
-        tag = self.name if "}" not in self.name else hashlib.sha1(self.name.encode()).hexdigest()
-        base = f"{prefix}{{{tag}}}"
+        base = tagged_base(self.name, prefix)
         self.token_key = f"{base}:token"
         self.value_key = f"{base}:value"
         self.client = client

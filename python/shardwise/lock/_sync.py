@@ -79,8 +79,6 @@ class RedisLock(SyncLockBase):
             timeout=timeout,
             renew_interval=renew_interval,
         )
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
         self.client = client
         self._bounded_by_client = client_socket_timeout(client) is not None
         self.keys = lock_keys(self.name, prefix)

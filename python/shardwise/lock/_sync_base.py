@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from shardwise.errors import LockError, LockLostError, LockNotAcquiredError, LockNotOwnedError
 from shardwise.lock._common import (
@@ -20,6 +20,8 @@ from shardwise.lock._common import (
     validate_timeout,
     validate_ttl,
 )
+
+_Lock = TypeVar("_Lock", bound="SyncLockBase")
 
 # A call made within the caller's timeout gets at least this long to answer (grace past the timeout).
 _MIN_CALL_LIMIT = 0.25
@@ -221,7 +223,7 @@ class SyncLockBase:
             if self._token == token:
                 self._valid_until = start + validity
 
-    def __enter__(self) -> SyncLockBase:
+    def __enter__(self: _Lock) -> _Lock:
         if not self.acquire(blocking=True, timeout=self.timeout):
             raise LockNotAcquiredError(
                 f"could not acquire {self._kind} {self.name!r} within {self.timeout} s"
