@@ -104,7 +104,7 @@ def test_attached_ring_drops_dead_node_and_restores_it(servers: dict[str, TcpSer
 
 
 def _balancer() -> Any:
-    for name in ("RoundRobin", "WeightedRoundRobin", "LeastConnections", "PowerOfTwoChoices", "Random"):
+    for name in ("RoundRobin", "WeightedRandom", "LeastConnections", "PowerOfTwo"):
         cls = getattr(shardwise, name, None)
         if cls is not None and hasattr(cls, "mark_down") and hasattr(cls, "mark_up"):
             return cls(list(NAMES))
@@ -116,12 +116,25 @@ def test_attached_balancer_stops_picking_dead_node(servers: dict[str, TcpServer]
     balancer = _balancer()
     monitor = monitor_for(servers)
     monitor.attach(balancer)
+    down_at: list[float] = []
+    monitor.add_listener(lambda e: down_at.append(time.monotonic()) if e.new is NodeState.DOWN else None)
+    picker = Picker(lambda i: str(balancer.pick()))
     with monitor:
+        picker.start()
+        time.sleep(0.1)
         servers["c"].kill()
         assert wait_for(lambda: monitor.state("c") is NodeState.DOWN, 5)
         picks = {str(balancer.pick()) for _ in range(300)}
-        assert "c" not in picks and picks <= {"a", "b"}
+        assert "c" not in picks and picks == {"a", "b"}
+        time.sleep(0.2)
+        restart_at = time.monotonic()
         servers["c"].start()
         assert wait_for(lambda: monitor.state("c") is NodeState.UP, 5)
         picks = {str(balancer.pick()) for _ in range(300)}
         assert "c" in picks
+        picker.stop.set()
+        picker.join(5)
+    assert not picker.errors
+    assert any(n == "c" for t, n in picker.picked if t < down_at[0])
+    window = [n for t, n in picker.picked if down_at[0] + 0.01 < t < restart_at]
+    assert len(window) > 100 and "c" not in window

@@ -151,3 +151,23 @@ def test_group_configuration_errors() -> None:
         FailoverGroup("a", ["b"], failback="sometimes")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="resources"):
         FailoverGroup("a", ["b"], resources={"a": 1})
+
+
+def test_group_takes_the_monitor_view_on_attach_and_skips_down_backups() -> None:
+    from shardwise import CallableCheck
+
+    healthy = {"p": True, "b1": False, "b2": True}
+    promoted: list[str] = []
+    monitor = Monitor(interval=0.05, timeout=0.2, rise=1, fall=1)
+    for name in healthy:
+        initial = "down" if name == "b1" else "up"
+        monitor.add_node(name, CallableCheck(lambda n=name: healthy[n]), initial=initial)
+    group: FailoverGroup[object] = FailoverGroup(
+        "p", ["b1", "b2"], promote=lambda p: promoted.append(p.new_primary)
+    )
+    monitor.attach(group)
+    assert group.health()["b1"] is NodeState.DOWN
+    with monitor:
+        healthy["p"] = False
+        assert wait_for(lambda: group.primary == "b2", 5)
+    assert promoted == ["b2"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from shardwise import ConfigurationError, HealthTracker, NodeState
 
 U, S, D, R = NodeState.UP, NodeState.SUSPECT, NodeState.DOWN, NodeState.RECOVERING
@@ -73,3 +75,23 @@ def test_invalid_settings() -> None:
         HealthTracker("n", initial="suspect")
     with pytest.raises(ValueError):
         HealthTracker("n", initial="sideways")
+
+
+@given(
+    outcomes=st.text(alphabet="+-", max_size=40),
+    rise=st.integers(1, 5),
+    fall=st.integers(1, 5),
+)
+def test_random_sequences_match_the_reference(outcomes: str, rise: int, fall: int) -> None:
+    tracker = HealthTracker("n", rise=rise, fall=fall)
+    seen = []
+    for i, c in enumerate(outcomes):
+        event = tracker.observe(c == "+", float(i))
+        if event is not None:
+            assert event.old is not event.new
+            seen.append(event.new)
+    states = reference(outcomes, rise, fall)
+    assert tracker.state is (states[-1] if states else U)
+    # one event per change of state, in order
+    changes = [s for prev, s in zip([U, *states], states, strict=False) if s is not prev]
+    assert seen == changes

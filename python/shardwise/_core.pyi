@@ -1,8 +1,8 @@
 # Type stubs for the compiled module shardwise._core (see rust/shardwise-py).
 # Each capability keeps its own section below; keep the marker lines so that edits stay apart.
 
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeAlias, overload
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -166,9 +166,13 @@ class RedisClusterSlots(_Placement):
 
 # ===== failover ===============================================================================
 
+from collections.abc import Callable  # noqa: E402
+from typing import Literal, final, overload  # noqa: E402
+
+@final
 class PhiAccrualDetector:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         threshold: float = 8.0,
         max_sample_size: int = 1000,
         min_std_deviation: float = 0.1,
@@ -176,7 +180,7 @@ class PhiAccrualDetector:
         first_heartbeat_estimate: float = 1.0,
         *,
         clock: Callable[[], float] | None = None,
-    ) -> None: ...
+    ) -> PhiAccrualDetector: ...
     def heartbeat(self, node: str, at: float | None = None) -> None: ...
     def phi(self, node: str, at: float | None = None) -> float: ...
     def is_available(self, node: str, at: float | None = None) -> bool: ...
@@ -204,6 +208,6 @@ class PhiAccrualDetector:
     @property
     def clock(self) -> Callable[[], float]: ...
     def __len__(self) -> int: ...
-    def __contains__(self, node: object) -> bool: ...
+    def __contains__(self, node: object, /) -> bool: ...
 
 # (end of failover)

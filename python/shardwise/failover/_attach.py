@@ -102,6 +102,9 @@ class Attachment:
     def sync(self, states: Mapping[str, NodeState]) -> None:
         """Bring a freshly attached object in line with the current states."""
         if self._actions is None:
+            sync_states = getattr(self.target, "sync_states", None)
+            if sync_states is not None:
+                sync_states(dict(states))
             return
         for node, state in states.items():
             if not state.serving:

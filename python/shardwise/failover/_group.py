@@ -135,6 +135,13 @@ class FailoverGroup(Generic[T]):
             elif event.node == self.preferred:
                 self._cancel_failback()
 
+    def sync_states(self, states: Mapping[str, NodeState]) -> None:
+        """Take the monitor's current view of the members (called by ``monitor.attach``)."""
+        with self._lock:
+            for node, state in states.items():
+                if node in self._health:
+                    self._health[node] = state
+
     def _member_up(self, node: str) -> None:
         if self._health[self._primary] is NodeState.DOWN:
             self._fail_over(f"{node} came up while primary {self._primary} is down")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -93,13 +92,13 @@ class Monitor(MonitorBase):
             self._wakeup.clear()
             now = self.clock()
             due: list[tuple[str, int, MonitoredNode]] = []
-            overdue: list[tuple[str, int]] = []
+            overdue: list[tuple[str, int, float]] = []
             wake_at = now + _MAX_SLEEP
             with self._lock:
                 for node in self._nodes.values():
                     if node.in_flight:
                         if node.deadline <= now:
-                            overdue.append((node.name, node.run_id))
+                            overdue.append((node.name, node.run_id, node.config.timeout))
                         else:
                             wake_at = min(wake_at, node.deadline)
                     elif node.next_due <= now:
@@ -111,8 +110,7 @@ class Monitor(MonitorBase):
                         wake_at = min(wake_at, node.deadline)
                     else:
                         wake_at = min(wake_at, node.next_due)
-            for name, run_id in overdue:
-                timeout = self._nodes[name].config.timeout if name in self._nodes else math.nan
+            for name, run_id, timeout in overdue:
                 self._complete(name, run_id, CheckResult(False, f"timed out after {timeout:g} s", timeout))
             executor = self._executor
             for name, run_id, node in due:
