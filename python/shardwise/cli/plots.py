@@ -84,7 +84,7 @@ def _movement(plt: Any, results: list[Result], setup: str) -> Any:
     ax.set_xticks(x, [r.name for r in results])
     ax.set_ylabel("keys moved (%)")
     ax.set_title(f"Keys that change owner\n{setup}", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=3)
     ax.grid(axis="y", alpha=0.3)
     return fig
 
