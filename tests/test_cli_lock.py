@@ -120,9 +120,10 @@ def test_unreachable_redis_is_one_line() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = run_cli("lock", "--redis", f"redis://127.0.0.1:{port}/0", "job", "--", "true")
+    result = run_cli("lock", "--redis", f"redis://:hunter2@127.0.0.1:{port}/0", "job", "--", "true")
     assert result.returncode == 1
-    assert_one_line_error(result, "cannot reach Redis")
+    assert_one_line_error(result, "cannot reach Redis", ":***@")
+    assert "hunter2" not in result.stderr  # the password never shows
 
 
 @pytest.mark.parametrize(

@@ -163,6 +163,22 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for error messages)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    except ValueError:
+        return "<unparsable URL>"
+
+
 def format_table(headers: list[str], rows: list[list[str]], *, markdown: bool = False) -> str:
     """A plain aligned text table, or a Markdown table. Numbers (first char digit) are right-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]

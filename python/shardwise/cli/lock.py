@@ -21,6 +21,7 @@ from shardwise.cli._common import (
     UsageError,
     non_negative_float,
     positive_float,
+    redact_url,
 )
 
 EPILOG = """\
@@ -103,12 +104,12 @@ def _client(url: str, ttl: float) -> Any:
     try:
         client = redis.Redis.from_url(url, socket_timeout=io_timeout, socket_connect_timeout=io_timeout)
     except ValueError as exc:
-        raise UsageError(f"--redis {url!r}: {exc}") from None
+        raise UsageError(f"--redis {redact_url(url)!r}: {exc}") from None
     try:
         client.ping()
     except redis.RedisError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CliError(f"cannot reach Redis at {url}: {detail}") from None
+        raise CliError(f"cannot reach Redis at {redact_url(url)}: {detail}") from None
     return client
 
 

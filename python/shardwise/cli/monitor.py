@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from shardwise.cli._common import CliError, HelpFormatter, non_negative_float
+from shardwise.cli._common import CliError, HelpFormatter, non_negative_float, redact_url
 
 EPILOG = """\
 example config (durations in seconds):
@@ -218,7 +218,8 @@ def build_coordinator(config: dict[str, Any], path: Path) -> Any:
     _unknown(where, spec, COORDINATION_KEYS)
     url = spec.get("redis")
     if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-        raise CliError(f"{where}: redis must be a redis:// URL, got {url!r}")
+        shown = redact_url(url) if isinstance(url, str) else url
+        raise CliError(f"{where}: redis must be a redis:// URL, got {shown!r}")
     ttl = spec.get("ttl", 10.0)
     if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or not ttl > 0:
         raise CliError(f"{where}: ttl must be a number of seconds > 0, got {ttl!r}")
@@ -234,9 +235,10 @@ def build_coordinator(config: dict[str, Any], path: Path) -> Any:
         client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         client.ping()
     except ValueError as exc:
-        raise CliError(f"{where}: redis {url!r}: {exc}") from None
+        raise CliError(f"{where}: redis {redact_url(url)!r}: {exc}") from None
     except redis.RedisError as exc:
-        raise CliError(f"cannot reach the coordination Redis at {url}: {str(exc).splitlines()[0]}") from None
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CliError(f"cannot reach the coordination Redis at {redact_url(url)}: {detail}") from None
     return Coordinator(client, name, ttl=float(ttl))
 
 
