@@ -191,6 +191,7 @@ def test_progress_bar(tmp_path: Path) -> None:
         ("empty", [], ["no keys"]),
         ("floatparquet", [], ["type double"]),
         ("notparquet", [], ["not a readable Parquet file"]),
+        ("binaryparquet", [], ["binary keys cannot be written as CSV"]),
         ("text", ["--chunk-size", "-3"], ["--chunk-size"]),
     ],
 )
@@ -208,6 +209,9 @@ def test_errors_are_one_line(tmp_path: Path, setup: str, args: list[str], needle
     elif setup == "floatparquet":
         keys = tmp_path / "keys.parquet"
         pq.write_table(pa.table({"x": [1.5, 2.5]}), keys)
+    elif setup == "binaryparquet":
+        keys = tmp_path / "keys.parquet"
+        pq.write_table(pa.table({"k": pa.array([b"\x00\xff", b"ab"], type=pa.binary())}), keys)
     elif setup == "notparquet":
         keys = tmp_path / "keys.parquet"
         keys.write_text("this is not parquet")
@@ -222,3 +226,25 @@ def test_errors_are_one_line(tmp_path: Path, setup: str, args: list[str], needle
 
 def test_missing_required_option_is_one_line() -> None:
     assert_one_line_error(run_cli("place", "--algo", PLUGIN), "required")
+
+
+def test_binary_parquet_keys_to_parquet(tmp_path: Path) -> None:
+    keys = [bytes([i % 256, (i * 7) % 256, 0, 255]) + str(i).encode() for i in range(2000)]
+    pq.write_table(pa.table({"raw": pa.array(keys, type=pa.binary())}), tmp_path / "raw.parquet")
+    name = AVAILABLE[0] if AVAILABLE else PLUGIN
+    out = tmp_path / "placed.parquet"
+    result = run_cli(
+        "place",
+        "--algo",
+        name,
+        "--nodes",
+        "x,y,z",
+        "--keys",
+        str(tmp_path / "raw.parquet"),
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    table = pq.read_table(out)
+    assert table.column("key").to_pylist() == keys
+    assert table.column("node").to_pylist() == library_owners(name, ["x", "y", "z"], list(keys))

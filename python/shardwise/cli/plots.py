@@ -24,6 +24,11 @@ def _pyplot() -> Any:
     return plt
 
 
+def check_available() -> None:
+    """Raise the one-line error now if matplotlib is missing."""
+    _pyplot()
+
+
 def write_all(out: Path, results: list[Result], setup: str) -> list[str]:
     """Write load.png, movement.png and throughput.png into ``out``; return the file names."""
     plt = _pyplot()

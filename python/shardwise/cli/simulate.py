@@ -373,6 +373,10 @@ def write_markdown(path: Path, results: list[Result], setup: str, plots: list[st
 
 def run(args: argparse.Namespace) -> int:
     names = algorithms.parse_algorithms(args.algorithms)
+    if not args.no_plots:
+        from shardwise.cli import plots as plotting
+
+        plotting.check_available()  # fail before the work, not after it
     nodes = parse_nodes(args.nodes, args.weights, allow_count=True)
     if args.key_file is not None:
         fmt = detect_format(args.key_file, args.format)
