@@ -1,8 +1,8 @@
 # Type stubs for the compiled module shardwise._core (see rust/shardwise-py).
 # Each capability keeps its own section below; keep the marker lines so that edits stay apart.
 
-from collections.abc import Sequence
-from typing import Any, TypeAlias
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeAlias, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -162,8 +162,6 @@ class RedisClusterSlots(_Placement):
 
 # ===== selection ==============================================================================
 
-from collections.abc import Callable, Iterable, Mapping  # noqa: E402
-from typing import final  # noqa: E402
 
 _BalancerState: TypeAlias = tuple[list[tuple[str, float, bool, str, float, float, float]], list[int] | None]
 _Backends: TypeAlias = Mapping[str, float] | Iterable[str]
@@ -392,8 +390,6 @@ class PowerOfTwo:
 
 # ===== failover ===============================================================================
 
-from collections.abc import Callable  # noqa: E402
-from typing import Literal, final, overload  # noqa: E402
 
 @final
 class PhiAccrualDetector:
