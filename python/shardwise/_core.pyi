@@ -39,8 +39,7 @@ def get_num_threads() -> int: ...
 
 # ===== placement ==============================================================================
 
-from collections.abc import Iterable, Mapping  # noqa: E402
-from typing import final, type_check_only  # noqa: E402
+from typing import type_check_only  # noqa: E402
 
 from typing_extensions import Self  # noqa: E402
 
