@@ -30,13 +30,14 @@ def test_table_rows_and_ratios(tmp_path: Path) -> None:
     rows = parse_markdown(result.stdout)
     cases = {r["case"] for r in rows}
     assert {"hash xxh3_64", "hash murmur3_32"} <= cases
-    assert {c for c in cases if not c.startswith("hash")} == set(AVAILABLE)
+    assert {c for c in cases if not c.startswith(("hash", "pick"))} == set(AVAILABLE)
+    assert {"pick RoundRobin", "pick LeastConnections"} <= cases
     implementations = {r["implementation"] for r in rows if r["case"] == "hash murmur3_32"}
     assert {"shardwise bulk", "shardwise one key", "mmh3"} <= implementations
     for case in cases:
         case_rows = [r for r in rows if r["case"] == case]
-        (bulk,) = [r for r in case_rows if r["implementation"] == "shardwise bulk"]
-        assert int(bulk["keys"]) == 3000
+        (bulk,) = [r for r in case_rows if r["implementation"] in ("shardwise bulk", "shardwise pick")]
+        assert int(bulk["keys"]) == (300 if case.startswith("pick") else 3000)
         for r in case_rows:
             ns = float(r["ns/key"])
             assert ns > 0

@@ -23,13 +23,14 @@ EPILOG = """\
 examples:
   shardwise bench --quick                  # a few seconds
   shardwise bench --nodes 100 --out bench.md
-  shardwise bench --cases ring,jump,hash
+  shardwise bench --cases ring,jump,hash,select
 
 Every case times the same str keys ("key:0", "key:1", ...). "shardwise bulk" is one place() /
 NAME_many() call over all keys (Rust, GIL released, all cores); "shardwise get_node" a Python loop
 of single lookups; "pure" the pure-Python twin from shardwise.pure; the other rows are the peer
 libraries that are installed (uhashring, ketama, jump-consistent-hash, xxhash, mmh3); absent ones
-are listed as skipped. ratio = ns/key of the row / ns/key of shardwise bulk (lower is better).
+are listed as skipped. "select" times balancer picks (ns per pick), Rust vs pure twin. ratio = ns/key
+of the row / ns/key of shardwise bulk (or shardwise pick) in the same case (lower is better).
 The best of --repeat runs is kept; the machine's other load shows, so compare ratios."""
 
 PEERS = {
@@ -198,10 +199,49 @@ def bench_hashing(b: Bench) -> None:
             b.skipped.append(f"{case}: {'xxhash' if name == 'xxh3_64' else 'mmh3'} not installed")
 
 
+BALANCERS = ("RoundRobin", "WeightedRandom", "PowerOfTwo", "LoadAware", "LeastConnections")
+
+
+def bench_selection(b: Bench) -> None:
+    """``pick()`` (``acquire()`` + release for LeastConnections): Rust vs the pure-Python twin."""
+    selection = _optional("shardwise.selection")
+    pure = _optional("shardwise.pure.selection")
+    if selection is None:
+        b.skipped.append("pick: shardwise.selection not in this build")
+        return
+    weights = {name: float(1 + i % 3) for i, name in enumerate(b.nodes)}
+    for class_name in BALANCERS:
+        cls = getattr(selection, class_name, None)
+        if cls is None:
+            b.skipped.append(f"pick {class_name}: not in this build")
+            continue
+        case = f"pick {class_name}"
+        for label, source, count in (("shardwise", cls, len(b.sample)), ("pure", None, len(b.sample) // 10)):
+            impl = source if source is not None else getattr(pure, class_name, None) if pure else None
+            if impl is None:
+                b.skipped.append(f"{case}: no pure twin in shardwise.pure.selection")
+                continue
+            balancer = impl(weights)
+            calls = max(1, count)
+            if class_name == "LeastConnections":
+
+                def run(balancer: Any = balancer, calls: int = calls) -> None:
+                    for _ in range(calls):
+                        balancer.acquire().release()
+            else:
+
+                def run(balancer: Any = balancer, calls: int = calls) -> None:
+                    pick = balancer.pick
+                    for _ in range(calls):
+                        pick()
+
+            b.time(case, f"{label} pick", run, calls)
+
+
 def table(rows: list[Row], markdown: bool) -> str:
     base: dict[str, float] = {}
     for r in rows:
-        if r.implementation == "shardwise bulk":
+        if r.implementation in ("shardwise bulk", "shardwise pick"):
             base[r.case] = r.ns_per_key
     cells = [
         [
@@ -225,11 +265,11 @@ def run(args: argparse.Namespace) -> int:
     if args.cases:
         wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
         for case in wanted:
-            if case != "hash" and case not in available:
-                known = ", ".join([*available, "hash"])
+            if case not in ("hash", "select") and case not in available:
+                known = ", ".join([*available, "hash", "select"])
                 raise UsageError(f"--cases: {case!r} is not available here (choose from {known})")
     else:
-        wanted = [*available, "hash"]
+        wanted = [*available, "hash", "select"]
     keys = [f"key:{i}" for i in range(count)]
     b = Bench(keys, keys[:sample], [f"node-{i}" for i in range(args.nodes)], repeat, [], [])
     from shardwise.cli.progress import Progress
@@ -239,6 +279,8 @@ def run(args: argparse.Namespace) -> int:
             bar.set_label(f"bench {case}")
             if case == "hash":
                 bench_hashing(b)
+            elif case == "select":
+                bench_selection(b)
             else:
                 bench_placement(b, available[case])
             bar.advance()
