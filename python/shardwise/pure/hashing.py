@@ -30,6 +30,8 @@ __all__ = [
     "fnv1a_32_many",
     "fnv1a_64",
     "fnv1a_64_many",
+    "jump",
+    "jump_many",
     "ketama",
     "ketama_many",
     "murmur3_32",
@@ -543,3 +545,7 @@ def redis_slot_many(keys: Keys) -> npt.NDArray[np.uint16]:
     """Redis Cluster slot of every key: a uint16 array."""
     result: npt.NDArray[np.uint16] = _many(keys, _redis_slot, np.uint16)
     return result
+
+
+# The raw jump consistent hash lives with its placement twin (merge of the hashing and placement work).
+from shardwise.pure.placement.jump import jump, jump_many  # noqa: E402
