@@ -85,32 +85,6 @@ pub fn distinct_prefix(
     out
 }
 
-/// `f(start, block)` over consecutive blocks of `out` (`block` = `out[start..start + block.len()]`,
-/// at most `block_len` long), the blocks split over threads for large outputs.
-pub fn fill_blocks<T: Send>(out: &mut [T], block_len: usize, f: impl Fn(usize, &mut [T]) + Sync) {
-    let threads = crate::par::threads_for(out.len());
-    let per_thread = out
-        .len()
-        .div_ceil(threads)
-        .next_multiple_of(block_len)
-        .max(block_len);
-    let run = |base: usize, part: &mut [T]| {
-        for (b, block) in part.chunks_mut(block_len).enumerate() {
-            f(base + b * block_len, block);
-        }
-    };
-    if threads <= 1 {
-        run(0, out);
-        return;
-    }
-    let run = &run;
-    std::thread::scope(|s| {
-        for (t, part) in out.chunks_mut(per_thread).enumerate() {
-            s.spawn(move || run(t * per_thread, part));
-        }
-    });
-}
-
 /// `f(k, segment k)` for every segment `out[offsets[k]..offsets[k + 1]]`, segments grouped
 /// into about equal parts over threads for large outputs.
 pub fn fill_segments<T: Send>(

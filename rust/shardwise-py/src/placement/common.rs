@@ -240,10 +240,9 @@ impl<T: PyPlacement> Shared<T> {
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
-        n: i64,
+        n: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<Py<PyString>>> {
-        let n =
-            usize::try_from(n).map_err(|_| config_err(py, format!("n must be >= 0, got {n}")))?;
+        let n = int_param(py, "n", n, 0, u64::from(u32::MAX))? as usize;
         let found = self.with_key(key, |k| {
             let s = self.read();
             s.core.locate_n(k, n).map(|ids| {
@@ -276,16 +275,25 @@ impl<T: PyPlacement> Shared<T> {
         out.map(|v| v.into_pyarray(py)).map_err(|e| self.err(py, e))
     }
 
-    pub fn nodes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+    /// The cached names and the core, taken together (no lock is held afterwards, so building
+    /// Python containers from them cannot re-enter this object while it is locked).
+    fn snapshot(&self, py: Python<'_>) -> (Vec<Py<PyString>>, Arc<T>) {
         let s = self.read();
-        PyTuple::new(py, s.names.iter().map(|n| n.clone_ref(py)))
+        (
+            s.names.iter().map(|n| n.clone_ref(py)).collect(),
+            Arc::clone(&s.core),
+        )
+    }
+
+    pub fn nodes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.snapshot(py).0)
     }
 
     pub fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.read();
+        let (names, core) = self.snapshot(py);
         let d = PyDict::new(py);
-        for (n, &w) in s.names.iter().zip(s.core.nodes().weights()) {
-            d.set_item(n.clone_ref(py), w)?;
+        for (n, &w) in names.into_iter().zip(core.nodes().weights()) {
+            d.set_item(n, w)?;
         }
         Ok(d)
     }
@@ -453,7 +461,7 @@ macro_rules! placement_class {
                 &self,
                 py: Python<'_>,
                 key: &Bound<'_, PyAny>,
-                n: i64,
+                n: &Bound<'_, PyAny>,
             ) -> PyResult<Vec<Py<PyString>>> {
                 self.inner.get_nodes(py, key, n)
             }
