@@ -1,10 +1,11 @@
 //! A sorted circle of hash points, each owned by a node, with an O(1) bucket index over it.
 //! Shared by [`super::HashRing`] and [`super::KetamaRing`].
 //!
-//! Lookup: bucket `h >> shift` gives the range of points sharing those top bits (about half a
-//! point per bucket); a branch-free scan of up to [`SCAN`] points finds the first point `>= h`
-//! (or `> h`), with a binary search only for the rare crowded bucket. `owners` has one extra
-//! entry (a copy of the first owner) so that running off the end wraps without a branch.
+//! Lookup: bucket `h >> shift` (4 to 8 buckets per point) either holds no point — then every
+//! hash in it has the same owner, stored in the bucket (most lookups: one memory access) — or
+//! the index of its first point; a branch-free scan of [`SCAN`] entries from there finds the
+//! first point `>= h` (or `> h`), with a binary search only for a crowded bucket. Entries end
+//! with padding owned by the first owner, so running off the end wraps without a branch.
 
 use std::cmp::Ordering;
 
@@ -13,86 +14,106 @@ pub const MAX_POINTS: usize = 1 << 25;
 /// Points scanned without branching in one bucket.
 const SCAN: usize = 4;
 /// Largest bucket index size (bits).
-const MAX_BUCKET_BITS: u32 = 23;
+const MAX_BUCKET_BITS: u32 = 22;
+/// Bucket flag: the rest of the word is the owner of every hash in this (point-free) bucket.
+const DIRECT: u32 = 1 << 31;
+
+/// One point of the circle with its owner, side by side so a lookup touches one cache line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Entry {
+    point: u64,
+    owner: u32,
+}
 
 /// Points sorted by hash (ties ordered by the builder's rule) and a bucket index: bucket `b`
 /// covers hashes whose top bits (of a `width`-bit hash) equal `b`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Continuum {
-    /// Sorted points, then `SCAN` padding entries of `u64::MAX`.
-    points: Vec<u64>,
-    /// Owners of the points, then a copy of the first owner.
-    owners: Vec<u32>,
-    starts: Vec<u32>,
+    /// Sorted entries, then `SCAN` padding entries (point `u64::MAX`, owner = the first owner,
+    /// so that running past the last point wraps to the first owner).
+    entries: Vec<Entry>,
+    /// Per bucket: `DIRECT | owner`, or the index of the bucket's first entry.
+    table: Vec<u32>,
     shift: u32,
     len: usize,
 }
 
 fn bucket_bits(n: usize, width: u32) -> u32 {
-    (usize::BITS - n.leading_zeros() + 1)
+    (usize::BITS - n.leading_zeros() + 2)
         .clamp(1, MAX_BUCKET_BITS)
         .min(width)
 }
 
 impl Continuum {
     /// Build from unsorted `(hash, owner)` pairs; `tie` orders owners of equal hashes.
-    /// Uniform hashes sort in linear time (bucket sort on the top bits).
-    pub fn build(pairs: Vec<(u64, u32)>, width: u32, tie: impl Fn(u32, u32) -> Ordering) -> Self {
+    /// One radix pass on the top bits (into cache-sized buckets), then each bucket is sorted,
+    /// buckets split over threads for large rings.
+    pub fn build(
+        pairs: Vec<(u64, u32)>,
+        width: u32,
+        tie: impl Fn(u32, u32) -> Ordering + Sync,
+    ) -> Self {
         let n = pairs.len();
-        let shift = width - bucket_bits(n, width);
-        let buckets = 1usize << (width - shift);
-        let mut starts = vec![0u32; buckets + 1];
+        let bits = (usize::BITS - n.leading_zeros())
+            .saturating_sub(9)
+            .clamp(1, 12)
+            .min(width);
+        let shift = width - bits;
+        let buckets = 1usize << bits;
+        let mut offsets = vec![0usize; buckets + 1];
         for &(p, _) in &pairs {
-            starts[(p >> shift) as usize + 1] += 1;
+            offsets[(p >> shift) as usize + 1] += 1;
         }
         for b in 0..buckets {
-            starts[b + 1] += starts[b];
+            offsets[b + 1] += offsets[b];
         }
-        let mut next = starts.clone();
+        let mut next = offsets.clone();
         let mut sorted = vec![(0u64, 0u32); n];
         for pair in pairs {
             let b = (pair.0 >> shift) as usize;
-            sorted[next[b] as usize] = pair;
+            sorted[next[b]] = pair;
             next[b] += 1;
         }
         let order = |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
-        for b in 0..buckets {
-            let (lo, hi) = (starts[b] as usize, starts[b + 1] as usize);
-            if hi - lo > 1 {
-                sorted[lo..hi].sort_unstable_by(order);
-            }
-        }
+        super::fill_segments(&mut sorted, &offsets, |_, segment| {
+            segment.sort_unstable_by(order);
+        });
         Self::from_sorted(sorted, width)
     }
 
     /// Build from pairs already sorted by the ring's order.
     pub fn from_sorted(pairs: Vec<(u64, u32)>, width: u32) -> Self {
         let len = pairs.len();
-        let mut points = Vec::with_capacity(len + SCAN);
-        let mut owners = Vec::with_capacity(len + 1);
-        for (p, o) in pairs {
-            points.push(p);
-            owners.push(o);
-        }
-        points.extend([u64::MAX; SCAN]);
-        if let Some(&first) = owners.first() {
-            owners.push(first);
-        }
+        let mut entries = Vec::with_capacity(len + SCAN);
+        entries.extend(
+            pairs
+                .into_iter()
+                .map(|(point, owner)| Entry { point, owner }),
+        );
+        let first = entries.first().map_or(0, |e| e.owner);
+        entries.extend(
+            [Entry {
+                point: u64::MAX,
+                owner: first,
+            }; SCAN],
+        );
         let shift = width - bucket_bits(len, width);
         let buckets = 1usize << (width - shift);
-        let mut starts = vec![0u32; buckets + 1];
+        let mut table = vec![0u32; buckets];
         let mut i = 0usize;
-        for (b, slot) in starts.iter_mut().enumerate() {
-            while i < len && ((points[i] >> shift) as usize) < b {
+        for (b, slot) in table.iter_mut().enumerate() {
+            while i < len && ((entries[i].point >> shift) as usize) < b {
                 i += 1;
             }
-            *slot = i as u32;
+            *slot = if i < len && (entries[i].point >> shift) as usize == b {
+                i as u32
+            } else {
+                DIRECT | entries[i].owner
+            };
         }
-        starts[buckets] = len as u32;
         Continuum {
-            points,
-            owners,
-            starts,
+            entries,
+            table,
             shift,
             len,
         }
@@ -106,48 +127,56 @@ impl Continuum {
         self.len == 0
     }
 
-    pub fn points(&self) -> &[u64] {
-        &self.points[..self.len]
+    /// The points in ring order (a copy, for inspection).
+    pub fn points(&self) -> Vec<u64> {
+        self.entries[..self.len].iter().map(|e| e.point).collect()
     }
 
-    pub fn owners(&self) -> &[u32] {
-        &self.owners[..self.len]
+    /// The owners of the points in ring order (a copy, for inspection).
+    pub fn owners(&self) -> Vec<u32> {
+        self.entries[..self.len].iter().map(|e| e.owner).collect()
     }
 
-    /// Index of the first point `>= h` (`> h` when `STRICT`), or `len` past the last point.
+    /// Index of the first point `>= h` (`> h` when `STRICT`); `len` or more past the last point.
+    #[inline(always)]
+    fn scan<const STRICT: bool>(&self, lo: usize, h: u64) -> usize {
+        let below = |e: &Entry| if STRICT { e.point <= h } else { e.point < h };
+        // Points of later buckets are above h, so counting stops by itself at the bucket's end.
+        let before: usize = self.entries[lo..lo + SCAN]
+            .iter()
+            .map(|e| usize::from(below(e)))
+            .sum();
+        if before < SCAN {
+            return lo + before;
+        }
+        let from = (lo + SCAN).min(self.len);
+        from + self.entries[from..self.len].partition_point(below)
+    }
+
     #[inline(always)]
     fn raw_position<const STRICT: bool>(&self, h: u64) -> usize {
-        let b = (h >> self.shift) as usize;
-        let lo = self.starts[b] as usize;
-        let hi = self.starts[b + 1] as usize;
-        let count = hi - lo;
-        if count <= SCAN {
-            let window = &self.points[lo..lo + SCAN];
-            let mut before = 0usize;
-            for (i, &p) in window.iter().enumerate() {
-                let below = if STRICT { p <= h } else { p < h };
-                before += usize::from((i < count) & below);
-            }
-            lo + before
-        } else {
-            let slice = &self.points[lo..hi];
-            lo + if STRICT {
-                slice.partition_point(|&p| p <= h)
-            } else {
-                slice.partition_point(|&p| p < h)
-            }
+        let word = self.table[(h >> self.shift) as usize];
+        if word & DIRECT != 0 {
+            // No point in this bucket: the answer is the first point of a later bucket.
+            return self.next_after_bucket(h);
         }
+        self.scan::<STRICT>(word as usize, h)
+    }
+
+    /// Index of the first point in a bucket after `h`'s (point-free) bucket, or `len`.
+    fn next_after_bucket(&self, h: u64) -> usize {
+        let b = h >> self.shift;
+        self.entries[..self.len].partition_point(|e| (e.point >> self.shift) <= b)
     }
 
     /// Position of the first point `>= h` (or `> h` when `strict`), wrapping to 0.
-    #[inline]
     pub fn position(&self, h: u64, strict: bool) -> usize {
         let pos = if strict {
             self.raw_position::<true>(h)
         } else {
             self.raw_position::<false>(h)
         };
-        if pos == self.len {
+        if pos >= self.len {
             0
         } else {
             pos
@@ -160,12 +189,16 @@ impl Continuum {
         if self.len == 0 {
             return None;
         }
+        let word = self.table[(h >> self.shift) as usize];
+        if word & DIRECT != 0 {
+            return Some(word & !DIRECT);
+        }
         let pos = if strict {
-            self.raw_position::<true>(h)
+            self.scan::<true>(word as usize, h)
         } else {
-            self.raw_position::<false>(h)
+            self.scan::<false>(word as usize, h)
         };
-        Some(self.owners[pos])
+        Some(self.entries[pos.min(self.len)].owner)
     }
 
     /// Owners clockwise from the position of `h`, once around the ring.
@@ -175,16 +208,16 @@ impl Continuum {
         } else {
             self.position(h, strict)
         };
-        let owners = self.owners();
-        owners[start..].iter().chain(&owners[..start]).copied()
+        let entries = &self.entries[..self.len];
+        entries[start..]
+            .iter()
+            .chain(&entries[..start])
+            .map(|e| e.owner)
     }
 
     /// The pairs in ring order.
     pub fn pairs(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
-        self.points()
-            .iter()
-            .copied()
-            .zip(self.owners().iter().copied())
+        self.entries[..self.len].iter().map(|e| (e.point, e.owner))
     }
 }
 

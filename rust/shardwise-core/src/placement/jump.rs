@@ -21,53 +21,9 @@ pub fn jump(mut key: u64, buckets: u32) -> u32 {
     b as u32
 }
 
-/// Keys jumped together by [`jump_lanes`].
-pub const LANES: usize = 8;
-
-/// [`jump`] of `LANES` keys at once: the lanes are independent, so their divisions overlap.
-#[inline]
-pub fn jump_lanes(keys: [u64; LANES], buckets: u32) -> [u32; LANES] {
-    let n = i64::from(buckets);
-    let mut k = keys;
-    let mut b = [-1i64; LANES];
-    let mut j = [0i64; LANES];
-    loop {
-        let mut active = false;
-        for l in 0..LANES {
-            let live = j[l] < n;
-            active |= live;
-            let nk = k[l].wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
-            let nj = ((j[l] + 1) as f64 * ((1u64 << 31) as f64 / ((nk >> 33) + 1) as f64)) as i64;
-            b[l] = if live { j[l] } else { b[l] };
-            k[l] = if live { nk } else { k[l] };
-            j[l] = if live { nj } else { j[l] };
-        }
-        if !active {
-            break;
-        }
-    }
-    b.map(|v| v as u32)
-}
-
 /// [`jump`] of every key (ints raw, bytes through XXH3-64), in parallel for large batches.
 pub fn jump_keys(keys: Keys<'_>, buckets: u32) -> Vec<i32> {
-    let mut out = vec![0i32; keys.len()];
-    super::fill_blocks(&mut out, 1024, |start, block| {
-        let mut chunks = block.chunks_mut(LANES);
-        let mut at = start;
-        for chunk in &mut chunks {
-            let mut lane = [0u64; LANES];
-            for (l, slot) in lane.iter_mut().enumerate().take(chunk.len()) {
-                *slot = jump_key(keys.get(at + l));
-            }
-            let got = jump_lanes(lane, buckets);
-            for (slot, &g) in chunk.iter_mut().zip(&got) {
-                *slot = g as i32;
-            }
-            at += chunk.len();
-        }
-    });
-    out
+    keys.map(|k| jump(jump_key(k), buckets) as i32)
 }
 
 /// The 64-bit value jump uses for a key: ints as they are, bytes through XXH3-64.
@@ -197,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn lanes_equal_scalar() {
+    fn bulk_equals_scalar() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let keys: Vec<u64> = (0..100_003)
             .map(|_| {

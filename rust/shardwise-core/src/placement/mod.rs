@@ -85,28 +85,41 @@ pub fn distinct_prefix(
     out
 }
 
-/// `f(start, block)` over consecutive blocks of `out` (`block` = `out[start..start + block.len()]`,
-/// at most `block_len` long), the blocks split over threads for large outputs.
-pub fn fill_blocks<T: Send>(out: &mut [T], block_len: usize, f: impl Fn(usize, &mut [T]) + Sync) {
-    let threads = crate::par::threads_for(out.len());
-    let per_thread = out
-        .len()
-        .div_ceil(threads)
-        .next_multiple_of(block_len)
-        .max(block_len);
-    let run = |base: usize, part: &mut [T]| {
-        for (b, block) in part.chunks_mut(block_len).enumerate() {
-            f(base + b * block_len, block);
-        }
-    };
+/// `f(k, segment k)` for every segment `out[offsets[k]..offsets[k + 1]]`, segments grouped
+/// into about equal parts over threads for large outputs.
+pub fn fill_segments<T: Send>(
+    out: &mut [T],
+    offsets: &[usize],
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let segments = offsets.len().saturating_sub(1);
+    let threads = crate::par::threads_for(out.len()).min(segments.max(1));
     if threads <= 1 {
-        run(0, out);
+        for k in 0..segments {
+            f(k, &mut out[offsets[k]..offsets[k + 1]]);
+        }
         return;
     }
-    let run = &run;
+    let per = out.len().div_ceil(threads);
+    let f = &f;
     std::thread::scope(|s| {
-        for (t, part) in out.chunks_mut(per_thread).enumerate() {
-            s.spawn(move || run(t * per_thread, part));
+        let mut rest = out;
+        let mut first = 0usize;
+        while first < segments {
+            let mut last = first + 1;
+            while last < segments && offsets[last] - offsets[first] < per {
+                last += 1;
+            }
+            let (mine, tail) =
+                std::mem::take(&mut rest).split_at_mut(offsets[last] - offsets[first]);
+            rest = tail;
+            let base = offsets[first];
+            s.spawn(move || {
+                for k in first..last {
+                    f(k, &mut mine[offsets[k] - base..offsets[k + 1] - base]);
+                }
+            });
+            first = last;
         }
     });
 }

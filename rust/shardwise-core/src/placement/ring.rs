@@ -6,10 +6,9 @@
 
 use super::continuum::{Continuum, MAX_POINTS};
 use super::nodes::{NodeSet, PlacementError};
-use super::{check_n, distinct_prefix, shifted, Placement};
+use super::{check_n, distinct_prefix, fill_segments, shifted, Placement};
 use crate::hash;
 use crate::keys::KeyRef;
-use crate::par;
 
 /// Default virtual nodes per unit of weight.
 pub const DEFAULT_VNODES: u32 = 160;
@@ -129,8 +128,8 @@ impl HashRing {
             offsets.push(offsets[offsets.len() - 1] + point_count(vnodes, w));
         }
         let mut pairs = vec![(0u64, 0u32); offsets[nodes.len()]];
-        fill_by_node(&mut pairs, &offsets, |i, out| {
-            node_points_into(nodes.name(i), hash, i, out);
+        fill_segments(&mut pairs, &offsets, |i, out| {
+            node_points_into(nodes.name(i as u32), hash, i as u32, out);
         });
         let ring = Continuum::build(pairs, hash.width(), |a, b| nodes.name(a).cmp(nodes.name(b)));
         Ok(HashRing {
@@ -217,44 +216,6 @@ fn node_points_into(name: &str, hash: RingHash, i: u32, out: &mut [(u64, u32)]) 
         push_decimal(&mut label, j as u64);
         *slot = (hash.hash(&label), i);
     }
-}
-
-/// Run `f(node, its slice of out)` for every node, nodes split over threads for large rings.
-/// `offsets[i]..offsets[i + 1]` is node `i`'s slice.
-fn fill_by_node<T: Send>(out: &mut [T], offsets: &[usize], f: impl Fn(u32, &mut [T]) + Sync) {
-    let nodes = offsets.len() - 1;
-    let threads = par::threads_for(out.len()).min(nodes.max(1));
-    if threads <= 1 {
-        for i in 0..nodes {
-            f(i as u32, &mut out[offsets[i]..offsets[i + 1]]);
-        }
-        return;
-    }
-    let per = out.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let mut rest = out;
-        let mut first = 0usize;
-        while first < nodes {
-            let mut last = first + 1;
-            while last < nodes && offsets[last] - offsets[first] < per {
-                last += 1;
-            }
-            let (mine, tail) =
-                std::mem::take(&mut rest).split_at_mut(offsets[last] - offsets[first]);
-            rest = tail;
-            let base = offsets[first];
-            s.spawn(move || {
-                for i in first..last {
-                    f(
-                        i as u32,
-                        &mut mine[offsets[i] - base..offsets[i + 1] - base],
-                    );
-                }
-            });
-            first = last;
-        }
-    });
 }
 
 /// Append the decimal digits of `v`.

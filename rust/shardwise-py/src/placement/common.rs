@@ -276,16 +276,25 @@ impl<T: PyPlacement> Shared<T> {
         out.map(|v| v.into_pyarray(py)).map_err(|e| self.err(py, e))
     }
 
-    pub fn nodes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+    /// The cached names and the core, taken together (no lock is held afterwards, so building
+    /// Python containers from them cannot re-enter this object while it is locked).
+    fn snapshot(&self, py: Python<'_>) -> (Vec<Py<PyString>>, Arc<T>) {
         let s = self.read();
-        PyTuple::new(py, s.names.iter().map(|n| n.clone_ref(py)))
+        (
+            s.names.iter().map(|n| n.clone_ref(py)).collect(),
+            Arc::clone(&s.core),
+        )
+    }
+
+    pub fn nodes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.snapshot(py).0)
     }
 
     pub fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.read();
+        let (names, core) = self.snapshot(py);
         let d = PyDict::new(py);
-        for (n, &w) in s.names.iter().zip(s.core.nodes().weights()) {
-            d.set_item(n.clone_ref(py), w)?;
+        for (n, &w) in names.into_iter().zip(core.nodes().weights()) {
+            d.set_item(n, w)?;
         }
         Ok(d)
     }
