@@ -434,11 +434,17 @@ impl Placement for MementoHash {
             for (c, chunk) in part.chunks_mut(BLOCK).enumerate() {
                 let start = base + c * BLOCK;
                 let len = chunk.len();
-                for (i, h) in hashes[..len].iter_mut().enumerate() {
-                    *h = memento_key(keys.get(start + i));
-                }
-                self.engine
-                    .buckets_into(&hashes[..len], &mut buckets[..len]);
+                let block: &[u64] = match keys {
+                    // Int keys are their own jump keys: no copy.
+                    Keys::Ints(v) => &v[start..start + len],
+                    Keys::Packed(_) => {
+                        for (i, h) in hashes[..len].iter_mut().enumerate() {
+                            *h = memento_key(keys.get(start + i));
+                        }
+                        &hashes[..len]
+                    }
+                };
+                self.engine.buckets_into(block, &mut buckets[..len]);
                 for (o, &b) in chunk.iter_mut().zip(&buckets[..len]) {
                     *o = self.node_at[b as usize] as i32;
                 }
