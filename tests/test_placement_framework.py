@@ -102,8 +102,11 @@ def test_changes_and_errors(algo: tuple[type, type, dict[str, object]]) -> None:
         n = len(obj)
         with pytest.raises(ConfigurationError, match=f"only {n} exist"):
             obj.get_nodes("k", n + 1)
-        with pytest.raises(ConfigurationError):
-            obj.get_nodes("k", -1)
+        for bad_n in (-1, 10**30):
+            with pytest.raises(ConfigurationError):
+                obj.get_nodes("k", bad_n)
+        with pytest.raises(TypeError):
+            obj.get_nodes("k", 1.0)
         assert obj.get_nodes("k", 0) == []
         with pytest.raises(TypeError):
             cls("abc", **algo[2])

@@ -63,8 +63,12 @@ def test_weights_shift_load(cls: Any, kw: dict[str, Any]) -> None:
     if cls is shardwise.JumpHash:
         pytest.skip("JumpHash is unweighted")
     p = cls({"light": 1, "heavy": 3}, **kw)
-    share = load_distribution(p, KEYS).as_dict()["heavy"] / len(KEYS)
+    dist = load_distribution(p, KEYS)
+    share = dist.as_dict()["heavy"] / len(KEYS)
     assert abs(share - 0.75) < 0.06, share
+    assert dist.max_over_share == pytest.approx(
+        max(dist.as_dict()["heavy"] / (0.75 * len(KEYS)), dist.as_dict()["light"] / (0.25 * len(KEYS)))
+    )
 
 
 @pytest.mark.parametrize(("cls", "kw"), [(c, kw) for c, kw, _, _ in BOUNDS], ids=IDS)

@@ -22,7 +22,8 @@ class LoadDistribution:
     max: int
     min: int
     stddev: float  # population standard deviation of the counts
-    max_over_mean: float  # 1.0 is perfect balance; 0.0 when there are no keys
+    max_over_mean: float  # 1.0 is perfect balance for equal weights; 0.0 when there are no keys
+    max_over_share: float  # max of count / (total * weight / sum of weights): 1.0 is perfect for any weights
 
     def as_dict(self) -> dict[str, int]:
         """Node name -> key count."""
@@ -36,6 +37,9 @@ def load_distribution(placement: Placement, keys: Any) -> LoadDistribution:
     counts = np.bincount(owners, minlength=len(nodes)).astype(np.int64)
     total = int(counts.sum())
     mean = total / len(nodes) if len(nodes) else 0.0
+    weights = placement.weights
+    w = np.array([weights[n] for n in nodes], dtype=np.float64)
+    expected = total * w / w.sum() if len(nodes) and total else np.zeros(len(nodes))
     return LoadDistribution(
         nodes=nodes,
         counts=counts,
@@ -45,6 +49,7 @@ def load_distribution(placement: Placement, keys: Any) -> LoadDistribution:
         min=int(counts.min()) if len(nodes) else 0,
         stddev=float(counts.std()) if len(nodes) else 0.0,
         max_over_mean=float(counts.max() / mean) if mean else 0.0,
+        max_over_share=float((counts / expected).max()) if total else 0.0,
     )
 
 

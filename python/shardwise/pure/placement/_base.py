@@ -147,8 +147,7 @@ class PurePlacement(ABC):
 
     def get_nodes(self, key: Any, n: int) -> list[str]:
         """``n`` distinct nodes for ``key``, in preference order."""
-        if n < 0:
-            raise ConfigurationError(f"n must be >= 0, got {n}")
+        n = int_param("n", n, 0, 2**32 - 1)
         as_key_list([key])
         if not self._names:
             raise self._no_nodes()

@@ -18,7 +18,7 @@ FLAVORS = ("libketama", "uhashring")
 UHASHRING_DEFAULT_VNODES = 40
 LIBKETAMA_MAX_NAME = 21
 MAX_VNODES = 1 << 20
-MAX_POINTS = 1 << 25
+MAX_POINTS = 1 << 24
 
 
 def libketama_digests(memory: int, total: int, servers: int) -> int:

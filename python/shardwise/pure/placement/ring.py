@@ -13,7 +13,7 @@ from shardwise.pure.placement._hashes import RING_HASHES
 
 DEFAULT_VNODES = 160
 MAX_VNODES = 1 << 20
-MAX_POINTS = 1 << 25
+MAX_POINTS = 1 << 24
 
 
 def round_half_away(x: float) -> int:

@@ -9,8 +9,9 @@
 
 use std::cmp::Ordering;
 
-/// Most points a ring may hold (about 400 MB); larger requests are refused before allocating.
-pub const MAX_POINTS: usize = 1 << 25;
+/// Most points a ring may hold (16.7M: about 256 MB of points, twice that while building);
+/// larger requests are refused before allocating.
+pub const MAX_POINTS: usize = 1 << 24;
 /// Points scanned without branching in one bucket.
 const SCAN: usize = 4;
 /// Largest bucket index size (bits).

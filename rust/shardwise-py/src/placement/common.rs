@@ -240,10 +240,9 @@ impl<T: PyPlacement> Shared<T> {
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
-        n: i64,
+        n: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<Py<PyString>>> {
-        let n =
-            usize::try_from(n).map_err(|_| config_err(py, format!("n must be >= 0, got {n}")))?;
+        let n = int_param(py, "n", n, 0, u64::from(u32::MAX))? as usize;
         let found = self.with_key(key, |k| {
             let s = self.read();
             s.core.locate_n(k, n).map(|ids| {
@@ -462,7 +461,7 @@ macro_rules! placement_class {
                 &self,
                 py: Python<'_>,
                 key: &Bound<'_, PyAny>,
-                n: i64,
+                n: &Bound<'_, PyAny>,
             ) -> PyResult<Vec<Py<PyString>>> {
                 self.inner.get_nodes(py, key, n)
             }
