@@ -164,6 +164,20 @@ def test_memento_arbitrary_removal_moves_only_that_nodes_keys_and_restore_return
     assert m.removed_count == 0
 
 
+def test_memento_add_in_any_order_moves_keys_only_to_the_new_node() -> None:
+    keys = [f"k{i}" for i in range(50_000)]
+    for cls in (shardwise.MementoHash, pure.MementoHash):
+        m = cls(NAMES)
+        m.remove_node("node-2")
+        m.remove_node("node-7")
+        for name in ("node-2", "brand-new", "node-7"):  # not last-out-first-in
+            before = owners(m, keys if cls is shardwise.MementoHash else keys[:2000])
+            m.add_node(name)
+            after = owners(m, keys if cls is shardwise.MementoHash else keys[:2000])
+            changed = {a for a, b in zip(after, before, strict=True) if a != b}
+            assert changed == {name}
+
+
 def test_memento_balance_after_removals_and_growth() -> None:
     m = shardwise.MementoHash([f"n{i}" for i in range(100)])
     for i in range(0, 100, 4):

@@ -17,7 +17,7 @@ from shardwise.pure.placement._points import SortedPoints
 DEFAULT_VNODES = 160
 DEFAULT_LOAD_FACTOR = 1.25
 MAX_VNODES = 1 << 20
-MAX_POINTS = float(1 << 25)
+MAX_POINTS = float(1 << 24)
 
 
 def point_count(vnodes: int, weight: float) -> int:

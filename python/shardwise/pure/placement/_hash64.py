@@ -3,19 +3,13 @@ the Rust side uses (bit for bit)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from shardwise.pure.keys import encode_key
+from shardwise.pure.placement._hashes import xxh3_64 as xxh3_bytes
+
+__all__ = ["GOLDEN", "MASK64", "jump_bucket", "key_hash", "mix64", "scale", "xxh3_bytes"]
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
-
-
-def xxh3_bytes(data: bytes, seed: int = 0) -> int:
-    """XXH3-64 of raw bytes with a seed (from the ``xxhash`` package, imported on first use)."""
-    xxhash: Any = importlib.import_module("xxhash")
-    return int(xxhash.xxh3_64_intdigest(data, seed))
 
 
 def key_hash(key: object) -> int:

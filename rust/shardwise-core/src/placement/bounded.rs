@@ -153,7 +153,7 @@ fn find(next: &mut [usize], mut i: usize) -> usize {
 }
 
 /// Most ring points a bounded-load ring may hold.
-pub const MAX_POINTS: f64 = (1u64 << 25) as f64;
+pub const MAX_POINTS: f64 = super::continuum::MAX_POINTS as f64;
 /// Most virtual nodes per unit of weight.
 pub const MAX_VNODES: u32 = 1 << 20;
 

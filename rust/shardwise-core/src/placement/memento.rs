@@ -41,8 +41,9 @@ pub fn jump_buckets<const LANES: usize>(keys: [u64; LANES], buckets: u32) -> [u3
             let next_key = key[l]
                 .wrapping_mul(2_862_933_555_777_941_757)
                 .wrapping_add(1);
-            let next_j =
-                ((j[l] + 1) as f64 * ((1u64 << 31) as f64 / ((next_key >> 33) + 1) as f64)) as i64;
+            // (next_key >> 33) + 1 <= 2**31: converting it through i64 is exact and cheaper.
+            let divisor = ((next_key >> 33) + 1) as i64 as f64;
+            let next_j = ((j[l] + 1) as f64 * ((1u64 << 31) as f64 / divisor)) as i64;
             if active {
                 b[l] = j[l];
                 key[l] = next_key;
@@ -433,11 +434,17 @@ impl Placement for MementoHash {
             for (c, chunk) in part.chunks_mut(BLOCK).enumerate() {
                 let start = base + c * BLOCK;
                 let len = chunk.len();
-                for (i, h) in hashes[..len].iter_mut().enumerate() {
-                    *h = memento_key(keys.get(start + i));
-                }
-                self.engine
-                    .buckets_into(&hashes[..len], &mut buckets[..len]);
+                let block: &[u64] = match keys {
+                    // Int keys are their own jump keys: no copy.
+                    Keys::Ints(v) => &v[start..start + len],
+                    Keys::Packed(_) => {
+                        for (i, h) in hashes[..len].iter_mut().enumerate() {
+                            *h = memento_key(keys.get(start + i));
+                        }
+                        &hashes[..len]
+                    }
+                };
+                self.engine.buckets_into(block, &mut buckets[..len]);
                 for (o, &b) in chunk.iter_mut().zip(&buckets[..len]) {
                     *o = self.node_at[b as usize] as i32;
                 }

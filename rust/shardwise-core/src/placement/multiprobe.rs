@@ -34,13 +34,18 @@ pub fn probe(key_hash: u64, i: u32) -> u64 {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SortedPoints {
     circle: Continuum,
+    points: Vec<u64>,
+    owners: Vec<u32>,
 }
 
 impl SortedPoints {
     /// Build from `(point, owner)` pairs in any order.
     pub fn new(pairs: Vec<(u64, u32)>) -> Self {
+        let circle = Continuum::build(pairs, 64, |a, b| a.cmp(&b));
         SortedPoints {
-            circle: Continuum::build(pairs, 64, |a, b| a.cmp(&b)),
+            points: circle.points(),
+            owners: circle.owners(),
+            circle,
         }
     }
 
@@ -53,11 +58,11 @@ impl SortedPoints {
     }
 
     pub fn points(&self) -> &[u64] {
-        self.circle.points()
+        &self.points
     }
 
     pub fn owners(&self) -> &[u32] {
-        self.circle.owners()
+        &self.owners
     }
 
     /// Index of the first point `>= h`, wrapping to 0 past the end. The ring must not be empty.

@@ -226,7 +226,7 @@ impl PyRangePartitioner {
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
-        n: i64,
+        n: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<Py<PyString>>> {
         self.inner.get_nodes(py, key, n)
     }
