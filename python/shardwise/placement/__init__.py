@@ -64,3 +64,20 @@ def from_state(state: dict[str, Any]) -> Any:
     except (KeyError, TypeError):
         raise ConfigurationError(f"unknown placement class {state['class']!r} in state") from None
     return cls.from_state(state)
+
+# MementoHash, multi-probe, bounded loads, ranges and Redis Cluster slots.
+from shardwise._core import (  # noqa: E402
+    BoundedLoadRing,
+    MementoHash,
+    MultiProbe,
+    RangePartitioner,
+    RedisClusterSlots,
+)
+
+__all__ += ["BoundedLoadRing", "MementoHash", "MultiProbe", "RangePartitioner", "RedisClusterSlots"]
+_CLASSES.update(
+    {
+        cls.__name__: cls
+        for cls in (BoundedLoadRing, MementoHash, MultiProbe, RangePartitioner, RedisClusterSlots)
+    }
+)

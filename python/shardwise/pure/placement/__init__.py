@@ -39,3 +39,18 @@ def from_state(state: dict[str, Any]) -> Any:
     except (KeyError, TypeError):
         raise ConfigurationError(f"unknown placement class {state['class']!r} in state") from None
     return cls.from_state(state)
+
+# MementoHash, multi-probe, bounded loads, ranges and Redis Cluster slots.
+from shardwise.pure.placement._bounded import BoundedLoadRing  # noqa: E402
+from shardwise.pure.placement._memento import MementoHash  # noqa: E402
+from shardwise.pure.placement._multiprobe import MultiProbe  # noqa: E402
+from shardwise.pure.placement._range import RangePartitioner  # noqa: E402
+from shardwise.pure.placement._redis_slots import RedisClusterSlots  # noqa: E402
+
+__all__ += ["BoundedLoadRing", "MementoHash", "MultiProbe", "RangePartitioner", "RedisClusterSlots"]
+_CLASSES.update(
+    {
+        cls.CLASS: cls
+        for cls in (BoundedLoadRing, MementoHash, MultiProbe, RangePartitioner, RedisClusterSlots)
+    }
+)

@@ -133,3 +133,16 @@ pub fn shifted(i: u32, removed: u32) -> u32 {
         i
     }
 }
+
+// MementoHash, multi-probe, bounded loads, ranges and Redis Cluster slots.
+pub mod bounded;
+pub mod memento;
+pub mod multiprobe;
+pub mod range;
+pub mod redis_slots;
+
+pub use bounded::BoundedLoadRing;
+pub use memento::MementoHash;
+pub use multiprobe::MultiProbe;
+pub use range::RangePartitioner;
+pub use redis_slots::RedisClusterSlots;

@@ -1,0 +1,431 @@
+"""``shardwise simulate``: compare placement algorithms on balance, movement and speed."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from shardwise.cli import algorithms
+from shardwise.cli._common import (
+    CliError,
+    HelpFormatter,
+    NodeSpec,
+    format_table,
+    parse_nodes,
+    positive_int,
+)
+from shardwise.cli.algorithms import Placement
+from shardwise.cli.keyfiles import FORMATS, detect_format, read_all_keys
+from shardwise.cli.progress import Progress
+
+EPILOG = """\
+examples:
+  shardwise simulate                                  # every algorithm, 10 nodes, 1M keys
+  shardwise simulate --nodes 50 --keys 5M --algorithms ring,jump,maglev
+  shardwise simulate --nodes a,b,c --weights 1,1,2 --vnodes 40
+  shardwise simulate --nodes @nodes.txt --key-file keys.txt --out report/
+
+The table shows, per algorithm: balance (max/mean = the most loaded node over its fair share;
+stddev of the load in keys and as % of the mean), the share of keys that change owner when one
+node is added and one removed (ideal: the new node's share / the removed node's share), and the
+lookup cost (bulk place() in ns per key; get_node() in ns per call). --out gets load.png,
+movement.png, throughput.png, summary.md and summary.csv."""
+
+SINGLE_SAMPLE = 20_000
+
+
+@dataclass
+class Result:
+    """The figures of one algorithm."""
+
+    name: str
+    nodes: tuple[str, ...]
+    counts: npt.NDArray[np.int64]
+    expected: npt.NDArray[np.float64]
+    build_ms: float
+    place_ns: float
+    get_node_ns: float
+    moved_add: float
+    ideal_add: float
+    moved_remove: float
+    ideal_remove: float
+    removed_node: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def max_over_mean(self) -> float:
+        return float(np.max(self.counts / self.expected))
+
+    @property
+    def stddev(self) -> float:
+        return float(np.sqrt(np.mean((self.counts - self.expected) ** 2)))
+
+    @property
+    def stddev_pct(self) -> float:
+        return 100.0 * self.stddev / float(np.mean(self.expected))
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="compare placement algorithms (balance, movement, speed) with plots",
+        description="Compare placement algorithms on balance, keys moved when a node is added or removed, "
+        "and lookup speed; print a table and write plots plus a Markdown/CSV summary.",
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument(
+        "-a",
+        "--algorithms",
+        metavar="LIST",
+        help=f"comma-separated algorithms (default: all available: {algorithms.names_help()})",
+    )
+    parser.add_argument(
+        "-n",
+        "--nodes",
+        default="10",
+        metavar="N|LIST|@FILE",
+        help="a node count, names a,b,c (a=2 for a weight) or @file with 'NAME [WEIGHT]' lines (default: 10)",
+    )
+    parser.add_argument("-w", "--weights", metavar="LIST", help="comma-separated weights, one per node")
+    parser.add_argument(
+        "--vnodes",
+        type=positive_int,
+        metavar="V",
+        help="virtual nodes per unit weight, for the algorithms that have them",
+    )
+    parser.add_argument(
+        "-k",
+        "--keys",
+        type=positive_int,
+        metavar="K",
+        help="number of keys (default: 1M synthetic keys, or every key of --key-file); accepts 1M, 500k",
+    )
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        metavar="FILE",
+        help="use keys from a text (one per line), CSV or Parquet file",
+    )
+    parser.add_argument("--column", metavar="C", help="column of a CSV/Parquet key file (default: the first)")
+    parser.add_argument("--format", choices=FORMATS, help="key file format (default: from the extension)")
+    parser.add_argument(
+        "--key-type",
+        choices=("str", "int"),
+        default="str",
+        help="read text/CSV keys as strings (default) or integers",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic keys (default: 1)")
+    parser.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("shardwise-out"),
+        metavar="DIR",
+        help="directory for plots and summaries (default: ./shardwise-out)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="write only summary.md and summary.csv")
+    parser.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=3,
+        help="timing runs per measurement; the best is kept (default: 3)",
+    )
+    _progress_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _progress_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="always show the progress bar on stderr",
+    )
+    group.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="never show it (default: only when stderr is a terminal)",
+    )
+
+
+def synthetic_keys(count: int, seed: int) -> npt.NDArray[np.uint64]:
+    """``count`` uniformly random 64-bit integer keys from ``seed``."""
+    return np.random.default_rng(seed).integers(0, 2**64, size=count, dtype=np.uint64, endpoint=False)
+
+
+def expected_loads(names: tuple[str, ...], weights: dict[str, float], total: int) -> npt.NDArray[np.float64]:
+    w = np.array([weights.get(n, 1.0) for n in names], dtype=np.float64)
+    expected: npt.NDArray[np.float64] = total * w / w.sum()
+    return expected
+
+
+def moved_fraction(before: Placement, b_idx: npt.NDArray[Any], after: Placement, keys: Any) -> float:
+    """Share of keys whose owner (by name) differs between ``before`` (whose placement of ``keys``
+    is ``b_idx``) and ``after``."""
+    a_idx = np.asarray(after.place(keys))
+    count = len(b_idx)
+    b_names, a_names = list(before.nodes), list(after.nodes)
+    position = {name: i for i, name in enumerate(a_names)}
+    remap = np.array([position.get(name, -1) for name in b_names], dtype=np.int64)
+    return float(np.count_nonzero(remap[b_idx] != a_idx)) / count
+
+
+def _best_time(fn: Any, repeat: int) -> float:
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _new_node_name(names: tuple[str, ...]) -> str:
+    taken = set(names)
+    i = len(names)
+    while f"node-{i}" in taken:
+        i += 1
+    return f"node-{i}"
+
+
+def simulate_one(
+    name: str, nodes: NodeSpec, keys: Any, vnodes: int | None, repeat: int, bar: Progress
+) -> Result:
+    cls = algorithms.resolve_class(name)
+    count = len(keys)
+    weights = dict(zip(nodes.names, nodes.weights, strict=True))
+    notes: list[str] = []
+
+    bar.set_label(f"{algorithms.label(name)}: build+place")
+    start = time.perf_counter()
+    base = algorithms.build(cls, nodes, vnodes)
+    build_ms = (time.perf_counter() - start) * 1e3
+    order = tuple(base.nodes)
+    start = time.perf_counter()
+    idx = np.asarray(base.place(keys))
+    place_s = time.perf_counter() - start
+    counts = np.bincount(idx, minlength=len(order)).astype(np.int64)
+    if repeat > 1:
+        place_s = min(place_s, _best_time(lambda: base.place(keys), repeat - 1))
+    bar.advance()
+
+    bar.set_label(f"{algorithms.label(name)}: get_node")
+    sample = keys[:SINGLE_SAMPLE].tolist() if hasattr(keys, "tolist") else list(keys[:SINGLE_SAMPLE])
+    get_node = base.get_node
+
+    def lookups() -> None:
+        for key in sample:
+            get_node(key)
+
+    single_s = _best_time(lookups, repeat)
+    bar.advance()
+
+    bar.set_label(f"{algorithms.label(name)}: add a node")
+    added = _new_node_name(nodes.names)
+    new_weight = float(np.median(nodes.weights))
+    if all(float(w).is_integer() for w in nodes.weights):
+        new_weight = float(max(1, round(new_weight)))
+    grown = algorithms.build(cls, nodes, vnodes)
+    try:
+        grown.add_node(added, new_weight) if nodes.weighted else grown.add_node(added)
+    except (AttributeError, TypeError, ValueError, NotImplementedError) as exc:
+        raise CliError(f"{algorithms.label(name)}: add_node failed: {exc}") from None
+    moved_add = moved_fraction(base, idx, grown, keys)
+    ideal_add = new_weight / (sum(nodes.weights) + new_weight)
+    bar.advance()
+
+    bar.set_label(f"{algorithms.label(name)}: remove a node")
+    shrunk = algorithms.build(cls, nodes, vnodes)
+    removed = order[len(order) // 2]
+    if len(order) < 2:
+        moved_remove, ideal_remove, removed = math.nan, math.nan, "-"
+        notes.append("one node: nothing to remove")
+    else:
+        try:
+            shrunk.remove_node(removed)
+        except (ValueError, LookupError, NotImplementedError, TypeError):
+            removed = order[-1]
+            shrunk = algorithms.build(cls, nodes, vnodes)
+            shrunk.remove_node(removed)
+            notes.append("removes only the last node")
+        moved_remove = moved_fraction(base, idx, shrunk, keys)
+        ideal_remove = weights.get(removed, 1.0) / sum(nodes.weights)
+    bar.advance()
+
+    return Result(
+        name=algorithms.label(name),
+        nodes=order,
+        counts=counts,
+        expected=expected_loads(order, weights, count),
+        build_ms=build_ms,
+        place_ns=place_s * 1e9 / count,
+        get_node_ns=single_s * 1e9 / max(1, len(sample)),
+        moved_add=moved_add,
+        ideal_add=ideal_add,
+        moved_remove=moved_remove,
+        ideal_remove=ideal_remove,
+        removed_node=removed,
+        notes=notes,
+    )
+
+
+HEADERS = [
+    "algorithm",
+    "max/mean",
+    "stddev",
+    "stddev%",
+    "moved+1%",
+    "ideal+1%",
+    "moved-1%",
+    "ideal-1%",
+    "place ns/key",
+    "get_node ns",
+    "build ms",
+]
+
+
+def _pct(value: float) -> str:
+    return "-" if math.isnan(value) else f"{100 * value:.2f}"
+
+
+def rows(results: list[Result]) -> list[list[str]]:
+    return [
+        [
+            r.name,
+            f"{r.max_over_mean:.4f}",
+            f"{r.stddev:.1f}",
+            f"{r.stddev_pct:.2f}",
+            _pct(r.moved_add),
+            _pct(r.ideal_add),
+            _pct(r.moved_remove),
+            _pct(r.ideal_remove),
+            f"{r.place_ns:.1f}",
+            f"{r.get_node_ns:.0f}",
+            f"{r.build_ms:.2f}",
+        ]
+        for r in results
+    ]
+
+
+def write_csv(path: Path, results: list[Result]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "algorithm",
+                "nodes",
+                "keys",
+                "max_over_mean",
+                "stddev",
+                "stddev_pct",
+                "moved_add",
+                "ideal_add",
+                "moved_remove",
+                "ideal_remove",
+                "removed_node",
+                "place_ns_per_key",
+                "get_node_ns",
+                "build_ms",
+                "notes",
+            ]
+        )
+        for r in results:
+            writer.writerow(
+                [
+                    r.name,
+                    len(r.nodes),
+                    int(r.counts.sum()),
+                    f"{r.max_over_mean:.6f}",
+                    f"{r.stddev:.3f}",
+                    f"{r.stddev_pct:.4f}",
+                    f"{r.moved_add:.6f}",
+                    f"{r.ideal_add:.6f}",
+                    f"{r.moved_remove:.6f}",
+                    f"{r.ideal_remove:.6f}",
+                    r.removed_node,
+                    f"{r.place_ns:.3f}",
+                    f"{r.get_node_ns:.1f}",
+                    f"{r.build_ms:.3f}",
+                    "; ".join(r.notes),
+                ]
+            )
+
+
+def write_markdown(path: Path, results: list[Result], setup: str, plots: list[str]) -> None:
+    lines = ["# shardwise simulate", "", setup, "", format_table(HEADERS, rows(results), markdown=True), ""]
+    notes = [f"- {r.name}: {'; '.join(r.notes)}" for r in results if r.notes]
+    if notes:
+        lines += ["Notes:", "", *notes, ""]
+    lines += [f"![{p}]({p})" for p in plots]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = algorithms.parse_algorithms(args.algorithms)
+    if not args.no_plots:
+        from shardwise.cli import plots as plotting
+
+        plotting.check_available()  # fail before the work, not after it
+    nodes = parse_nodes(args.nodes, args.weights, allow_count=True)
+    if args.key_file is not None:
+        fmt = detect_format(args.key_file, args.format)
+        keys = read_all_keys(args.key_file, fmt, args.column, args.key_type, args.keys)
+        source = f"{len(keys):,} keys from {args.key_file}"
+    else:
+        if args.column or args.format:
+            raise CliError("--column and --format apply only with --key-file", 2)
+        count = args.keys or 1_000_000
+        keys = synthetic_keys(count, args.seed)
+        source = f"{count:,} random 64-bit keys (seed {args.seed})"
+    weighted = " weighted" if nodes.weighted else ""
+    vnodes = f", {args.vnodes} vnodes per unit weight" if args.vnodes else ""
+    setup = f"{len(nodes.names)}{weighted} nodes, {source}{vnodes}."
+
+    results: list[Result] = []
+    skipped: list[str] = []
+    chosen = args.algorithms is not None and args.algorithms.strip() not in ("", "all")
+    with Progress(4 * len(names), "simulate", enabled=args.progress) as bar:
+        for name in names:
+            try:
+                results.append(simulate_one(name, nodes, keys, args.vnodes, args.repeat, bar))
+            except CliError as exc:
+                if chosen:
+                    raise
+                skipped.append(f"skipped {algorithms.label(name)}: {exc}")
+                bar.advance(4)
+    if not results:
+        raise CliError(f"no algorithm could run these nodes: {'; '.join(skipped)}")
+
+    print(setup)
+    print(format_table(HEADERS, rows(results)))
+    for r in results:
+        if r.notes:
+            print(f"note: {r.name} {'; '.join(r.notes)}")
+    for line in skipped:
+        print(f"note: {line}")
+
+    out: Path = args.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        plots: list[str] = []
+        if not args.no_plots:
+            from shardwise.cli import plots as plotting
+
+            plots = plotting.write_all(out, results, setup)
+        write_csv(out / "summary.csv", results)
+        write_markdown(out / "summary.md", results, setup, plots)
+    except OSError as exc:
+        raise CliError(f"cannot write to {str(out)!r}: {exc.strerror or exc}") from None
+    print(f"wrote {', '.join([*plots, 'summary.md', 'summary.csv'])} to {out}")
+    return 0

@@ -1,0 +1,729 @@
+//! MementoHash (Coluzzi, Brocco, Antonucci, Leonardi, 2023): jump hash plus a small table of
+//! removed buckets, so that any bucket can be removed (not only the last) and removals can be
+//! undone in reverse order. Memory is O(removed buckets); with nothing removed a lookup is one
+//! jump hash.
+//!
+//! Model: buckets `0..size` start working. Removing bucket `b` while `w` buckets work records
+//! `b → w - 1` (its *replacer*: the working count right after the removal). A key whose jump
+//! bucket was removed is rehashed uniformly into `[0, w - 1)`; the bucket at that position at
+//! that moment is found by following replacers recorded at or before that time (values
+//! `>= w - 1`). So removing a bucket moves only its own keys, spread evenly over the others, and
+//! restoring the last removed bucket moves exactly those keys back.
+
+use super::nodes::{check_weight, NodeSet, PlacementError};
+use super::{check_n, Placement};
+use crate::keys::{KeyRef, Keys};
+
+/// Lamping & Veach's jump consistent hash of a 64-bit key into `[0, buckets)` (`buckets >= 1`).
+#[inline]
+pub fn jump_bucket(mut key: u64, buckets: u32) -> u32 {
+    let mut b: i64 = -1;
+    let mut j: i64 = 0;
+    while j < i64::from(buckets) {
+        b = j;
+        key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
+        j = ((b + 1) as f64 * ((1u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as i64;
+    }
+    b as u32
+}
+
+/// Jump hash of `LANES` keys at once, in lockstep without data-dependent branches, so that the
+/// floating-point divisions of independent keys overlap. Same results as [`jump_bucket`].
+#[inline]
+pub fn jump_buckets<const LANES: usize>(keys: [u64; LANES], buckets: u32) -> [u32; LANES] {
+    let n = i64::from(buckets);
+    let mut key = keys;
+    let mut b = [-1i64; LANES];
+    let mut j = [0i64; LANES];
+    while j.iter().any(|&x| x < n) {
+        for l in 0..LANES {
+            let active = j[l] < n;
+            let next_key = key[l]
+                .wrapping_mul(2_862_933_555_777_941_757)
+                .wrapping_add(1);
+            // (next_key >> 33) + 1 <= 2**31: converting it through i64 is exact and cheaper.
+            let divisor = ((next_key >> 33) + 1) as i64 as f64;
+            let next_j = ((j[l] + 1) as f64 * ((1u64 << 31) as f64 / divisor)) as i64;
+            if active {
+                b[l] = j[l];
+                key[l] = next_key;
+                j[l] = next_j;
+            }
+        }
+    }
+    b.map(|x| x as u32)
+}
+
+/// MurmurHash3's 64-bit finalizer: a bijective mix of all bits.
+#[inline(always)]
+pub fn mix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// `x` scaled into `[0, range)` without division (Lemire's multiply-shift).
+#[inline(always)]
+pub fn scale(x: u64, range: u32) -> u32 {
+    ((u128::from(x) * u128::from(range)) >> 64) as u32
+}
+
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The rehash of a key (by its 64-bit hash) out of removed bucket `bucket`.
+#[inline(always)]
+fn rehash(key_hash: u64, bucket: u32) -> u64 {
+    mix64(key_hash ^ u64::from(bucket).wrapping_add(1).wrapping_mul(GOLDEN))
+}
+
+const EMPTY: u32 = u32::MAX;
+
+/// Open-addressing map bucket → replacer (linear probing, backward-shift deletion).
+#[derive(Clone, Debug, Default)]
+struct ReplacerTable {
+    keys: Vec<u32>,
+    values: Vec<u32>,
+    len: usize,
+}
+
+impl ReplacerTable {
+    #[inline(always)]
+    fn slot(&self, bucket: u32) -> usize {
+        let mask = self.keys.len() - 1;
+        (u64::from(bucket).wrapping_mul(GOLDEN) >> 32) as usize & mask
+    }
+
+    #[inline(always)]
+    fn get(&self, bucket: u32) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(bucket);
+        loop {
+            let k = self.keys[i];
+            if k == bucket {
+                return Some(self.values[i]);
+            }
+            if k == EMPTY {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, bucket: u32, replacer: u32) {
+        if (self.len + 1) * 2 > self.keys.len() {
+            self.grow();
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(bucket);
+        while self.keys[i] != EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.keys[i] = bucket;
+        self.values[i] = replacer;
+        self.len += 1;
+    }
+
+    fn grow(&mut self) {
+        let capacity = (self.keys.len() * 2).max(16);
+        let old = std::mem::replace(
+            self,
+            ReplacerTable {
+                keys: vec![EMPTY; capacity],
+                values: vec![0; capacity],
+                len: 0,
+            },
+        );
+        for (k, v) in old.keys.into_iter().zip(old.values) {
+            if k != EMPTY {
+                self.insert(k, v);
+            }
+        }
+    }
+
+    fn remove(&mut self, bucket: u32) {
+        if self.len == 0 {
+            return;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(bucket);
+        while self.keys[i] != bucket {
+            if self.keys[i] == EMPTY {
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+        // Backward-shift: pull later entries of the probe run into the hole.
+        let mut hole = i;
+        let mut j = (i + 1) & mask;
+        while self.keys[j] != EMPTY {
+            let home = self.slot(self.keys[j]);
+            let distance_home_to_j = j.wrapping_sub(home) & mask;
+            let distance_hole_to_j = j.wrapping_sub(hole) & mask;
+            if distance_home_to_j >= distance_hole_to_j {
+                self.keys[hole] = self.keys[j];
+                self.values[hole] = self.values[j];
+                hole = j;
+            }
+            j = (j + 1) & mask;
+        }
+        self.keys[hole] = EMPTY;
+        self.len -= 1;
+    }
+}
+
+/// The bucket-level MementoHash state.
+#[derive(Clone, Debug, Default)]
+pub struct Memento {
+    size: u32,
+    removed: Vec<(u32, u32)>,
+    table: ReplacerTable,
+}
+
+impl PartialEq for Memento {
+    fn eq(&self, other: &Self) -> bool {
+        self.size == other.size && self.removed == other.removed
+    }
+}
+
+impl Memento {
+    /// `buckets` working buckets `0..buckets`.
+    pub fn new(buckets: u32) -> Self {
+        Memento {
+            size: buckets,
+            ..Memento::default()
+        }
+    }
+
+    /// The jump range: one more than the highest bucket ever kept.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// How many buckets currently work.
+    pub fn working(&self) -> u32 {
+        self.size - self.removed.len() as u32
+    }
+
+    /// Removed buckets with their replacers, oldest removal first.
+    pub fn removed(&self) -> &[(u32, u32)] {
+        &self.removed
+    }
+
+    /// Whether `bucket` is working.
+    pub fn is_working(&self, bucket: u32) -> bool {
+        bucket < self.size && self.table.get(bucket).is_none()
+    }
+
+    /// The bucket of a key, by its 64-bit hash; `None` when no bucket works.
+    #[inline]
+    pub fn bucket(&self, key_hash: u64) -> Option<u32> {
+        if self.working() == 0 {
+            return None;
+        }
+        Some(self.follow(key_hash, jump_bucket(key_hash, self.size)))
+    }
+
+    /// The working bucket a key ends in, from its jump bucket `b` (the nothing-removed answer).
+    #[inline]
+    fn follow(&self, key_hash: u64, mut b: u32) -> u32 {
+        while let Some(replacer) = self.table.get(b) {
+            let mut u = scale(rehash(key_hash, b), replacer);
+            while let Some(next) = self.table.get(u) {
+                if next < replacer {
+                    break;
+                }
+                u = next;
+            }
+            b = u;
+        }
+        b
+    }
+
+    /// The bucket of every key hash into `out` (same as [`Memento::bucket`]; needs a working bucket).
+    pub fn buckets_into(&self, hashes: &[u64], out: &mut [u32]) {
+        const LANES: usize = 8;
+        let whole = hashes.len() / LANES * LANES;
+        for (h, o) in hashes[..whole]
+            .chunks_exact(LANES)
+            .zip(out[..whole].chunks_exact_mut(LANES))
+        {
+            let group: [u64; LANES] = h.try_into().expect("chunk of LANES");
+            o.copy_from_slice(&jump_buckets(group, self.size));
+        }
+        for (h, o) in hashes[whole..].iter().zip(&mut out[whole..]) {
+            *o = jump_bucket(*h, self.size);
+        }
+        if self.table.len > 0 {
+            for (h, o) in hashes.iter().zip(out.iter_mut()) {
+                *o = self.follow(*h, *o);
+            }
+        }
+    }
+
+    /// Remove a working bucket. Returns false (and changes nothing) if it is not working.
+    pub fn remove(&mut self, bucket: u32) -> bool {
+        if !self.is_working(bucket) {
+            return false;
+        }
+        if self.removed.is_empty() && bucket + 1 == self.size {
+            self.size -= 1;
+            return true;
+        }
+        let replacer = self.working() - 1;
+        self.table.insert(bucket, replacer);
+        self.removed.push((bucket, replacer));
+        true
+    }
+
+    /// Bring back the most recently removed bucket, or grow by one; returns the bucket.
+    pub fn add(&mut self) -> u32 {
+        match self.removed.pop() {
+            Some((bucket, _)) => {
+                self.table.remove(bucket);
+                bucket
+            }
+            None => {
+                self.size += 1;
+                self.size - 1
+            }
+        }
+    }
+
+    /// The bucket `add` would return next.
+    pub fn next_added(&self) -> u32 {
+        self.removed.last().map_or(self.size, |&(b, _)| b)
+    }
+}
+
+/// The 64-bit value MementoHash starts from: int keys as they are (like `JumpHash`), other keys
+/// through XXH3-64. With nothing removed, `MementoHash` places exactly as `JumpHash`.
+#[inline]
+pub fn memento_key(key: KeyRef<'_>) -> u64 {
+    match key {
+        KeyRef::Int(v) => v,
+        KeyRef::Bytes(b) => crate::hash::xxh3_64(b, 0),
+    }
+}
+
+const FREE: u32 = u32::MAX;
+
+/// MementoHash over named nodes: each node holds one bucket; removing a node frees its bucket
+/// (any node, not only the last) and adding a node takes the most recently freed bucket back,
+/// so a node removed and added again (last out, first in) gets exactly its keys back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MementoHash {
+    nodes: NodeSet,
+    engine: Memento,
+    slot_of: Vec<u32>,
+    node_at: Vec<u32>,
+}
+
+fn check_unit(name: &str, weight: f64) -> Result<(), PlacementError> {
+    check_weight(name, weight)?;
+    if weight != 1.0 {
+        return Err(PlacementError::Config(format!(
+            "MementoHash does not support weights (node {name:?} has weight {weight}); \
+             use Rendezvous, Maglev or HashRing for weighted placement"
+        )));
+    }
+    Ok(())
+}
+
+impl MementoHash {
+    /// Nodes take buckets `0..len` in order.
+    pub fn new(nodes: NodeSet) -> Result<Self, PlacementError> {
+        for (name, &w) in nodes.names().iter().zip(nodes.weights()) {
+            check_unit(name, w)?;
+        }
+        let n = nodes.len() as u32;
+        Ok(MementoHash {
+            nodes,
+            engine: Memento::new(n),
+            slot_of: (0..n).collect(),
+            node_at: (0..n).collect(),
+        })
+    }
+
+    /// Rebuild from saved parts: the bucket of each node (index order), the bucket range and
+    /// the removed buckets in removal order. Inconsistent parts are refused.
+    pub fn from_parts(
+        nodes: NodeSet,
+        slots: Vec<u32>,
+        size: u32,
+        removed: &[u32],
+    ) -> Result<Self, PlacementError> {
+        let bad = |why: &str| PlacementError::Config(format!("invalid MementoHash state: {why}"));
+        if slots.len() != nodes.len() {
+            return Err(bad("one bucket per node is needed"));
+        }
+        if slots.len() + removed.len() != size as usize {
+            return Err(bad(
+                "buckets held plus buckets removed must equal the bucket range",
+            ));
+        }
+        let mut node_at = vec![FREE; size as usize];
+        for (i, &b) in slots.iter().enumerate() {
+            if b >= size || node_at[b as usize] != FREE {
+                return Err(bad("node buckets must be distinct and inside the range"));
+            }
+            node_at[b as usize] = i as u32;
+        }
+        let mut engine = Memento::new(size);
+        for &b in removed {
+            if b >= size || node_at[b as usize] != FREE || !engine.remove(b) {
+                return Err(bad(
+                    "removed buckets must be distinct, free and inside the range",
+                ));
+            }
+        }
+        if engine.size() != size || engine.removed().len() != removed.len() {
+            return Err(bad("the removal history does not replay"));
+        }
+        for (i, &w) in nodes.weights().iter().enumerate() {
+            check_unit(nodes.name(i as u32), w)?;
+        }
+        Ok(MementoHash {
+            nodes,
+            engine,
+            slot_of: slots,
+            node_at,
+        })
+    }
+
+    /// The bucket-level state.
+    pub fn engine(&self) -> &Memento {
+        &self.engine
+    }
+
+    /// The bucket of each node, in index order.
+    pub fn slots(&self) -> &[u32] {
+        &self.slot_of
+    }
+}
+
+impl Placement for MementoHash {
+    fn nodes(&self) -> &NodeSet {
+        &self.nodes
+    }
+
+    #[inline]
+    fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
+        self.engine
+            .bucket(memento_key(key))
+            .map(|b| self.node_at[b as usize])
+    }
+
+    /// Bulk: keys hashed and jumped a block at a time (lockstep jump), blocks split over threads.
+    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+        if self.nodes.is_empty() {
+            return Err(PlacementError::NoNodes);
+        }
+        const BLOCK: usize = 1024;
+        let mut out = vec![0i32; keys.len()];
+        let blocks = out.len().div_ceil(BLOCK);
+        let threads = crate::par::threads_for(out.len()).min(blocks.max(1));
+        let per_thread = blocks.div_ceil(threads.max(1)) * BLOCK;
+        let work = |base: usize, part: &mut [i32]| {
+            let mut hashes = [0u64; BLOCK];
+            let mut buckets = [0u32; BLOCK];
+            for (c, chunk) in part.chunks_mut(BLOCK).enumerate() {
+                let start = base + c * BLOCK;
+                let len = chunk.len();
+                let block: &[u64] = match keys {
+                    // Int keys are their own jump keys: no copy.
+                    Keys::Ints(v) => &v[start..start + len],
+                    Keys::Packed(_) => {
+                        for (i, h) in hashes[..len].iter_mut().enumerate() {
+                            *h = memento_key(keys.get(start + i));
+                        }
+                        &hashes[..len]
+                    }
+                };
+                self.engine.buckets_into(block, &mut buckets[..len]);
+                for (o, &b) in chunk.iter_mut().zip(&buckets[..len]) {
+                    *o = self.node_at[b as usize] as i32;
+                }
+            }
+        };
+        if threads <= 1 {
+            work(0, &mut out);
+        } else {
+            let work = &work;
+            std::thread::scope(|s| {
+                for (t, part) in out.chunks_mut(per_thread).enumerate() {
+                    s.spawn(move || work(t * per_thread, part));
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// The `j`-th node is where the key goes once the first `j` are removed.
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+        check_n(&self.nodes, n)?;
+        let h = memento_key(key);
+        let mut engine = self.engine.clone();
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let b = engine.bucket(h).ok_or(PlacementError::NoNodes)?;
+            out.push(self.node_at[b as usize]);
+            engine.remove(b);
+        }
+        Ok(out)
+    }
+
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        self.nodes.check_new(name, weight)?;
+        check_unit(name, weight)?;
+        let index = self.nodes.push(name.to_owned(), weight)?;
+        let b = self.engine.add();
+        if b as usize >= self.node_at.len() {
+            self.node_at.resize(b as usize + 1, FREE);
+        }
+        self.node_at[b as usize] = index;
+        self.slot_of.push(b);
+        Ok(())
+    }
+
+    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+        let i = self.nodes.remove(name)?;
+        let b = self.slot_of.remove(i as usize);
+        self.engine.remove(b);
+        self.node_at[b as usize] = FREE;
+        self.node_at.truncate(self.engine.size() as usize);
+        for x in &mut self.node_at {
+            if *x != FREE && *x > i {
+                *x -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        self.nodes.require(name)?;
+        check_unit(name, weight)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: u64) -> impl Iterator<Item = u64> {
+        (0..n).map(|i| mix64(i.wrapping_add(12345)))
+    }
+
+    #[test]
+    fn jump_matches_reference_vectors() {
+        // Values from the paper's reference implementation (as in jump-consistent-hash's tests).
+        assert_eq!(jump_bucket(0, 1), 0);
+        assert_eq!(jump_bucket(1, 1), 0);
+        assert_eq!(jump_bucket(0xDEAD_10CC, 1), 0);
+        assert_eq!(jump_bucket(0xDEAD_10CC, 666), 361);
+        assert_eq!(jump_bucket(256, 1024), 520);
+        assert_eq!(jump_bucket(u64::MAX, 1000), 313);
+        assert_eq!(jump_bucket(123_456_789, 100_000), 42483);
+    }
+
+    #[test]
+    fn lockstep_jump_and_bulk_match_one_by_one() {
+        for n in [1u32, 2, 7, 1000, 65_537] {
+            let ks: Vec<u64> = keys(4 * 50).collect();
+            for g in ks.chunks_exact(4) {
+                let got = jump_buckets::<4>(g.try_into().unwrap(), n);
+                let want: Vec<u32> = g.iter().map(|&k| jump_bucket(k, n)).collect();
+                assert_eq!(got.to_vec(), want);
+            }
+        }
+        let mut m = Memento::new(300);
+        for b in (0..300).step_by(7) {
+            m.remove(b);
+        }
+        let hs: Vec<u64> = keys(1003).collect();
+        let mut out = vec![0u32; hs.len()];
+        m.buckets_into(&hs, &mut out);
+        let want: Vec<u32> = hs.iter().map(|&h| m.bucket(h).unwrap()).collect();
+        assert_eq!(out, want);
+        let mut named =
+            MementoHash::new(NodeSet::new((0..50).map(|i| (format!("n{i}"), 1.0))).unwrap())
+                .unwrap();
+        named.remove_node("n3").unwrap();
+        let ints: Vec<u64> = (0..(crate::par::MIN_ITEMS_PER_THREAD as u64 * 2 + 77)).collect();
+        let bulk = named.place(Keys::Ints(&ints)).unwrap();
+        assert!(ints
+            .iter()
+            .zip(&bulk)
+            .all(|(&k, &o)| named.locate(KeyRef::Int(k)) == Some(o as u32)));
+    }
+
+    #[test]
+    fn no_removals_is_jump() {
+        let m = Memento::new(37);
+        for k in keys(2000) {
+            assert_eq!(m.bucket(k), Some(jump_bucket(k, 37)));
+        }
+    }
+
+    #[test]
+    fn removal_moves_only_that_buckets_keys_and_restore_undoes_it() {
+        let mut m = Memento::new(20);
+        let ks: Vec<u64> = keys(20_000).collect();
+        for victim in [3u32, 17, 0, 11] {
+            let before: Vec<u32> = ks.iter().map(|&k| m.bucket(k).unwrap()).collect();
+            let snapshot = m.clone();
+            assert!(m.remove(victim));
+            let after: Vec<u32> = ks.iter().map(|&k| m.bucket(k).unwrap()).collect();
+            for (b, a) in before.iter().zip(&after) {
+                assert_ne!(*a, victim);
+                if *b != victim {
+                    assert_eq!(a, b);
+                }
+            }
+            // The victim's keys spread over the others.
+            let mut moved = std::collections::HashMap::new();
+            for (b, a) in before.iter().zip(&after) {
+                if *b == victim {
+                    *moved.entry(*a).or_insert(0) += 1;
+                }
+            }
+            assert!(moved.len() as u32 >= m.working() / 2);
+            // Restore and compare, then remove again to continue the sequence.
+            assert_eq!(m.add(), victim);
+            let restored: Vec<u32> = ks.iter().map(|&k| m.bucket(k).unwrap()).collect();
+            assert_eq!(restored, before);
+            assert_eq!(m, snapshot);
+            m.remove(victim);
+        }
+        assert_eq!(m.working(), 16);
+        for &k in &ks {
+            let b = m.bucket(k).unwrap();
+            assert!(m.is_working(b));
+        }
+    }
+
+    #[test]
+    fn balance_after_many_removals() {
+        let mut m = Memento::new(100);
+        for b in (0..100).step_by(3) {
+            m.remove(b);
+        }
+        let mut counts = vec![0u32; 100];
+        let n = 200_000;
+        for k in keys(n) {
+            counts[m.bucket(k).unwrap() as usize] += 1;
+        }
+        let working: Vec<u32> = (0..100).filter(|&b| m.is_working(b)).collect();
+        let mean = n as f64 / working.len() as f64;
+        for b in 0..100u32 {
+            if m.is_working(b) {
+                let c = counts[b as usize] as f64;
+                assert!((c - mean).abs() < mean * 0.1, "bucket {b}: {c} vs {mean}");
+            } else {
+                assert_eq!(counts[b as usize], 0);
+            }
+        }
+    }
+
+    #[test]
+    fn last_bucket_shrinks_and_grows() {
+        let mut m = Memento::new(5);
+        assert!(m.remove(4));
+        assert_eq!(m.size(), 4);
+        assert!(m.removed().is_empty());
+        assert!(!m.remove(4));
+        assert_eq!(m.add(), 4);
+        assert_eq!(m.size(), 5);
+        m.remove(1);
+        m.remove(4);
+        assert_eq!(m.removed(), &[(1, 4), (4, 3)]);
+        assert_eq!(m.next_added(), 4);
+        assert_eq!(m.add(), 4);
+        assert_eq!(m.add(), 1);
+        assert_eq!(m.add(), 5);
+    }
+
+    #[test]
+    fn remove_everything_then_empty() {
+        let mut m = Memento::new(4);
+        for b in [1, 0, 3, 2] {
+            assert!(m.remove(b));
+        }
+        assert_eq!(m.working(), 0);
+        assert_eq!(m.bucket(7), None);
+        assert_eq!(m.add(), 2);
+        for k in keys(100) {
+            assert_eq!(m.bucket(k), Some(2));
+        }
+    }
+
+    fn names(names: &[&str]) -> NodeSet {
+        NodeSet::new(names.iter().map(|n| (*n, 1.0))).unwrap()
+    }
+
+    #[test]
+    fn named_nodes_remove_and_restore() {
+        let mut m = MementoHash::new(names(&["a", "b", "c", "d", "e"])).unwrap();
+        let ks: Vec<u64> = keys(5000).collect();
+        let owner = |m: &MementoHash| -> Vec<String> {
+            ks.iter()
+                .map(|&k| m.nodes().name(m.locate(KeyRef::Int(k)).unwrap()).to_owned())
+                .collect()
+        };
+        let before = owner(&m);
+        let snapshot = m.clone();
+        m.remove_node("b").unwrap();
+        assert_eq!(m.nodes().names(), ["a", "c", "d", "e"]);
+        let during = owner(&m);
+        for (x, y) in before.iter().zip(&during) {
+            assert!(x == y || (x == "b" && y != "b"));
+        }
+        let second = snapshot.locate_n(KeyRef::Int(ks[0]), 2).unwrap();
+        let alone = m.locate(KeyRef::Int(ks[0])).unwrap();
+        if snapshot.nodes().name(second[0]) == "b" {
+            assert_eq!(snapshot.nodes().name(second[1]), m.nodes().name(alone));
+        }
+        m.add_node("b", 1.0).unwrap();
+        assert_eq!(owner(&m), before);
+        assert!(m.add_node("z", 2.0).is_err());
+        assert!(m.set_weight("a", 3.0).is_err());
+        let rebuilt = MementoHash::from_parts(
+            m.nodes().clone(),
+            m.slots().to_vec(),
+            m.engine().size(),
+            &m.engine().removed().iter().map(|r| r.0).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert_eq!(rebuilt, m);
+        assert!(MementoHash::from_parts(names(&["a"]), vec![0], 2, &[0]).is_err());
+        assert!(MementoHash::from_parts(names(&["a"]), vec![0], 2, &[1]).is_err());
+    }
+
+    #[test]
+    fn table_survives_churn() {
+        let mut t = ReplacerTable::default();
+        let mut model = std::collections::HashMap::new();
+        let mut x = 1u64;
+        for _ in 0..20_000 {
+            x = mix64(x + 1);
+            let b = (x % 300) as u32;
+            if x & 1 == 0 {
+                if let std::collections::hash_map::Entry::Vacant(e) = model.entry(b) {
+                    e.insert((x >> 40) as u32);
+                    t.insert(b, (x >> 40) as u32);
+                }
+            } else {
+                model.remove(&b);
+                t.remove(b);
+            }
+            assert_eq!(t.len, model.len());
+        }
+        for b in 0..300 {
+            assert_eq!(t.get(b), model.get(&b).copied());
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Multi-probe consistent hashing (Appleton & O'Reilly, 2015): each node has one point on a
+//! 64-bit ring (or `w` points for integer weight `w`); a key is hashed `probes` times and goes to
+//! the node whose point follows one of the probes most closely (clockwise). With 21 probes the
+//! peak-to-mean load is about 1.05 while memory stays O(nodes).
+
+use super::continuum::Continuum;
+use super::nodes::{check_integral_weight, NodeSet, PlacementError};
+use super::{check_n, Placement};
+use crate::hash::xxh3_64;
+use crate::keys::KeyRef;
+use crate::placement::memento::mix64;
+
+/// Default number of probes (the paper's recommendation for a peak-to-mean ratio near 1.05).
+pub const DEFAULT_PROBES: u32 = 21;
+/// Most probes accepted.
+pub const MAX_PROBES: u32 = 1024;
+
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The hash of point `j` of a node named `name`.
+#[inline]
+pub fn point_hash(name: &str, j: u32) -> u64 {
+    xxh3_64(name.as_bytes(), u64::from(j))
+}
+
+/// Probe `i` of a key, by the key's 64-bit hash.
+#[inline(always)]
+pub fn probe(key_hash: u64, i: u32) -> u64 {
+    mix64(key_hash ^ u64::from(i).wrapping_mul(GOLDEN))
+}
+
+/// Points sorted on a 64-bit ring, each owned by a node index; equal points are ordered by
+/// owner. Lookups use the bucket index of [`Continuum`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SortedPoints {
+    circle: Continuum,
+    points: Vec<u64>,
+    owners: Vec<u32>,
+}
+
+impl SortedPoints {
+    /// Build from `(point, owner)` pairs in any order.
+    pub fn new(pairs: Vec<(u64, u32)>) -> Self {
+        let circle = Continuum::build(pairs, 64, |a, b| a.cmp(&b));
+        SortedPoints {
+            points: circle.points(),
+            owners: circle.owners(),
+            circle,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.circle.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.circle.is_empty()
+    }
+
+    pub fn points(&self) -> &[u64] {
+        &self.points
+    }
+
+    pub fn owners(&self) -> &[u32] {
+        &self.owners
+    }
+
+    /// Index of the first point `>= h`, wrapping to 0 past the end. The ring must not be empty.
+    #[inline(always)]
+    pub fn successor(&self, h: u64) -> usize {
+        self.circle.position(h, false)
+    }
+
+    /// Remove every point of `owner` and renumber owners above it down by one.
+    pub fn remove_owner(&mut self, owner: u32) {
+        let pairs: Vec<(u64, u32)> = self
+            .circle
+            .pairs()
+            .filter(|&(_, o)| o != owner)
+            .map(|(p, o)| (p, if o > owner { o - 1 } else { o }))
+            .collect();
+        *self = SortedPoints::new(pairs);
+    }
+
+    /// Insert points, keeping the order.
+    pub fn insert(&mut self, new: &[(u64, u32)]) {
+        let mut pairs: Vec<(u64, u32)> = self.circle.pairs().collect();
+        pairs.extend_from_slice(new);
+        *self = SortedPoints::new(pairs);
+    }
+}
+
+/// The multi-probe ring over node indices.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MultiProbeRing {
+    ring: SortedPoints,
+    probes: u32,
+}
+
+impl MultiProbeRing {
+    /// A ring for nodes given as `(name, point count)`, indexed in order.
+    pub fn new<'a>(nodes: impl IntoIterator<Item = (&'a str, u32)>, probes: u32) -> Self {
+        let mut pairs = Vec::new();
+        for (i, (name, count)) in nodes.into_iter().enumerate() {
+            pairs.extend((0..count).map(|j| (point_hash(name, j), i as u32)));
+        }
+        MultiProbeRing {
+            ring: SortedPoints::new(pairs),
+            probes,
+        }
+    }
+
+    pub fn probes(&self) -> u32 {
+        self.probes
+    }
+
+    pub fn ring(&self) -> &SortedPoints {
+        &self.ring
+    }
+
+    /// Append a node with `count` points as index `index`.
+    pub fn add(&mut self, name: &str, count: u32, index: u32) {
+        let new: Vec<(u64, u32)> = (0..count).map(|j| (point_hash(name, j), index)).collect();
+        self.ring.insert(&new);
+    }
+
+    /// Remove node `index`; higher indices shift down by one.
+    pub fn remove(&mut self, index: u32) {
+        self.ring.remove_owner(index);
+    }
+
+    /// The owning node index of a key hash; `None` on an empty ring.
+    #[inline]
+    pub fn locate(&self, key_hash: u64) -> Option<u32> {
+        if self.ring.is_empty() {
+            return None;
+        }
+        let points = self.ring.points();
+        let mut best_distance = u64::MAX;
+        let mut best = 0usize;
+        for i in 0..self.probes {
+            let p = probe(key_hash, i);
+            let at = self.ring.successor(p);
+            let distance = points[at].wrapping_sub(p);
+            if distance < best_distance {
+                best_distance = distance;
+                best = at;
+            }
+        }
+        Some(self.ring.owners()[best])
+    }
+
+    /// `n` distinct node indices in preference order: the `j`-th is the owner the key would have
+    /// if the first `j` had been removed. `node_count` is the number of nodes; `n <= node_count`.
+    pub fn locate_n(&self, key_hash: u64, n: usize, node_count: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(n);
+        if self.ring.is_empty() {
+            return out;
+        }
+        let len = self.ring.len();
+        let probes: Vec<u64> = (0..self.probes).map(|i| probe(key_hash, i)).collect();
+        let mut cursor: Vec<usize> = probes.iter().map(|&p| self.ring.successor(p)).collect();
+        let mut chosen = vec![false; node_count];
+        while out.len() < n {
+            let mut best: Option<(u64, usize)> = None;
+            for (i, &p) in probes.iter().enumerate() {
+                let mut steps = 0;
+                while chosen[self.ring.owners()[cursor[i]] as usize] && steps < len {
+                    cursor[i] = (cursor[i] + 1) % len;
+                    steps += 1;
+                }
+                if steps == len {
+                    return out;
+                }
+                let distance = self.ring.points()[cursor[i]].wrapping_sub(p);
+                if best.is_none_or(|(d, _)| distance < d) {
+                    best = Some((distance, i));
+                }
+            }
+            let Some((_, i)) = best else { return out };
+            let owner = self.ring.owners()[cursor[i]];
+            chosen[owner as usize] = true;
+            out.push(owner);
+        }
+        out
+    }
+}
+
+/// Most ring points (sum of integer weights) a multi-probe placement may hold.
+pub const MAX_POINTS: u64 = 1 << 24;
+
+/// The multi-probe key hash: XXH3-64 of the encoded key.
+#[inline(always)]
+fn key_hash(key: KeyRef<'_>) -> u64 {
+    key.with_bytes(|b| xxh3_64(b, 0))
+}
+
+/// Multi-probe consistent hashing over named nodes. A node of integer weight `w` has `w` points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiProbe {
+    nodes: NodeSet,
+    ring: MultiProbeRing,
+}
+
+const WHY_INTEGRAL: &str = "(MultiProbe gives a node of weight w exactly w ring points)";
+
+fn point_counts(nodes: &NodeSet) -> Result<Vec<u32>, PlacementError> {
+    let mut total = 0u64;
+    let mut counts = Vec::with_capacity(nodes.len());
+    for (name, &w) in nodes.names().iter().zip(nodes.weights()) {
+        let c = check_integral_weight(name, w, WHY_INTEGRAL)?;
+        total = total.saturating_add(c);
+        if total > MAX_POINTS {
+            return Err(PlacementError::Config(format!(
+                "MultiProbe weights sum to more than {MAX_POINTS} points"
+            )));
+        }
+        counts.push(c as u32);
+    }
+    Ok(counts)
+}
+
+impl MultiProbe {
+    pub fn new(nodes: NodeSet, probes: u32) -> Result<Self, PlacementError> {
+        if probes == 0 || probes > MAX_PROBES {
+            return Err(PlacementError::Config(format!(
+                "probes must be in [1, {MAX_PROBES}], got {probes}"
+            )));
+        }
+        let counts = point_counts(&nodes)?;
+        let ring =
+            MultiProbeRing::new(nodes.names().iter().map(String::as_str).zip(counts), probes);
+        Ok(MultiProbe { nodes, ring })
+    }
+
+    pub fn probes(&self) -> u32 {
+        self.ring.probes()
+    }
+}
+
+impl Placement for MultiProbe {
+    fn nodes(&self) -> &NodeSet {
+        &self.nodes
+    }
+
+    #[inline]
+    fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
+        self.ring.locate(key_hash(key))
+    }
+
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+        check_n(&self.nodes, n)?;
+        Ok(self.ring.locate_n(key_hash(key), n, self.nodes.len()))
+    }
+
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        self.nodes.check_new(name, weight)?;
+        let mut next = self.nodes.clone();
+        next.push(name.to_owned(), weight)?;
+        *self = MultiProbe::new(next, self.probes())?;
+        Ok(())
+    }
+
+    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+        let i = self.nodes.remove(name)?;
+        self.ring.remove(i);
+        Ok(())
+    }
+
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+        let mut next = self.nodes.clone();
+        next.set_weight(name, weight)?;
+        *self = MultiProbe::new(next, self.probes())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("node-{i}")).collect()
+    }
+
+    fn ring(names: &[String], probes: u32) -> MultiProbeRing {
+        MultiProbeRing::new(names.iter().map(|s| (s.as_str(), 1)), probes)
+    }
+
+    /// Brute force: smallest clockwise distance from any probe to any point.
+    fn brute(names: &[String], probes: u32, key_hash: u64) -> u32 {
+        let mut best = (u64::MAX, 0u32);
+        for i in 0..probes {
+            let p = probe(key_hash, i);
+            for (k, name) in names.iter().enumerate() {
+                let d = point_hash(name, 0).wrapping_sub(p);
+                if d < best.0 {
+                    best = (d, k as u32);
+                }
+            }
+        }
+        best.1
+    }
+
+    #[test]
+    fn matches_brute_force() {
+        let ns = names(13);
+        let r = ring(&ns, 21);
+        for k in 0..3000u64 {
+            let h = mix64(k);
+            assert_eq!(r.locate(h), Some(brute(&ns, 21, h)));
+        }
+    }
+
+    #[test]
+    fn balance_with_21_probes() {
+        let ns = names(50);
+        let r = ring(&ns, DEFAULT_PROBES);
+        let mut counts = [0u32; 50];
+        let n = 200_000u64;
+        for k in 0..n {
+            counts[r.locate(mix64(k + 7)).unwrap() as usize] += 1;
+        }
+        let max = *counts.iter().max().unwrap() as f64;
+        let mean = n as f64 / 50.0;
+        assert!(max / mean < 1.3, "peak/mean {}", max / mean);
+    }
+
+    #[test]
+    fn removal_moves_only_removed_keys_and_replicas_agree() {
+        let ns = names(20);
+        let r = ring(&ns, 21);
+        let mut smaller = r.clone();
+        smaller.remove(5);
+        for k in 0..5000u64 {
+            let h = mix64(k);
+            let before = r.locate(h).unwrap();
+            let after = smaller.locate(h).unwrap();
+            let after_as_before = if after >= 5 { after + 1 } else { after };
+            if before != 5 {
+                assert_eq!(after_as_before, before);
+            } else {
+                // The second preference is where the key goes when its owner is removed.
+                assert_eq!(r.locate_n(h, 2, 20)[1], after_as_before);
+            }
+        }
+    }
+
+    #[test]
+    fn locate_n_is_distinct_and_prefix_stable() {
+        let ns = names(9);
+        let r = MultiProbeRing::new(ns.iter().map(|s| (s.as_str(), 2)), 5);
+        for k in 0..500u64 {
+            let h = mix64(k);
+            let all = r.locate_n(h, 9, 9);
+            let mut sorted = all.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 9);
+            assert_eq!(all[0], r.locate(h).unwrap());
+            assert_eq!(r.locate_n(h, 3, 9), all[..3]);
+        }
+    }
+
+    #[test]
+    fn named_weights_and_changes() {
+        let set = NodeSet::new([("a", 1.0), ("b", 3.0)]).unwrap();
+        let mut m = MultiProbe::new(set, 21).unwrap();
+        assert_eq!(m.ring.ring().len(), 4);
+        assert!(MultiProbe::new(NodeSet::new([("a", 1.5)]).unwrap(), 21).is_err());
+        assert!(MultiProbe::new(NodeSet::new([("a", 1.0)]).unwrap(), 0).is_err());
+        m.add_node("c", 1.0).unwrap();
+        m.remove_node("a").unwrap();
+        let direct = MultiProbe::new(NodeSet::new([("b", 3.0), ("c", 1.0)]).unwrap(), 21).unwrap();
+        assert_eq!(m, direct);
+        m.set_weight("c", 2.0).unwrap();
+        assert_eq!(m.ring.ring().len(), 5);
+        assert_eq!(m.locate_n(KeyRef::Int(1), 2).unwrap().len(), 2);
+        assert!(m.locate_n(KeyRef::Int(1), 3).is_err());
+    }
+
+    #[test]
+    fn add_equals_build() {
+        let ns = names(6);
+        let mut r = ring(&ns[..5], 21);
+        r.add(&ns[5], 1, 5);
+        assert_eq!(r, ring(&ns, 21));
+        let empty = MultiProbeRing::new(std::iter::empty(), 21);
+        assert_eq!(empty.locate(1), None);
+    }
+}
