@@ -21,7 +21,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import shardwise
 
     source = Path(__file__).resolve().parent.parent / "python"
-    if Path(shardwise.__file__).resolve().is_relative_to(source) and not os.environ.get("SHARDWISE_ALLOW_SOURCE"):
+    from_source = Path(shardwise.__file__).resolve().is_relative_to(source)
+    if from_source and not os.environ.get("SHARDWISE_ALLOW_SOURCE"):
         raise pytest.UsageError(
             f"shardwise was imported from the source tree ({shardwise.__file__}); "
             "install the wheel (see .ci/run) or set SHARDWISE_ALLOW_SOURCE=1 for an editable dev install"

@@ -18,7 +18,7 @@ import redis
 def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found is None:
-        raise RuntimeError("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
+        raise RuntimeError("redis-server is not installed (.ci/run installs it with apt-get)")
     return found
 
 

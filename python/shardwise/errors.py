@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "FencingTokenError",
+    "LockBackendError",
     "LockError",
     "LockLostError",
     "LockNotAcquiredError",
@@ -70,8 +71,15 @@ class LockNotOwnedError(LockError):
     """The lock was released or extended by an object that does not hold it."""
 
 
-class LockLostError(LockError):
-    """A held lock was lost: it expired, was deleted, or was taken over while we believed we held it."""
+class LockLostError(LockNotOwnedError):
+    """A held lock was lost: it expired, was deleted, or was taken over while we believed we held it.
+
+    A subclass of :class:`LockNotOwnedError`: a lost lock is one we no longer own.
+    """
+
+
+class LockBackendError(LockError, ConnectionError):
+    """Redis could not be reached (or failed) during a lock operation, within the caller's time limit."""
 
 
 class FencingTokenError(ShardwiseError):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, SupportsIndex
 
 import numpy as np
 
@@ -28,6 +29,12 @@ def key_int(key: object) -> int | None:
         value = key
     elif isinstance(key, np.integer):
         value = int(key)
+    elif isinstance(key, SupportsIndex):
+        # Any other integer-like object (e.g. a 0-d numpy int array), as the Rust side accepts.
+        try:
+            value = operator.index(key)
+        except TypeError:
+            return None
     else:
         return None
     if not INT_MIN <= value < INT_LIMIT:
@@ -84,8 +91,10 @@ def as_key_list(keys: Any) -> list[Any]:
         except TypeError:
             hint = " (bool is refused: it is almost always a bug)" if _is_bool(key) else ""
             raise TypeError(f"keys[{i}] must be {ACCEPTED}, not {_type_name(key)}{hint}") from None
-        except (OverflowError, ValueError) as exc:
-            raise type(exc)(f"keys[{i}]: {exc}") from None
+        except OverflowError as exc:
+            raise OverflowError(f"keys[{i}]: {exc}") from None
+        except ValueError as exc:  # e.g. UnicodeEncodeError for a lone surrogate
+            raise ValueError(f"keys[{i}]: {exc}") from None
         kind = _kind(key)
         if first_kind is None:
             first_kind = kind

@@ -91,8 +91,39 @@ impl<'a> Keys<'a> {
         F: Fn(KeyRef<'a>) -> T + Sync,
     {
         let mut out = vec![T::default(); self.len()];
-        crate::par::fill(&mut out, |i| f(self.get(i)));
+        self.map_into(&mut out, f);
         out
+    }
+
+    /// `out[i] = f(key i)` for every key, in parallel for large batches. Lets a caller fill
+    /// memory it allocated itself (e.g. a numpy array), with no copy afterwards.
+    ///
+    /// # Panics
+    /// If `out.len() != self.len()` (a programming error).
+    pub fn map_into<T, F>(&self, out: &mut [T], f: F)
+    where
+        T: Send,
+        F: Fn(KeyRef<'a>) -> T + Sync,
+    {
+        assert_eq!(
+            out.len(),
+            self.len(),
+            "map_into: output length differs from key count"
+        );
+        // Match the batch kind once, outside the per-key loop.
+        match *self {
+            Keys::Ints(v) => crate::par::map_slice(v, out, |&x| f(KeyRef::Int(x))),
+            Keys::Packed(p) => crate::par::fill(out, |i| f(KeyRef::Bytes(p.get(i)))),
+        }
+    }
+
+    /// [`Keys::map_into`] over every key's encoded bytes.
+    pub fn map_bytes_into<T, F>(&self, out: &mut [T], f: F)
+    where
+        T: Send,
+        F: Fn(&[u8]) -> T + Sync,
+    {
+        self.map_into(out, |k| k.with_bytes(&f));
     }
 
     /// `f` applied to every key's encoded bytes, in parallel for large batches.

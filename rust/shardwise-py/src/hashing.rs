@@ -1,11 +1,30 @@
 //! `shardwise._core` hash functions: one-key forms return an int, `_many` forms a numpy array.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods};
+use numpy::{Element, PyArray1, PyArray2, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use shardwise_core::keys::{KeyRef, Keys};
 use shardwise_core::{hash, par};
 
-use crate::keys::{extract_bulk, with_key};
+use crate::keys::{extract_bulk, with_key, with_key_ref};
+
+/// A new 1-D numpy array of `n` items, filled by `fill` with the GIL released.
+///
+/// numpy owns the memory from the start, so nothing is copied afterwards; nothing else can see
+/// the array until it is returned.
+fn new_filled<'py, T, F>(py: Python<'py>, n: usize, fill: F) -> PyResult<Bound<'py, PyArray1<T>>>
+where
+    T: Element + Send,
+    F: FnOnce(&mut [T]) + Send,
+{
+    let out = PyArray1::<T>::zeros(py, n, false);
+    {
+        let mut guard = out.try_readwrite()?;
+        let slice = guard.as_slice_mut()?;
+        py.detach(|| fill(slice));
+    }
+    Ok(out)
+}
 
 macro_rules! hash_pair {
     ($one:ident, $many:ident, $out:ty, |$b:ident| $body:expr, $doc:literal) => {
@@ -24,7 +43,7 @@ macro_rules! hash_pair {
         ) -> PyResult<Bound<'py, PyArray1<$out>>> {
             let bulk = extract_bulk(keys)?;
             let keys = bulk.keys();
-            Ok(py.detach(|| keys.map_bytes(|$b| $body)).into_pyarray(py))
+            new_filled(py, keys.len(), |out| keys.map_bytes_into(out, |$b| $body))
         }
     };
     ($one:ident, $many:ident, $out:ty, $seed:ty, |$b:ident, $s:ident| $body:expr, $doc:literal) => {
@@ -48,19 +67,48 @@ macro_rules! hash_pair {
             let bulk = extract_bulk(keys)?;
             let keys = bulk.keys();
             let $s = seed;
-            Ok(py.detach(|| keys.map_bytes(|$b| $body)).into_pyarray(py))
+            new_filled(py, keys.len(), |out| keys.map_bytes_into(out, |$b| $body))
         }
     };
 }
 
-hash_pair!(
-    xxh3_64,
-    xxh3_64_many,
-    u64,
-    u64,
-    |b, s| hash::xxh3_64(b, s),
-    "XXH3 64-bit of the key, seeded."
-);
+/// XXH3 of one key; int keys take the dedicated 8-byte path (same value, no byte loads).
+#[inline(always)]
+fn xxh3_key(key: KeyRef<'_>, seed: u64) -> u64 {
+    match key {
+        KeyRef::Int(v) => hash::xxh3_64_u64(v, seed),
+        KeyRef::Bytes(b) => hash::xxh3_64(b, seed),
+    }
+}
+
+/// XXH3 64-bit of the key, seeded.
+#[pyfunction]
+#[pyo3(signature = (key, seed = 0))]
+fn xxh3_64(key: &Bound<'_, PyAny>, seed: u64) -> PyResult<u64> {
+    with_key_ref(key, |k| xxh3_key(k, seed))
+}
+
+/// XXH3 64-bit of the key, seeded.
+///
+/// Bulk form: hashes every key of a numpy array, list or tuple (GIL released).
+#[pyfunction]
+#[pyo3(signature = (keys, seed = 0))]
+fn xxh3_64_many<'py>(
+    py: Python<'py>,
+    keys: &Bound<'py, PyAny>,
+    seed: u64,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let bulk = extract_bulk(keys)?;
+    let keys = bulk.keys();
+    new_filled(py, keys.len(), |out| match keys {
+        // Int batches go through the whole-slice kernel (vectorised where the CPU allows).
+        Keys::Ints(ints) => {
+            par::map_chunks(ints, out, |src, dst| hash::xxh3_64_u64_into(src, dst, seed))
+        }
+        Keys::Packed(_) => keys.map_into(out, |k| xxh3_key(k, seed)),
+    })
+}
+
 hash_pair!(
     xxh64,
     xxh64_many,
@@ -142,9 +190,23 @@ fn murmur3_128_many<'py>(
     let bulk = extract_bulk(keys)?;
     let keys = bulk.keys();
     let n = keys.len();
-    let pairs = py.detach(|| keys.map_bytes(|b| hash::murmur3_128(b, seed)));
-    let flat: Vec<u64> = pairs.into_iter().flat_map(|(h1, h2)| [h1, h2]).collect();
-    flat.into_pyarray(py).reshape([n, 2])
+    let out = PyArray2::<u64>::zeros(py, [n, 2], false);
+    {
+        let mut guard = out.try_readwrite()?;
+        let flat = guard.as_slice_mut()?;
+        py.detach(|| {
+            // SAFETY: `flat` is the C-contiguous (n, 2) array: 2n u64s, each row two adjacent
+            // u64s; `[u64; 2]` has the size of two u64s and the alignment of one.
+            let rows = unsafe {
+                std::slice::from_raw_parts_mut(flat.as_mut_ptr().cast::<[u64; 2]>(), flat.len() / 2)
+            };
+            keys.map_bytes_into(rows, |b| {
+                let (h1, h2) = hash::murmur3_128(b, seed);
+                [h1, h2]
+            });
+        });
+    }
+    Ok(out)
 }
 
 /// Set how many threads bulk work may use (0 = all cores).

@@ -4,9 +4,11 @@
 
 use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 use shardwise_core::keys::{KeyRef, Keys, PackedKeys};
+use std::os::raw::c_int;
 
 const ACCEPTED: &str = "str, bytes, bytearray, memoryview or int";
 
@@ -17,28 +19,54 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// An `int` key as its 64-bit pattern.
+///
+/// Uses the C API's overflow flag rather than trying `i64` then `u64`: keys >= 2**63 are common
+/// (hash values, random ids) and must not cost a raised-and-cleared exception each.
 fn int_bits(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
-    if let Ok(v) = obj.extract::<i64>() {
-        return Ok(v as u64);
+    let py = obj.py();
+    let mut overflow: c_int = 0;
+    // SAFETY: `obj` is a live object and we hold the GIL (it is a `Bound`).
+    let signed = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    if overflow == 0 {
+        if signed == -1 {
+            if let Some(err) = PyErr::take(py) {
+                return Err(err);
+            }
+        }
+        return Ok(signed as u64);
     }
-    obj.extract::<u64>().map_err(|_| {
-        let shown = obj.str().map_or_else(|_| "?".to_owned(), |s| s.to_string());
-        PyOverflowError::new_err(format!(
-            "int key {shown} is outside the key range [-2**63, 2**64)"
-        ))
-    })
+    if overflow > 0 && obj.is_instance_of::<PyInt>() {
+        // SAFETY: as above; `obj` is an int, as PyLong_AsUnsignedLongLong requires.
+        let unsigned = unsafe { ffi::PyLong_AsUnsignedLongLong(obj.as_ptr()) };
+        if unsigned != u64::MAX || PyErr::take(py).is_none() {
+            return Ok(unsigned);
+        }
+    }
+    let shown = obj.str().map_or_else(|_| "?".to_owned(), |s| s.to_string());
+    Err(PyOverflowError::new_err(format!(
+        "int key {shown} is outside the key range [-2**63, 2**64)"
+    )))
 }
 
+/// Python `bool` or numpy `bool_` (whose type is named `bool` since numpy 2).
 fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
-    obj.is_instance_of::<PyBool>() || type_name(obj) == "bool_"
+    obj.is_instance_of::<PyBool>() || matches!(type_name(obj).as_str(), "bool" | "bool_")
 }
 
 /// A numpy integer scalar (or any other non-bool object with `__index__`) as an int.
 fn index_bits(obj: &Bound<'_, PyAny>) -> Option<PyResult<u64>> {
-    if is_bool(obj) || type_name(obj) == "bool" || !obj.hasattr("__index__").unwrap_or(false) {
+    if is_bool(obj) || !obj.hasattr("__index__").unwrap_or(false) {
         return None;
     }
-    Some(obj.call_method0("__index__").and_then(|i| int_bits(&i)))
+    let index = obj.call_method0("__index__").map_err(|e| {
+        // e.g. a numpy array of several items: not an int key, whatever numpy says.
+        if e.is_instance_of::<PyTypeError>(obj.py()) {
+            bad_key(obj, None)
+        } else {
+            e
+        }
+    });
+    Some(index.and_then(|i| int_bits(&i)))
 }
 
 fn bad_key(obj: &Bound<'_, PyAny>, position: Option<usize>) -> PyErr {
@@ -62,7 +90,11 @@ pub fn with_key_ref<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(KeyRef<'_>) -> R) 
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(f(KeyRef::Bytes(b.as_bytes())));
     }
-    if obj.is_instance_of::<PyInt>() && !is_bool(obj) {
+    if obj.is_instance_of::<PyInt>() {
+        // Among int subclasses only `bool` is refused (numpy's bool_ is not an int subclass).
+        if obj.is_instance_of::<PyBool>() {
+            return Err(bad_key(obj, None));
+        }
         return Ok(f(KeyRef::Int(int_bits(obj)?)));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
@@ -128,7 +160,33 @@ fn at_position(item: &Bound<'_, PyAny>, i: usize, e: PyErr) -> PyErr {
     if e.is_instance_of::<PyTypeError>(py) {
         return bad_key(item, Some(i));
     }
-    PyErr::from_type(e.get_type(py), format!("keys[{i}]: {}", e.value(py)))
+    // Re-raise as the base class: subclasses such as UnicodeEncodeError take other arguments.
+    if e.is_instance_of::<PyOverflowError>(py) {
+        return PyOverflowError::new_err(format!("keys[{i}]: {}", e.value(py)));
+    }
+    if e.is_instance_of::<PyValueError>(py) {
+        return PyValueError::new_err(format!("keys[{i}]: {}", e.value(py)));
+    }
+    e
+}
+
+fn mixed_kinds(first: Kind, this: Kind, i: usize) -> PyErr {
+    PyTypeError::new_err(format!(
+        "mixed key kinds: keys[0] is {} but keys[{i}] is {}; use one kind per batch",
+        first.name(),
+        this.name()
+    ))
+}
+
+/// Record that keys[i] is of kind `this`; a batch holds one kind only.
+#[inline]
+fn note_kind(kind: &mut Option<Kind>, this: Kind, i: usize) -> PyResult<()> {
+    match *kind {
+        None => *kind = Some(this),
+        Some(k) if k != this => return Err(mixed_kinds(k, this, i)),
+        _ => {}
+    }
+    Ok(())
 }
 
 fn seq_keys<'py>(
@@ -138,7 +196,34 @@ fn seq_keys<'py>(
     let mut kind: Option<Kind> = None;
     let mut ints: Vec<u64> = Vec::new();
     let mut packed = PackedKeys::default();
+    let push_bytes = |packed: &mut PackedKeys, b: &[u8]| {
+        if packed.is_empty() {
+            *packed = PackedKeys::with_capacity(n, n * (b.len() + 8));
+        }
+        packed.push(b);
+    };
     for (i, item) in items.enumerate() {
+        // Fast paths for the common batches (str, exact int, bytes): one type check each.
+        if let Ok(text) = item.cast::<PyString>() {
+            let utf8 = text.to_str().map_err(|e| at_position(&item, i, e))?;
+            push_bytes(&mut packed, utf8.as_bytes());
+            note_kind(&mut kind, Kind::Text, i)?;
+            continue;
+        }
+        if item.cast_exact::<PyInt>().is_ok() {
+            let bits = int_bits(&item).map_err(|e| at_position(&item, i, e))?;
+            if ints.capacity() == 0 {
+                ints.reserve_exact(n);
+            }
+            ints.push(bits);
+            note_kind(&mut kind, Kind::Int, i)?;
+            continue;
+        }
+        if let Ok(bytes) = item.cast::<PyBytes>() {
+            push_bytes(&mut packed, bytes.as_bytes());
+            note_kind(&mut kind, Kind::Bytes, i)?;
+            continue;
+        }
         let mut this = Kind::Bytes;
         with_key_ref(&item, |k| match k {
             KeyRef::Int(v) => {
@@ -148,28 +233,10 @@ fn seq_keys<'py>(
                 }
                 ints.push(v);
             }
-            KeyRef::Bytes(b) => {
-                if packed.is_empty() {
-                    packed = PackedKeys::with_capacity(n, n * 16);
-                }
-                packed.push(b);
-            }
+            KeyRef::Bytes(b) => push_bytes(&mut packed, b),
         })
         .map_err(|e| at_position(&item, i, e))?;
-        if item.is_instance_of::<PyString>() {
-            this = Kind::Text;
-        }
-        match kind {
-            None => kind = Some(this),
-            Some(k) if k != this => {
-                return Err(PyTypeError::new_err(format!(
-                    "mixed key kinds: keys[0] is {} but keys[{i}] is {}; use one kind per batch",
-                    k.name(),
-                    this.name()
-                )))
-            }
-            _ => {}
-        }
+        note_kind(&mut kind, this, i)?;
     }
     Ok(if kind == Some(Kind::Int) || kind.is_none() {
         BulkKeys::Ints(ints)
@@ -180,12 +247,12 @@ fn seq_keys<'py>(
 
 fn int_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Option<BulkKeys<'py>>> {
     if let Ok(a) = arr.cast::<PyArray1<u64>>() {
-        if a.is_contiguous() {
+        if a.is_contiguous() && a.is_aligned() {
             return Ok(Some(BulkKeys::U64(a.try_readonly()?)));
         }
     }
     if let Ok(a) = arr.cast::<PyArray1<i64>>() {
-        if a.is_contiguous() {
+        if a.is_contiguous() && a.is_aligned() {
             return Ok(Some(BulkKeys::I64(a.try_readonly()?)));
         }
     }
@@ -210,11 +277,11 @@ fn int_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Option<BulkKeys<
     Ok(None)
 }
 
-/// `arr` as a contiguous, native-byte-order array viewed as `unit` (e.g. "uint8").
+/// `arr` as a contiguous, aligned, native-byte-order array viewed as `unit` (e.g. "uint8").
 fn raw_units<'py>(arr: &Bound<'py, PyUntypedArray>, unit: &str) -> PyResult<Bound<'py, PyAny>> {
     let np = arr.py().import("numpy")?;
     let native = arr.getattr("dtype")?.call_method1("newbyteorder", ("=",))?;
-    let contiguous = np.call_method1("ascontiguousarray", (arr, native))?;
+    let contiguous = np.call_method1("require", (arr, native, "CA"))?;
     contiguous.call_method1("view", (np.getattr(unit)?,))
 }
 
@@ -243,19 +310,25 @@ fn fixed_text(arr: &Bound<'_, PyUntypedArray>, width: usize) -> PyResult<PackedK
     }
     let units = raw_units(arr, "uint32")?;
     let units = units.cast::<PyArray1<u32>>()?.try_readonly()?;
-    let mut text = String::new();
+    let mut utf8: Vec<u8> = Vec::with_capacity(width * 4);
     for (i, item) in units.as_slice()?.chunks_exact(width).enumerate() {
         let end = item.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
-        text.clear();
-        for &code in &item[..end] {
-            let c = char::from_u32(code).ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "keys[{i}] holds code point U+{code:04X}, which cannot be encoded as UTF-8"
-                ))
-            })?;
-            text.push(c);
+        let codes = &item[..end];
+        utf8.clear();
+        if codes.iter().all(|&c| c < 0x80) {
+            // ASCII: one byte per code point.
+            utf8.extend(codes.iter().map(|&c| c as u8));
+        } else {
+            for &code in codes {
+                let c = char::from_u32(code).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "keys[{i}] holds code point U+{code:04X}, which cannot be encoded as UTF-8"
+                    ))
+                })?;
+                utf8.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
+            }
         }
-        packed.push(text.as_bytes());
+        packed.push(&utf8);
     }
     Ok(packed)
 }
@@ -278,8 +351,11 @@ fn array_keys<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<BulkKeys<'py>> 
     let itemsize = dtype.itemsize();
     match kind {
         b'i' | b'u' => {
-            if let Some(keys) = int_array(arr)? {
-                return Ok(keys);
+            // Unaligned data (e.g. a field of a packed record array) cannot be borrowed.
+            if arr.is_aligned() {
+                if let Some(keys) = int_array(arr)? {
+                    return Ok(keys);
+                }
             }
             let units = raw_units(
                 arr,

@@ -8,7 +8,7 @@ use super::continuum::{Continuum, MAX_POINTS};
 use super::nodes::{NodeSet, PlacementError};
 use super::{check_n, distinct_prefix, fill_segments, shifted, Placement};
 use crate::hash;
-use crate::keys::KeyRef;
+use crate::keys::{KeyRef, Keys};
 
 /// Default virtual nodes per unit of weight.
 pub const DEFAULT_VNODES: u32 = 160;
@@ -71,7 +71,7 @@ impl RingHash {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn hash(self, data: &[u8]) -> u64 {
         match self {
             RingHash::Xxh3_64 => hash::xxh3_64(data, 0),
@@ -218,6 +218,11 @@ fn node_points_into(name: &str, hash: RingHash, i: u32, out: &mut [(u64, u32)]) 
     }
 }
 
+/// Owner of every key on a non-empty ring, with the hash `f` inlined into the loop.
+fn place_with<F: Fn(&[u8]) -> u64 + Sync>(ring: &Continuum, keys: Keys<'_>, f: F) -> Vec<i32> {
+    keys.map(|k| ring.owner_of::<false>(k.with_bytes(&f)) as i32)
+}
+
 /// Append the decimal digits of `v`.
 pub fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
@@ -241,6 +246,23 @@ impl Placement for HashRing {
     #[inline]
     fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
         self.ring.owner(self.key_hash(key), false)
+    }
+
+    /// One pass per hash function, so the hash is inlined into the loop.
+    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+        if self.nodes.is_empty() {
+            return Err(PlacementError::NoNodes);
+        }
+        let r = &self.ring;
+        Ok(match self.hash {
+            RingHash::Xxh3_64 => place_with(r, keys, |b| hash::xxh3_64(b, 0)),
+            RingHash::Xxh64 => place_with(r, keys, |b| hash::xxh64(b, 0)),
+            RingHash::Murmur3_32 => place_with(r, keys, |b| u64::from(hash::murmur3_32(b, 0))),
+            RingHash::Fnv1a32 => place_with(r, keys, |b| u64::from(hash::fnv1a_32(b))),
+            RingHash::Fnv1a64 => place_with(r, keys, hash::fnv1a_64),
+            RingHash::Crc32 => place_with(r, keys, |b| u64::from(hash::crc32(b))),
+            RingHash::Ketama => place_with(r, keys, |b| u64::from(hash::ketama(b))),
+        })
     }
 
     fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {

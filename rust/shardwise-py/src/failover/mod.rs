@@ -2,6 +2,9 @@
 
 use pyo3::prelude::*;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+mod detector;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<detector::PhiAccrualDetector>()?;
     Ok(())
 }

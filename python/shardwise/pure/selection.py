@@ -1,0 +1,911 @@
+"""Pure-Python twins of the selection balancers (see :mod:`shardwise.selection`).
+
+Same API and, for a given seed and clock, the same picks as the Rust classes: every float
+operation is done in the same order, and the generator is the same xoshiro256** seeded by
+SplitMix64. Also home of :class:`Sticky`, which is pure Python in both worlds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from shardwise.errors import ConfigurationError, NoAvailableBackendError, UnknownNodeError
+
+__all__ = [
+    "Lease",
+    "LeastConnections",
+    "LoadAware",
+    "PowerOfTwo",
+    "Rng",
+    "RoundRobin",
+    "Sticky",
+    "WeightedRandom",
+]
+
+_MASK = (1 << 64) - 1
+_TWO_64 = 18446744073709551616.0
+MAX_WEIGHT = 1e15
+_MAX_THINNING_TRIES = 64
+UP, DOWN, DRAINING = "up", "down", "draining"
+_RELEASE_LOCK = threading.Lock()  # makes Lease.release() happen once under races
+
+Backends = Mapping[str, float] | Iterable[str] | None
+Clock = Callable[[], float]
+
+
+def _rotl(x: int, k: int) -> int:
+    return ((x << k) | (x >> (64 - k))) & _MASK
+
+
+class Rng:
+    """xoshiro256** seeded through SplitMix64, as the Rust core (``selection::rng``)."""
+
+    __slots__ = ("s",)
+
+    def __init__(self, seed: int) -> None:
+        sm = seed & _MASK
+        s = []
+        for _ in range(4):
+            sm = (sm + 0x9E3779B97F4A7C15) & _MASK
+            z = sm
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+            s.append(z ^ (z >> 31))
+        self.s = s
+
+    def next_u64(self) -> int:
+        s0, s1, s2, s3 = self.s
+        result = (_rotl((s1 * 5) & _MASK, 7) * 9) & _MASK
+        t = (s1 << 17) & _MASK
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = _rotl(s3, 45)
+        self.s = [s0, s1, s2, s3]
+        return result
+
+    def below(self, n: int) -> int:
+        """Uniform index in ``[0, n)``: high 64 bits of ``u * n``."""
+        return (self.next_u64() * n) >> 64
+
+    def unit(self) -> float:
+        """Uniform float in ``[0, 1)`` from 53 bits."""
+        return (self.next_u64() >> 11) * (1.0 / 9007199254740992.0)
+
+
+class _Backend:
+    __slots__ = (
+        "active", "backup", "current", "ewma", "factor", "health", "id", "load", "load_mult",
+        "name", "stamp", "up_since", "weight",
+    )  # fmt: skip
+
+    def __init__(self, name: str, weight: float, backup: bool, ident: int, now: float, ewma: float) -> None:
+        self.name = name
+        self.weight = weight
+        self.factor = 1.0
+        self.load = 0.0
+        self.load_mult = 1.0
+        self.health = UP
+        self.backup = backup
+        self.id = ident
+        self.up_since: float | None = None
+        self.current = 0.0
+        self.active = 0
+        self.ewma = ewma
+        self.stamp = now
+
+
+def _check_weight(name: str, weight: float) -> None:
+    if isinstance(weight, str) or not hasattr(weight, "__float__"):
+        raise TypeError(f"weight of {name} must be a number, got {type(weight).__name__}")
+    w = float(weight)
+    if not (math.isfinite(w) and 0.0 < w <= MAX_WEIGHT):
+        raise ConfigurationError(f"weight of {name!r} must be a finite number in (0, 1e15], got {w}")
+
+
+def _check_factor(name: str, factor: float) -> None:
+    if not (math.isfinite(factor) and 0.0 < factor <= MAX_WEIGHT):
+        raise ConfigurationError(f"weight factor of {name!r} must be a finite number > 0, got {factor}")
+
+
+def _parse_backends(obj: Backends, what: str) -> list[tuple[str, float]]:
+    if obj is None:
+        return []
+    if isinstance(obj, (str, bytes)):
+        raise TypeError(
+            f"{what} must be a mapping name -> weight or an iterable of names, not a single string"
+        )
+    if isinstance(obj, Mapping) or hasattr(obj, "items"):
+        pairs = list(obj.items())
+    else:
+        try:
+            pairs = [(name, 1.0) for name in obj]
+        except TypeError:
+            raise TypeError(f"{what} must be a mapping name -> weight or an iterable of names") from None
+    out = []
+    for name, weight in pairs:
+        if not isinstance(name, str):
+            raise TypeError(f"{what}: node names must be str, got {type(name).__name__}")
+        if isinstance(weight, str) or not hasattr(weight, "__float__"):
+            raise TypeError(f"weight of {name} must be a number, got {type(weight).__name__}")
+        out.append((name, float(weight)))
+    return out
+
+
+class _Balancer:
+    """Pool of backends with health, backups, panic threshold and slow start (as ``Pool``)."""
+
+    def __init__(
+        self,
+        backends: Backends,
+        backups: Backends,
+        panic_threshold: float,
+        slow_start: float,
+        slow_start_floor: float,
+        clock: Clock | None,
+        min_share: float = 0.05,
+        timed: bool = False,
+    ) -> None:
+        panic_threshold, slow_start = float(panic_threshold), float(slow_start)
+        slow_start_floor, min_share = float(slow_start_floor), float(min_share)
+        if not (math.isfinite(panic_threshold) and 0.0 <= panic_threshold <= 100.0):
+            raise ConfigurationError(
+                f"panic_threshold must be a percentage in [0, 100], got {panic_threshold}"
+            )
+        if not (math.isfinite(slow_start) and slow_start >= 0.0):
+            raise ConfigurationError(f"slow_start must be a finite number of seconds >= 0, got {slow_start}")
+        if not (0.0 < slow_start_floor <= 1.0):
+            raise ConfigurationError(f"slow_start_floor must be in (0, 1], got {slow_start_floor}")
+        if not (0.0 < min_share <= 1.0):
+            raise ConfigurationError(f"min_share must be in (0, 1], got {min_share}")
+        if clock is not None and not callable(clock):
+            raise TypeError("clock must be a callable returning seconds")
+        self._panic_threshold = panic_threshold
+        self._slow_start = slow_start
+        self._floor = slow_start_floor
+        self._min_share = min_share
+        self._clock = clock
+        self._timed = timed or slow_start > 0.0
+        self._lock = threading.Lock()
+        self._backends: list[_Backend] = []
+        self._index: dict[str, int] = {}
+        self._next_id = 1
+        self._fresh = False
+        self._members: list[int] = []
+        self._base: list[float] = []
+        self._total = 0.0
+        self._ramping = False
+        self._ramp_end = 0.0
+        self._mode = "empty"
+        primaries = _parse_backends(backends, "backends")
+        extra = _parse_backends(backups, "backups")
+        now = self._now()
+        for (name, weight), backup in [(p, False) for p in primaries] + [(p, True) for p in extra]:
+            self._add(name, weight, backup, None, now)
+
+    # --- hooks of the algorithms ------------------------------------------------------------
+    def _initial_ewma(self) -> float:
+        return 0.0
+
+    def _rebuild(self) -> None:
+        pass
+
+    def _flush(self) -> None:
+        pass
+
+    def _on_release(self, b: _Backend, latency: float | None, now: float) -> None:
+        pass
+
+    # --- clock ------------------------------------------------------------------------------
+    def _now(self) -> float:
+        if not self._timed:
+            return 0.0
+        t = self._clock() if self._clock is not None else time.monotonic()
+        try:
+            value = float(t)
+        except (TypeError, ValueError):
+            raise TypeError("clock() must return a number of seconds (float)") from None
+        if not math.isfinite(value):
+            raise ValueError(f"clock() returned {value}, not a finite time")
+        return value
+
+    # --- pool -------------------------------------------------------------------------------
+    def _position(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except (KeyError, TypeError):
+            raise UnknownNodeError(f"unknown node {name!r}") from None
+
+    def _changing(self) -> None:
+        if self._fresh:
+            self._flush()
+            self._fresh = False
+
+    def _add(self, name: str, weight: float, backup: bool, ramp_from: float | None, now: float) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"node names must be str, got {type(name).__name__}")
+        _check_weight(name, weight)
+        if name in self._index:
+            raise ConfigurationError(f"duplicate node name {name!r}")
+        self._changing()
+        b = _Backend(name, float(weight), backup, self._next_id, now, self._initial_ewma())
+        if ramp_from is not None and self._slow_start > 0.0:
+            b.up_since = ramp_from
+        self._next_id += 1
+        self._backends.append(b)
+        self._index[name] = len(self._backends) - 1
+
+    def _reindex(self) -> None:
+        self._index = {b.name: i for i, b in enumerate(self._backends)}
+
+    def _rebuild_view(self) -> None:
+        bs = self._backends
+        n_primary = sum(1 for b in bs if not b.backup)
+        n_up_primary = sum(1 for b in bs if not b.backup and b.health == UP)
+        any_up_backup = any(b.backup and b.health == UP for b in bs)
+        t = self._panic_threshold
+        panicking = n_primary > 0 and t > 0.0 and float(n_up_primary) * 100.0 < t * float(n_primary)
+        if panicking:
+            mode = "backup" if n_up_primary == 0 and any_up_backup else "panic"
+        elif n_up_primary > 0:
+            mode = "normal"
+        elif any_up_backup:
+            mode = "backup"
+        else:
+            mode = "empty"
+        members: list[int] = []
+        base: list[float] = []
+        total = 0.0
+        for i, b in enumerate(bs):
+            if mode == "normal":
+                keep = not b.backup and b.health == UP
+            elif mode == "backup":
+                keep = b.backup and b.health == UP
+            else:
+                keep = mode == "panic" and not b.backup
+            if keep:
+                w = b.weight * b.factor * b.load_mult
+                members.append(i)
+                base.append(w)
+                total += w
+        self._members, self._base, self._total, self._mode = members, base, total, mode
+        ends = [b.up_since + self._slow_start for b in bs if b.up_since is not None]
+        self._ramping = bool(ends)
+        self._ramp_end = max(ends) if ends else -math.inf
+
+    def _ready(self, now: float) -> None:
+        if not self._fresh:
+            self._rebuild_view()
+            self._rebuild()
+            self._fresh = True
+        if self._ramping and now >= self._ramp_end:
+            for b in self._backends:
+                b.up_since = None
+            self._ramping = False
+        if not self._members:
+            if not self._backends:
+                raise NoAvailableBackendError("no backend can be picked: the balancer has no nodes")
+            raise NoAvailableBackendError(
+                f"no backend can be picked: none of the {len(self._backends)} nodes is up"
+            )
+
+    def _ramp(self, i: int, now: float) -> float:
+        t0 = self._backends[i].up_since
+        if t0 is None:
+            return 1.0
+        frac = (now - t0) / self._slow_start
+        return 1.0 if frac >= 1.0 else max(frac, self._floor)
+
+    def _member_weight(self, k: int, now: float) -> float:
+        w = self._base[k]
+        return w * self._ramp(self._members[k], now) if self._ramping else w
+
+    def _pick_index(self, now: float) -> int:
+        raise NotImplementedError
+
+    # --- public API -------------------------------------------------------------------------
+    def pick(self) -> str:
+        """The backend for the next request."""
+        now = self._now()
+        with self._lock:
+            return self._backends[self._pick_index(now)].name
+
+    @property
+    def nodes(self) -> list[str]:
+        """Every node (primaries and backups), in insertion order."""
+        with self._lock:
+            return [b.name for b in self._backends]
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Node name → configured weight."""
+        with self._lock:
+            return {b.name: b.weight for b in self._backends}
+
+    @property
+    def backups(self) -> list[str]:
+        """The backup nodes."""
+        with self._lock:
+            return [b.name for b in self._backends if b.backup]
+
+    @property
+    def mode(self) -> str:
+        """What picks choose from now: "normal", "backup", "panic" or "empty"."""
+        now = self._now()
+        with self._lock:
+            with contextlib.suppress(NoAvailableBackendError):
+                self._ready(now)
+            return self._mode
+
+    def add_node(self, name: str, weight: float = 1.0, *, backup: bool = False) -> None:
+        """Add a node (up, slow-starting if slow start is on)."""
+        now = self._now()
+        with self._lock:
+            self._add(name, weight, backup, now, now)
+
+    def remove_node(self, name: str) -> None:
+        """Remove a node."""
+        with self._lock:
+            pos = self._position(name)
+            self._changing()
+            del self._backends[pos]
+            self._reindex()
+
+    def set_weight(self, name: str, weight: float) -> None:
+        """Change a node's configured weight."""
+        with self._lock:
+            self._changing()
+            pos = self._position(name)
+            _check_weight(name, weight)
+            self._backends[pos].weight = float(weight)
+
+    def weight_factor(self, name: str) -> float:
+        """A node's health weight factor."""
+        with self._lock:
+            return self._backends[self._position(name)].factor
+
+    def set_weight_factor(self, name: str, factor: float) -> None:
+        """Scale a node's weight by ``factor`` (> 0)."""
+        with self._lock:
+            self._changing()
+            pos = self._position(name)
+            _check_factor(name, float(factor))
+            self._backends[pos].factor = float(factor)
+
+    def _set_health(self, name: str, health: str) -> None:
+        now = self._now()
+        with self._lock:
+            self._changing()
+            b = self._backends[self._position(name)]
+            if health == UP and b.health == DOWN and self._slow_start > 0.0:
+                b.up_since = now
+            elif health != UP:
+                b.up_since = None
+            b.health = health
+
+    def mark_down(self, name: str) -> None:
+        """Take a node out of rotation at once."""
+        self._set_health(name, DOWN)
+
+    def mark_up(self, name: str) -> None:
+        """Put a node back (slow start applies when it was down)."""
+        self._set_health(name, UP)
+
+    def drain(self, name: str) -> None:
+        """Stop giving a node new requests."""
+        self._set_health(name, DRAINING)
+
+    def state(self, name: str) -> str:
+        """A node's state: "up", "down" or "draining"."""
+        with self._lock:
+            return self._backends[self._position(name)].health
+
+    def __len__(self) -> int:
+        return len(self._backends)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._index
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self._backends)} nodes)"
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            self._changing()
+            state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        for b in self._backends:
+            b.active = 0
+            b.up_since = None
+
+
+class RoundRobin(_Balancer):
+    """Smooth weighted round robin, pick for pick as nginx."""
+
+    def __init__(
+        self,
+        backends: Backends = None,
+        *,
+        backups: Backends = None,
+        panic_threshold: float = 0.0,
+        slow_start: float = 0.0,
+        slow_start_floor: float = 0.1,
+        clock: Clock | None = None,
+    ) -> None:
+        self._cur: list[float] = []
+        super().__init__(backends, backups, panic_threshold, slow_start, slow_start_floor, clock)
+
+    def _rebuild(self) -> None:
+        self._cur = [self._backends[i].current for i in self._members]
+
+    def _flush(self) -> None:
+        for k, i in enumerate(self._members):
+            if k < len(self._cur):
+                self._backends[i].current = self._cur[k]
+
+    def _pick_index(self, now: float) -> int:
+        self._ready(now)
+        cur = self._cur
+        if self._ramping:
+            total = 0.0
+            for k in range(len(cur)):
+                w = self._member_weight(k, now)
+                cur[k] += w
+                total += w
+        else:
+            for k, w in enumerate(self._base):
+                cur[k] += w
+            total = self._total
+        best = 0
+        best_value = cur[0]
+        for k in range(1, len(cur)):
+            if cur[k] > best_value:
+                best, best_value = k, cur[k]
+        cur[best] -= total
+        return self._members[best]
+
+
+def build_alias(weights: list[float], total: float) -> list[tuple[int, int]]:
+    """Vose's alias table, ``(threshold, alias)`` per column, exactly as the Rust core."""
+    n = len(weights)
+    p = [w * n / total for w in weights]
+    table = [(_MASK, i) for i in range(n)]
+    small = [i for i, pi in enumerate(p) if pi < 1.0]
+    large = [i for i, pi in enumerate(p) if pi >= 1.0]
+    while small and large:
+        small_i = small.pop()
+        large_i = large.pop()
+        pl = p[small_i]
+        table[small_i] = (_MASK if pl >= 1.0 else int(pl * _TWO_64), large_i)
+        p[large_i] = (p[large_i] + pl) - 1.0
+        (small if p[large_i] < 1.0 else large).append(large_i)
+    return table
+
+
+class WeightedRandom(_Balancer):
+    """Weighted random picks in O(1) (Vose alias method), reproducible with ``seed=``."""
+
+    def __init__(
+        self,
+        backends: Backends = None,
+        *,
+        seed: int | None = None,
+        backups: Backends = None,
+        panic_threshold: float = 0.0,
+        slow_start: float = 0.0,
+        slow_start_floor: float = 0.1,
+        clock: Clock | None = None,
+        _min_share: float = 0.05,
+    ) -> None:
+        if seed is not None and not 0 <= seed <= _MASK:
+            raise OverflowError(f"seed must be in [0, 2**64), got {seed}")
+        self._rng = Rng(random.getrandbits(64) if seed is None else seed)
+        self._table: list[tuple[int, int]] = []
+        super().__init__(backends, backups, panic_threshold, slow_start, slow_start_floor, clock, _min_share)
+
+    def _rebuild(self) -> None:
+        self._table = build_alias(self._base, self._total)
+
+    def _alias_draw(self) -> int:
+        table = self._table
+        x = self._rng.next_u64() * len(table)
+        k = x >> 64
+        thr, alias = table[k]
+        return k if (x & _MASK) < thr else alias
+
+    def _draw(self, now: float) -> int:
+        members = self._members
+        if not self._ramping:
+            return members[self._alias_draw()]
+        for _ in range(_MAX_THINNING_TRIES):
+            k = self._alias_draw()
+            r = self._ramp(members[k], now)
+            if r >= 1.0 or self._rng.unit() < r:
+                return members[k]
+        total = sum(self._member_weight(k, now) for k in range(len(members)))
+        x = self._rng.unit() * total
+        acc = 0.0
+        for k, i in enumerate(members):
+            acc += self._member_weight(k, now)
+            if x < acc:
+                return i
+        return members[-1]
+
+    def _pick_index(self, now: float) -> int:
+        self._ready(now)
+        return self._draw(now)
+
+    def sample(self, n: int) -> npt.NDArray[np.int32]:
+        """``n`` random picks at once, as positions in ``nodes``."""
+        if n < 0:
+            raise ValueError(f"sample size must be >= 0, got {n}")
+        now = self._now()
+        with self._lock:
+            self._ready(now)
+            return np.array([self._draw(now) for _ in range(n)], dtype=np.int32)
+
+
+class LoadAware(WeightedRandom):
+    """Weighted random with weights ``capacity × max(1 − load, min_share)`` from reported load."""
+
+    def __init__(
+        self,
+        capacities: Backends = None,
+        *,
+        min_share: float = 0.05,
+        seed: int | None = None,
+        backups: Backends = None,
+        panic_threshold: float = 0.0,
+        slow_start: float = 0.0,
+        slow_start_floor: float = 0.1,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(
+            capacities,
+            seed=seed,
+            backups=backups,
+            panic_threshold=panic_threshold,
+            slow_start=slow_start,
+            slow_start_floor=slow_start_floor,
+            clock=clock,
+            _min_share=min_share,
+        )
+
+    def report_load(self, node: str, load: float) -> None:
+        """Record a node's load (utilisation: 0 = idle, 1 = full; > 1 overloaded)."""
+        with self._lock:
+            self._changing()
+            b = self._backends[self._position(node)]
+            load = float(load)
+            if not (math.isfinite(load) and load >= 0.0):
+                raise ConfigurationError(f"load of {node!r} must be a finite number >= 0, got {load}")
+            b.load = load
+            b.load_mult = max(1.0 - load, self._min_share)
+
+    def load(self, node: str) -> float:
+        """The last load reported for a node (0.0 if none)."""
+        with self._lock:
+            return self._backends[self._position(node)].load
+
+
+class Lease:
+    """A held backend; ``release()`` (or leaving a ``with`` block) gives it back once."""
+
+    def __init__(self, owner: _LeaseOwner, node: str, ident: int, hint: int, start: float) -> None:
+        self._owner = owner
+        self._node = node
+        self._id = ident
+        self._hint = hint
+        self._start = start
+        self._released = False
+
+    @property
+    def node(self) -> str:
+        """The backend this lease holds."""
+        return self._node
+
+    @property
+    def released(self) -> bool:
+        """Whether the lease was released."""
+        return self._released
+
+    def release(self, latency: float | None = None) -> None:
+        """Give the backend back (idempotent); ``latency`` overrides the measured one."""
+        with _RELEASE_LOCK:
+            if self._released:
+                return
+            self._released = True
+        self._owner._release_lease(self._id, self._hint, latency, self._start)
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc: object) -> Literal[False]:
+        self.release()
+        return False
+
+    def __repr__(self) -> str:
+        return f"<Lease {self._node} ({'released' if self._released else 'held'})>"
+
+
+class _LeaseOwner(_Balancer):
+    def _pick_acquire(self, now: float, acquire: bool) -> int:
+        raise NotImplementedError
+
+    def _pick_index(self, now: float) -> int:
+        return self._pick_acquire(now, False)
+
+    def acquire(self) -> Lease:
+        """Take the chosen backend: a :class:`Lease` holding it until released."""
+        now = self._now()
+        with self._lock:
+            i = self._pick_acquire(now, True)
+            b = self._backends[i]
+            return Lease(self, b.name, b.id, i, now)
+
+    def active(self, node: str) -> int:
+        """How many leases on a node are held."""
+        with self._lock:
+            return self._backends[self._position(node)].active
+
+    def _release_lease(self, ident: int, hint: int, latency: float | None, start: float) -> None:
+        now = self._now()
+        if latency is None and self._timed:
+            latency = now - start
+        with self._lock:
+            bs = self._backends
+            if hint < len(bs) and bs[hint].id == ident:
+                pos: int | None = hint
+            else:
+                pos = next((i for i, b in enumerate(bs) if b.id == ident), None)
+            if pos is not None:
+                b = bs[pos]
+                b.active = max(b.active - 1, 0)
+                self._on_release(b, latency, now)
+
+
+class LeastConnections(_LeaseOwner):
+    """Fewest held leases per unit of weight; ties: larger weight, then round robin.
+
+    Score ``active * (1 / weight)`` (lowest wins), scanning the candidates from a cursor that
+    moves past each pick; equal scores go to the larger weight, then to the first scanned.
+    """
+
+    def __init__(
+        self,
+        backends: Backends = None,
+        *,
+        backups: Backends = None,
+        panic_threshold: float = 0.0,
+        slow_start: float = 0.0,
+        slow_start_floor: float = 0.1,
+        clock: Clock | None = None,
+    ) -> None:
+        self._cursor = 0
+        super().__init__(backends, backups, panic_threshold, slow_start, slow_start_floor, clock)
+
+    def _rebuild(self) -> None:
+        m = len(self._members)
+        self._cursor = self._cursor % m if m else 0
+
+    def _pick_acquire(self, now: float, acquire: bool) -> int:
+        self._ready(now)
+        m = len(self._members)
+        best = k = self._cursor
+        best_score = math.inf
+        best_weight = 0.0
+        for _ in range(m):
+            w = self._member_weight(k, now)
+            score = self._backends[self._members[k]].active * (1.0 / w)
+            if score < best_score or (score == best_score and w > best_weight):
+                best, best_score, best_weight = k, score, w
+            k += 1
+            if k == m:
+                k = 0
+        self._cursor = 0 if best + 1 == m else best + 1
+        i = self._members[best]
+        if acquire:
+            self._backends[i].active += 1
+        return i
+
+
+class PowerOfTwo(_LeaseOwner):
+    """Power of two choices on held leases, optionally weighted by peak-EWMA latency."""
+
+    def __init__(
+        self,
+        backends: Backends = None,
+        *,
+        seed: int | None = None,
+        peak_ewma: bool = False,
+        decay: float = 10.0,
+        default_rtt: float = 0.03,
+        backups: Backends = None,
+        panic_threshold: float = 0.0,
+        slow_start: float = 0.0,
+        slow_start_floor: float = 0.1,
+        clock: Clock | None = None,
+    ) -> None:
+        if seed is not None and not 0 <= seed <= _MASK:
+            raise OverflowError(f"seed must be in [0, 2**64), got {seed}")
+        if peak_ewma:
+            if not (math.isfinite(decay) and decay > 0.0):
+                raise ConfigurationError(f"decay must be a finite number of seconds > 0, got {decay}")
+            if not (math.isfinite(default_rtt) and default_rtt >= 0.0):
+                raise ConfigurationError(
+                    f"default_rtt must be a finite number of seconds >= 0, got {default_rtt}"
+                )
+        self._rng = Rng(random.getrandbits(64) if seed is None else seed)
+        self._ewma = peak_ewma
+        self._decay = float(decay)
+        self._default_rtt = float(default_rtt)
+        super().__init__(
+            backends, backups, panic_threshold, slow_start, slow_start_floor, clock, timed=peak_ewma
+        )
+
+    def _initial_ewma(self) -> float:
+        return self._default_rtt if self._ewma else 0.0
+
+    def _on_release(self, b: _Backend, latency: float | None, now: float) -> None:
+        if self._ewma and latency is not None and math.isfinite(latency) and latency >= 0.0:
+            w = math.exp(-max(now - b.stamp, 0.0) / self._decay)
+            b.ewma = latency if latency > b.ewma else b.ewma * w + latency * (1.0 - w)
+            b.stamp = now
+
+    def _cost(self, k: int, now: float) -> float:
+        b = self._backends[self._members[k]]
+        if self._ewma:
+            decayed = b.ewma * math.exp(-max(now - b.stamp, 0.0) / self._decay)
+            load = decayed * (b.active + 1.0)
+        else:
+            load = float(b.active)
+        return load / self._member_weight(k, now)
+
+    def _pick_acquire(self, now: float, acquire: bool) -> int:
+        self._ready(now)
+        m = len(self._members)
+        if m == 1:
+            k = 0
+        else:
+            a = self._rng.below(m)
+            b = self._rng.below(m - 1)
+            if b >= a:
+                b += 1
+            k = b if self._cost(b, now) < self._cost(a, now) else a
+        i = self._members[k]
+        if acquire:
+            self._backends[i].active += 1
+        return i
+
+
+class Sticky:
+    """Picks by key through a placement: the first available node of the key's preference list.
+
+    ``placement`` is any object with ``nodes`` and ``get_nodes(key, n)`` (every
+    :mod:`shardwise.placement` class). Health is kept here: ``mark_down``/``mark_up``/``drain``
+    change it at once; a key whose owner is unavailable goes to the next node of its preference
+    list, and comes back when the owner is up. With ``panic_threshold`` (percent) set and fewer
+    nodes up than that, health is ignored and keys go to their owners.
+    """
+
+    def __init__(self, placement: Any, *, panic_threshold: float = 0.0) -> None:
+        if not hasattr(placement, "get_nodes") or not hasattr(placement, "nodes"):
+            raise TypeError("placement must have `nodes` and `get_nodes(key, n)`")
+        panic_threshold = float(panic_threshold)
+        if not (math.isfinite(panic_threshold) and 0.0 <= panic_threshold <= 100.0):
+            raise ConfigurationError(
+                f"panic_threshold must be a percentage in [0, 100], got {panic_threshold}"
+            )
+        self.placement = placement
+        self._panic_threshold = panic_threshold
+        self._states: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def nodes(self) -> list[str]:
+        """The placement's nodes."""
+        return list(self.placement.nodes)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The placement's weights (1.0 each if it has none)."""
+        weights = getattr(self.placement, "weights", None)
+        return dict(weights) if weights is not None else dict.fromkeys(self.nodes, 1.0)
+
+    def pick(self, key: Any) -> str:
+        """The node serving ``key``: its owner, or the next available one on its preference list."""
+        nodes = self.placement.nodes
+        n = len(nodes)
+        if n == 0:
+            raise NoAvailableBackendError("no backend can be picked: the placement has no nodes")
+        with self._lock:
+            states = dict(self._states)
+        unavailable = sum(1 for name in nodes if states.get(name, UP) != UP)
+        up = n - unavailable
+        if unavailable == 0 or (self._panic_threshold > 0.0 and up * 100.0 < self._panic_threshold * n):
+            return str(self.placement.get_nodes(key, 1)[0])
+        if up == 0:
+            raise NoAvailableBackendError(f"no backend can be picked: none of the {n} nodes is up")
+        for name in self.placement.get_nodes(key, min(n, unavailable + 1)):
+            if states.get(name, UP) == UP:
+                return str(name)
+        raise NoAvailableBackendError(f"no available node in the preference list of {key!r}")
+
+    def _check(self, name: str) -> None:
+        if name not in set(self.placement.nodes):
+            raise UnknownNodeError(f"unknown node {name!r}")
+
+    def _set(self, name: str, state: str) -> None:
+        self._check(name)
+        with self._lock:
+            if state == UP:
+                self._states.pop(name, None)
+            else:
+                self._states[name] = state
+
+    def mark_down(self, name: str) -> None:
+        """Send the node's keys to their next preference at once."""
+        self._set(name, DOWN)
+
+    def mark_up(self, name: str) -> None:
+        """Give the node its keys back."""
+        self._set(name, UP)
+
+    def drain(self, name: str) -> None:
+        """Stop sending keys to the node (as down for picking)."""
+        self._set(name, DRAINING)
+
+    def state(self, name: str) -> str:
+        """A node's state: "up", "down" or "draining"."""
+        self._check(name)
+        with self._lock:
+            return self._states.get(name, UP)
+
+    def add_node(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """Add a node to the placement."""
+        self.placement.add_node(name, *args, **kwargs)
+
+    def remove_node(self, name: str) -> None:
+        """Remove a node from the placement (and forget its state)."""
+        self.placement.remove_node(name)
+        with self._lock:
+            self._states.pop(name, None)
+
+    def set_weight(self, name: str, weight: float) -> None:
+        """Change a node's weight in the placement (if it supports weights)."""
+        self.placement.set_weight(name, weight)
+
+    def __len__(self) -> int:
+        return len(self.placement.nodes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in set(self.placement.nodes)
+
+    def __repr__(self) -> str:
+        return f"Sticky({self.placement!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            return {"placement": self.placement, "panic": self._panic_threshold, "states": dict(self._states)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.placement = state["placement"]
+        self._panic_threshold = state["panic"]
+        self._states = state["states"]
+        self._lock = threading.Lock()
