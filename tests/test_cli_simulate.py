@@ -164,7 +164,6 @@ def test_weights_change_the_fair_shares(tmp_path: Path) -> None:
     assert "3 weighted nodes" in result.stdout
 
 
-@pytest.mark.skipif("jump" not in AVAILABLE, reason="needs JumpHash, which has no weights")
 def test_weighted_run_skips_algorithms_without_weights(tmp_path: Path) -> None:
     result = run_cli(
         "simulate",
@@ -208,7 +207,6 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path) -> None:
     assert "[####" not in result.stdout
 
 
-@pytest.mark.skipif(not AVAILABLE, reason="no placement algorithm in this build yet")
 def test_defaults_run_every_algorithm(tmp_path: Path) -> None:
     result = run_cli("simulate", cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -68,7 +68,6 @@ class Picker(threading.Thread):
                 time.sleep(0.001)
 
 
-@pytest.mark.skipif(not hasattr(shardwise, "HashRing"), reason="placement HashRing not in this build")
 def test_attached_ring_drops_dead_node_and_restores_it(servers: dict[str, TcpServer]) -> None:
     ring: Any = shardwise.HashRing({"a": 1.0, "b": 2.0, "c": 1.0})
     keys = np.arange(20_000, dtype=np.uint64)
@@ -104,14 +103,9 @@ def test_attached_ring_drops_dead_node_and_restores_it(servers: dict[str, TcpSer
 
 
 def _balancer() -> Any:
-    for name in ("RoundRobin", "WeightedRandom", "LeastConnections", "PowerOfTwo"):
-        cls = getattr(shardwise, name, None)
-        if cls is not None and hasattr(cls, "mark_down") and hasattr(cls, "mark_up"):
-            return cls(list(NAMES))
-    return None
+    return shardwise.RoundRobin(list(NAMES))
 
 
-@pytest.mark.skipif(_balancer() is None, reason="no selection balancer with mark_down/mark_up in this build")
 def test_attached_balancer_stops_picking_dead_node(servers: dict[str, TcpServer]) -> None:
     balancer = _balancer()
     monitor = monitor_for(servers)

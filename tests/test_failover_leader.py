@@ -14,13 +14,8 @@ from pathlib import Path
 
 import pytest
 import redis
-import shardwise
 from redis_support import RedisServer
 from shardwise import ActionFence, Coordinator, FencingTokenError, NodeState
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(shardwise.lock, "RedisLock"), reason="shardwise.lock.RedisLock not in this build"
-)
 
 ACTOR = Path(__file__).with_name("failover_actor.py")
 TTL, INTERVAL = 1.5, 0.2
