@@ -219,8 +219,12 @@ fn node_points_into(name: &str, hash: RingHash, i: u32, out: &mut [(u64, u32)]) 
 }
 
 /// Owner of every key on a non-empty ring, with the hash `f` inlined into the loop.
+/// Hashes first, then the prefetching lookup over them (see [`Continuum::owners_into`]).
 fn place_with<F: Fn(&[u8]) -> u64 + Sync>(ring: &Continuum, keys: Keys<'_>, f: F) -> Vec<i32> {
-    keys.map(|k| ring.owner_of::<false>(k.with_bytes(&f)) as i32)
+    let hashes = keys.map_bytes(f);
+    let mut out = vec![0i32; hashes.len()];
+    crate::par::map_chunks(&hashes, &mut out, |hs, os| ring.owners_into(hs, os));
+    out
 }
 
 /// Append the decimal digits of `v`.
