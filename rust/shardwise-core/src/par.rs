@@ -55,6 +55,27 @@ where
     });
 }
 
+/// `f(start, part)` over consecutive parts of `out` (`part` begins at index `start`), one part
+/// per thread when `out` is large (else one call with everything). For blocked kernels.
+pub fn fill_parts<T, F>(out: &mut [T], f: F)
+where
+    T: Send,
+    F: Fn(usize, &mut [T]) + Sync,
+{
+    let threads = threads_for(out.len());
+    if threads <= 1 {
+        f(0, out);
+        return;
+    }
+    let chunk = out.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        for (c, part) in out.chunks_mut(chunk).enumerate() {
+            s.spawn(move || f(c * chunk, part));
+        }
+    });
+}
+
 /// `out[i] = f(&input[i])` for every `i`, split over threads when `out` is large.
 /// Walks both slices in step (no index arithmetic), which lets simple `f`s vectorise.
 ///

@@ -219,12 +219,30 @@ fn node_points_into(name: &str, hash: RingHash, i: u32, out: &mut [(u64, u32)]) 
 }
 
 /// Owner of every key on a non-empty ring, with the hash `f` inlined into the loop.
-/// Hashes first, then the prefetching lookup over them (see [`Continuum::owners_into`]).
-fn place_with<F: Fn(&[u8]) -> u64 + Sync>(ring: &Continuum, keys: Keys<'_>, f: F) -> Vec<i32> {
-    let hashes = keys.map_bytes(f);
-    let mut out = vec![0i32; hashes.len()];
-    crate::par::map_chunks(&hashes, &mut out, |hs, os| ring.owners_into(hs, os));
+/// Owner of every key on a non-empty ring, with the hash `f` inlined into the loop: blocks of
+/// keys are hashed into a small buffer, then looked up with prefetching
+/// ([`Continuum::owners_into`]), so no full-size array of hashes is ever made.
+fn place_with<F: Fn(KeyRef<'_>) -> u64 + Sync>(ring: &Continuum, keys: Keys<'_>, f: F) -> Vec<i32> {
+    const BLOCK: usize = 1024;
+    let mut out = vec![0i32; keys.len()];
+    crate::par::fill_parts(&mut out, |start, part| {
+        let mut hashes = [0u64; BLOCK];
+        for (b, block) in part.chunks_mut(BLOCK).enumerate() {
+            let first = start + b * BLOCK;
+            let hashes = &mut hashes[..block.len()];
+            for (j, h) in hashes.iter_mut().enumerate() {
+                *h = f(keys.get(first + j));
+            }
+            ring.owners_into(hashes, block);
+        }
+    });
     out
+}
+
+/// A byte hash as a key hash (int keys hashed as their 8 little-endian bytes).
+#[inline(always)]
+fn by_bytes(f: impl Fn(&[u8]) -> u64) -> impl Fn(KeyRef<'_>) -> u64 {
+    move |k| k.with_bytes(&f)
 }
 
 /// Append the decimal digits of `v`.
@@ -259,13 +277,18 @@ impl Placement for HashRing {
         }
         let r = &self.ring;
         Ok(match self.hash {
-            RingHash::Xxh3_64 => place_with(r, keys, |b| hash::xxh3_64(b, 0)),
-            RingHash::Xxh64 => place_with(r, keys, |b| hash::xxh64(b, 0)),
-            RingHash::Murmur3_32 => place_with(r, keys, |b| u64::from(hash::murmur3_32(b, 0))),
-            RingHash::Fnv1a32 => place_with(r, keys, |b| u64::from(hash::fnv1a_32(b))),
-            RingHash::Fnv1a64 => place_with(r, keys, hash::fnv1a_64),
-            RingHash::Crc32 => place_with(r, keys, |b| u64::from(hash::crc32(b))),
-            RingHash::Ketama => place_with(r, keys, |b| u64::from(hash::ketama(b))),
+            RingHash::Xxh3_64 => place_with(r, keys, |k| match k {
+                KeyRef::Int(v) => hash::xxh3_64_u64(v, 0),
+                KeyRef::Bytes(b) => hash::xxh3_64(b, 0),
+            }),
+            RingHash::Xxh64 => place_with(r, keys, by_bytes(|b| hash::xxh64(b, 0))),
+            RingHash::Murmur3_32 => {
+                place_with(r, keys, by_bytes(|b| u64::from(hash::murmur3_32(b, 0))))
+            }
+            RingHash::Fnv1a32 => place_with(r, keys, by_bytes(|b| u64::from(hash::fnv1a_32(b)))),
+            RingHash::Fnv1a64 => place_with(r, keys, by_bytes(hash::fnv1a_64)),
+            RingHash::Crc32 => place_with(r, keys, by_bytes(|b| u64::from(hash::crc32(b)))),
+            RingHash::Ketama => place_with(r, keys, by_bytes(|b| u64::from(hash::ketama(b)))),
         })
     }
 
