@@ -7,7 +7,7 @@ use shardwise_core::placement::bounded::{DEFAULT_LOAD_FACTOR, DEFAULT_VNODES, MA
 use shardwise_core::placement::{BoundedLoadRing, NodeSet};
 
 use super::common::{
-    int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
+    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
 };
 
 impl PyPlacement for BoundedLoadRing {
@@ -68,13 +68,7 @@ placement_class!(PyBoundedLoadRing {
         load_factor: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let nodes = parse_nodes(py, nodes)?;
-        let params = PyDict::new(py);
-        if let Some(v) = vnodes {
-            params.set_item("vnodes", v)?;
-        }
-        if let Some(c) = load_factor {
-            params.set_item("load_factor", c)?;
-        }
+        let params = given_params(py, &[("vnodes", vnodes), ("load_factor", load_factor)])?;
         let core = BoundedLoadRing::from_params(nodes, &params)?;
         Ok(PyBoundedLoadRing { inner: Shared::new(py, core) })
     }

@@ -86,6 +86,21 @@ pub fn weight_value(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<f64> {
     })
 }
 
+/// The keyword parameters a constructor was given, as the `params` dict `from_params` reads
+/// (parameters left out fall back to the algorithm's defaults there).
+pub fn given_params<'py>(
+    py: Python<'py>,
+    params: &[(&str, Option<&Bound<'py, PyAny>>)],
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, value) in params {
+        if let Some(value) = value {
+            dict.set_item(*name, value)?;
+        }
+    }
+    Ok(dict)
+}
+
 /// Parse the `nodes` argument: `None`, an iterable of names, or a mapping name -> weight.
 pub fn parse_nodes(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<NodeSet> {
     let Some(nodes) = nodes else {

@@ -7,7 +7,7 @@ use shardwise_core::placement::ring::MAX_VNODES;
 use shardwise_core::placement::{KetamaFlavor, KetamaRing, NodeSet, Placement};
 
 use super::common::{
-    int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
+    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
 };
 
 impl PyPlacement for KetamaRing {
@@ -72,13 +72,7 @@ placement_class!(PyKetamaRing {
         vnodes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let nodes = parse_nodes(py, nodes)?;
-        let params = PyDict::new(py);
-        if let Some(f) = flavor {
-            params.set_item("flavor", f)?;
-        }
-        if let Some(v) = vnodes {
-            params.set_item("vnodes", v)?;
-        }
+        let params = given_params(py, &[("flavor", flavor), ("vnodes", vnodes)])?;
         let core = KetamaRing::from_params(nodes, &params)?;
         Ok(PyKetamaRing { inner: Shared::new(py, core) })
     }

@@ -6,7 +6,7 @@ use shardwise_core::placement::maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE};
 use shardwise_core::placement::{Maglev, NodeSet};
 
 use super::common::{
-    int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
+    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
 };
 
 impl PyPlacement for Maglev {
@@ -49,10 +49,7 @@ placement_class!(PyMaglev {
         nodes: Option<&Bound<'_, PyAny>>,
         table_size: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let params = PyDict::new(py);
-        if let Some(t) = table_size {
-            params.set_item("table_size", t)?;
-        }
+        let params = given_params(py, &[("table_size", table_size)])?;
         let core = Maglev::from_params(parse_nodes(py, nodes)?, &params)?;
         Ok(PyMaglev { inner: Shared::new(py, core) })
     }

@@ -6,7 +6,7 @@ use shardwise_core::placement::multiprobe::{DEFAULT_PROBES, MAX_PROBES};
 use shardwise_core::placement::{MultiProbe, NodeSet};
 
 use super::common::{
-    int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
+    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
 };
 
 impl PyPlacement for MultiProbe {
@@ -49,10 +49,7 @@ placement_class!(PyMultiProbe {
         probes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let nodes = parse_nodes(py, nodes)?;
-        let params = PyDict::new(py);
-        if let Some(p) = probes {
-            params.set_item("probes", p)?;
-        }
+        let params = given_params(py, &[("probes", probes)])?;
         let core = MultiProbe::from_params(nodes, &params)?;
         Ok(PyMultiProbe { inner: Shared::new(py, core) })
     }

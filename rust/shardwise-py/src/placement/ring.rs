@@ -6,7 +6,7 @@ use shardwise_core::placement::ring::{RingHash, DEFAULT_VNODES, MAX_VNODES};
 use shardwise_core::placement::{HashRing, NodeSet};
 
 use super::common::{
-    int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
+    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
 };
 
 impl PyPlacement for HashRing {
@@ -56,13 +56,7 @@ placement_class!(PyHashRing {
         hash: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let nodes = parse_nodes(py, nodes)?;
-        let params = PyDict::new(py);
-        if let Some(v) = vnodes {
-            params.set_item("vnodes", v)?;
-        }
-        if let Some(h) = hash {
-            params.set_item("hash", h)?;
-        }
+        let params = given_params(py, &[("vnodes", vnodes), ("hash", hash)])?;
         let core = HashRing::from_params(nodes, &params)?;
         Ok(PyHashRing { inner: Shared::new(py, core) })
     }
