@@ -11,8 +11,8 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from shardwise.errors import LockError, LockLostError, LockNotAcquiredError, LockNotOwnedError
-from shardwise.lock._common import logger, new_token, validate_seconds, validate_timeout, validate_ttl
-from shardwise.lock._sync_base import _MIN_CALL_LIMIT, Attempt, Renewal
+from shardwise.lock._common import logger, new_token, validate_timeout, validate_ttl
+from shardwise.lock._sync_base import _MIN_CALL_LIMIT, Attempt, LockState, Renewal
 
 T = TypeVar("T")
 _Lock = TypeVar("_Lock", bound="AsyncLockBase")
@@ -33,11 +33,8 @@ async def bounded(coro: Awaitable[T], limit: float | None) -> T:
     return await asyncio.wait_for(coro, timeout=max(0.0, limit))
 
 
-class AsyncLockBase:
+class AsyncLockBase(LockState):
     """Async twin of :class:`~shardwise.lock._sync_base.SyncLockBase`."""
-
-    _kind = "lock"
-    _uses_release_messages = True
 
     def __init__(
         self,
@@ -49,24 +46,9 @@ class AsyncLockBase:
         timeout: float | None,
         renew_interval: float | None,
     ) -> None:
-        self.name = name
-        self.ttl = validate_ttl(ttl)
-        self.auto_renew = bool(auto_renew)
-        if on_lost is not None and not callable(on_lost):
-            raise TypeError(f"on_lost must be callable, got {type(on_lost).__name__}")
-        self.on_lost = on_lost
-        self.timeout = None if timeout is None else validate_seconds(timeout, "timeout", allow_zero=True)
-        self.renew_interval = (
-            self.ttl / 3 if renew_interval is None else validate_seconds(renew_interval, "renew_interval")
+        super().__init__(
+            name, ttl, auto_renew=auto_renew, on_lost=on_lost, timeout=timeout, renew_interval=renew_interval
         )
-        if self.renew_interval >= self.ttl:
-            raise ValueError(f"renew_interval ({self.renew_interval}) must be shorter than ttl ({self.ttl})")
-        self._token: str | None = None
-        self._fencing_token: int | None = None
-        self._valid_until = 0.0
-        self._lost = False
-        self._lost_reason = ""
-        self._lost_notified = False
         self._watchdog: asyncio.Task[None] | None = None
 
     # --- subclass hooks --------------------------------------------------------------------
@@ -99,30 +81,7 @@ class AsyncLockBase:
         except Exception:  # best effort: the key expires with its TTL anyway
             logger.debug("background release of an abandoned attempt on %r failed", self.name)
 
-    def _backend_error(self, exc: BaseException) -> LockError:
-        raise NotImplementedError
-
-    def _unreachable_error(self, why: str) -> LockError:
-        return self._backend_error(ConnectionError(why))
-
     # --- public surface ----------------------------------------------------------------------
-
-    @property
-    def fencing_token(self) -> int | None:
-        """The fencing token of the current (or most recent) hold; None before the first acquire."""
-        return self._fencing_token
-
-    @property
-    def lost(self) -> bool:
-        """True once a hold of this object is known (or must be presumed) lost; reset by acquire."""
-        self._detect_expiry()
-        return self._lost
-
-    def check(self) -> None:
-        """Raise :class:`LockLostError` if the lock was lost while held; otherwise do nothing."""
-        self._detect_expiry()
-        if self._lost:
-            raise LockLostError(f"{self._kind} {self.name!r} was lost: {self._lost_reason}")
 
     async def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """Take the lock; True when held, False when not (non-blocking or timed out).
@@ -235,11 +194,6 @@ class AsyncLockBase:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _state(self) -> str:
-        if self._lost:
-            return "lost"
-        return "held" if self._token is not None else "unlocked"
-
     def _on_acquired(self, token: str, attempt: Attempt, start: float) -> None:
         self._token = token
         self._fencing_token = attempt.fencing_token
@@ -249,10 +203,6 @@ class AsyncLockBase:
         self._lost_notified = False
         if self.auto_renew:
             self._watchdog = spawn(_watchdog(weakref.ref(self), token, self.renew_interval))
-
-    def _detect_expiry(self) -> None:
-        if self._token is not None and not self._lost and time.monotonic() >= self._valid_until:
-            self._mark_lost("its TTL ran out without a successful renewal")
 
     def _mark_lost(self, reason: str) -> None:
         if not self._lost:

@@ -44,8 +44,9 @@ class Attempt:
     unreachable: str | None = None  # why the backend could not decide, if it could not
 
 
-class SyncLockBase:
-    """Ownership and loss bookkeeping. Subclasses implement the ``_remote_*`` operations."""
+class LockState:
+    """What the blocking and the asyncio locks share: settings, validated once, and the ownership
+    and loss state with its read-only views. Subclasses add the I/O, locking and renewal."""
 
     _kind = "lock"
     _uses_release_messages = True  # waiters subscribe to a release channel (single master only)
@@ -72,13 +73,66 @@ class SyncLockBase:
         )
         if self.renew_interval >= self.ttl:
             raise ValueError(f"renew_interval ({self.renew_interval}) must be shorter than ttl ({self.ttl})")
-        self._mutex = threading.RLock()
         self._token: str | None = None
         self._fencing_token: int | None = None
         self._valid_until = 0.0
         self._lost = False
         self._lost_reason = ""
         self._lost_notified = False
+
+    def _backend_error(self, exc: BaseException) -> LockError:
+        raise NotImplementedError
+
+    def _unreachable_error(self, why: str) -> LockError:
+        return self._backend_error(ConnectionError(why))
+
+    def _mark_lost(self, reason: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def fencing_token(self) -> int | None:
+        """The fencing token of the current (or most recent) hold; None before the first acquire."""
+        return self._fencing_token
+
+    @property
+    def lost(self) -> bool:
+        """True once a hold of this object is known (or must be presumed) lost; reset by acquire."""
+        self._detect_expiry()
+        return self._lost
+
+    def check(self) -> None:
+        """Raise :class:`LockLostError` if the lock was lost while held; otherwise do nothing."""
+        self._detect_expiry()
+        if self._lost:
+            raise LockLostError(f"{self._kind} {self.name!r} was lost: {self._lost_reason}")
+
+    def _state(self) -> str:
+        if self._lost:
+            return "lost"
+        return "held" if self._token is not None else "unlocked"
+
+    def _detect_expiry(self) -> None:
+        if self._token is not None and not self._lost and time.monotonic() >= self._valid_until:
+            self._mark_lost("its TTL ran out without a successful renewal")
+
+
+class SyncLockBase(LockState):
+    """Ownership and loss bookkeeping. Subclasses implement the ``_remote_*`` operations."""
+
+    def __init__(
+        self,
+        name: str,
+        ttl: float,
+        *,
+        auto_renew: bool,
+        on_lost: Callable[[Any], object] | None,
+        timeout: float | None,
+        renew_interval: float | None,
+    ) -> None:
+        super().__init__(
+            name, ttl, auto_renew=auto_renew, on_lost=on_lost, timeout=timeout, renew_interval=renew_interval
+        )
+        self._mutex = threading.RLock()
         self._stop_renewing: threading.Event | None = None
         self._watchdog: threading.Thread | None = None
 
@@ -108,27 +162,7 @@ class SyncLockBase:
         """Renew to ``ttl``; returns the outcome and the validity gained (seconds from the call's start)."""
         raise NotImplementedError
 
-    def _backend_error(self, exc: BaseException) -> LockError:
-        raise NotImplementedError
-
     # --- public surface ----------------------------------------------------------------------
-
-    @property
-    def fencing_token(self) -> int | None:
-        """The fencing token of the current (or most recent) hold; None before the first acquire."""
-        return self._fencing_token
-
-    @property
-    def lost(self) -> bool:
-        """True once a hold of this object is known (or must be presumed) lost; reset by acquire."""
-        self._detect_expiry()
-        return self._lost
-
-    def check(self) -> None:
-        """Raise :class:`LockLostError` if the lock was lost while held; otherwise do nothing."""
-        self._detect_expiry()
-        if self._lost:
-            raise LockLostError(f"{self._kind} {self.name!r} was lost: {self._lost_reason}")
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """Take the lock. Returns True when held, False when not (non-blocking or timed out).
@@ -173,9 +207,6 @@ class SyncLockBase:
         finally:
             if opened:
                 self._close_waiter(waiter)
-
-    def _unreachable_error(self, why: str) -> LockError:
-        return self._backend_error(ConnectionError(why))
 
     def release(self) -> None:
         """Release the lock. Raises :class:`LockNotOwnedError` if this object does not hold it and
@@ -242,11 +273,6 @@ class SyncLockBase:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _state(self) -> str:
-        if self._lost:
-            return "lost"
-        return "held" if self._token is not None else "unlocked"
-
     def _on_acquired(self, token: str, attempt: Attempt, start: float) -> None:
         with self._mutex:
             self._token = token
@@ -257,10 +283,6 @@ class SyncLockBase:
             self._lost_notified = False
             if self.auto_renew:
                 self._start_watchdog(token)
-
-    def _detect_expiry(self) -> None:
-        if self._token is not None and not self._lost and time.monotonic() >= self._valid_until:
-            self._mark_lost("its TTL ran out without a successful renewal")
 
     def _mark_lost(self, reason: str) -> None:
         with self._mutex:
