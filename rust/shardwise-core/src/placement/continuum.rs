@@ -1,37 +1,28 @@
 //! A sorted circle of hash points, each owned by a node, with an O(1) bucket index over it.
-//! Shared by [`super::HashRing`] and [`super::KetamaRing`].
+//! Shared by [`super::HashRing`], [`super::KetamaRing`] and [`super::MultiProbe`].
 //!
 //! Lookup: bucket `h >> shift` (4 to 8 buckets per point) either holds no point — then every
 //! hash in it has the same owner, stored in the bucket (most lookups: one memory access) — or
-//! the index of its first point; a branch-free scan of [`SCAN`] entries from there finds the
-//! first point `>= h` (or `> h`), with a binary search only for a crowded bucket. Entries end
-//! with padding owned by the first owner, so running off the end wraps without a branch.
+//! the index of its first point; a scan of [`SCAN`] entries from there finds the first point
+//! `>= h` (or `> h`), with a binary search only for a crowded bucket. Entries end with padding
+//! owned by the first owner, so running off the end wraps without a branch. Small rings use a
+//! 16-bit bucket index (half the cache footprint).
 
 use std::cmp::Ordering;
 
-/// Hint the CPU to fetch `item`'s cache line; never faults, a no-op off x86-64.
-#[inline(always)]
-fn prefetch<T>(item: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch only hints the cache; the pointer comes from a live reference.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (item as *const T).cast::<i8>(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = item;
-}
+use crate::mem::zeroed_vec;
 
 /// Most points a ring may hold (16.7M: about 256 MB of points, twice that while building);
 /// larger requests are refused before allocating.
 pub const MAX_POINTS: usize = 1 << 24;
 /// Points scanned without branching in one bucket.
 const SCAN: usize = 4;
-/// Largest bucket index size (bits).
-const MAX_BUCKET_BITS: u32 = 22;
-/// Bucket flag: the rest of the word is the owner of every hash in this (point-free) bucket.
-const DIRECT: u32 = 1 << 31;
+/// Largest 32-bit bucket index (bits): 16 MB.
+const MAX_WIDE_BITS: u32 = 22;
+/// Largest 16-bit bucket index (bits): 256 KB.
+const MAX_NARROW_BITS: u32 = 17;
+/// Keys looked up per block in [`Continuum::owners_into`].
+const LOOKUP_BLOCK: usize = 256;
 
 /// One point of the circle with its owner, side by side so a lookup touches one cache line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,28 +31,70 @@ struct Entry {
     owner: u32,
 }
 
+// SAFETY: two integers (and padding); all-zero bytes are a valid Entry.
+unsafe impl crate::mem::Zeroable for Entry {}
+
+/// A bucket word: `DIRECT | owner` for a point-free bucket, else the index of its first entry.
+trait Word: Copy + Send + Sync {
+    const DIRECT: u32;
+    fn get(self) -> u32;
+    fn make(v: u32) -> Self;
+}
+
+impl Word for u16 {
+    const DIRECT: u32 = 1 << 15;
+    #[inline(always)]
+    fn get(self) -> u32 {
+        u32::from(self)
+    }
+    #[inline(always)]
+    fn make(v: u32) -> Self {
+        v as u16
+    }
+}
+
+impl Word for u32 {
+    const DIRECT: u32 = 1 << 31;
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self
+    }
+    #[inline(always)]
+    fn make(v: u32) -> Self {
+        v
+    }
+}
+
+/// The bucket index: 16-bit words when every entry index and owner fits in 15 bits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Table {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
 /// Points sorted by hash (ties ordered by the builder's rule) and a bucket index: bucket `b`
 /// covers hashes whose top bits (of a `width`-bit hash) equal `b`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Continuum {
     /// Sorted entries, then `SCAN` padding entries (point `u64::MAX`, owner = the first owner,
     /// so that running past the last point wraps to the first owner).
     entries: Vec<Entry>,
-    /// Per bucket: `DIRECT | owner`, or the index of the bucket's first entry.
-    table: Vec<u32>,
+    table: Table,
     shift: u32,
     len: usize,
 }
 
-fn bucket_bits(n: usize, width: u32) -> u32 {
-    (usize::BITS - n.leading_zeros() + 2)
-        .clamp(1, MAX_BUCKET_BITS)
-        .min(width)
+impl Default for Continuum {
+    /// The empty ring.
+    fn default() -> Self {
+        Continuum::from_sorted(Vec::new(), 64)
+    }
 }
 
 impl Continuum {
     /// Build from unsorted `(hash, owner)` pairs; `tie` orders owners of equal hashes.
-    /// One radix pass on the top bits (into cache-sized buckets), then each bucket is sorted,
+    /// A radix pass on the top bits into at most 2048 buckets (few enough that the scatter's
+    /// writes stay in cache), then each bucket is sorted on its own (see [`sort_bucket`]),
     /// buckets split over threads for large rings.
     pub fn build(
         pairs: Vec<(u64, u32)>,
@@ -70,68 +103,88 @@ impl Continuum {
     ) -> Self {
         let n = pairs.len();
         let bits = (usize::BITS - n.leading_zeros())
-            .saturating_sub(9)
-            .clamp(1, 12)
+            .saturating_sub(6)
+            .clamp(1, 11)
             .min(width);
         let shift = width - bits;
-        let buckets = 1usize << bits;
-        let mut offsets = vec![0usize; buckets + 1];
-        for &(p, _) in &pairs {
-            offsets[(p >> shift) as usize + 1] += 1;
-        }
-        for b in 0..buckets {
-            offsets[b + 1] += offsets[b];
-        }
-        let mut next = offsets.clone();
-        let mut sorted = vec![(0u64, 0u32); n];
-        for pair in pairs {
-            let b = (pair.0 >> shift) as usize;
-            sorted[next[b]] = pair;
-            next[b] += 1;
-        }
-        let order = |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1));
-        super::fill_segments(&mut sorted, &offsets, |_, segment| {
-            segment.sort_unstable_by(order);
+        let mut entries: Vec<Entry> = zeroed_vec(n + SCAN);
+        let offsets = radix_scatter(&pairs, &mut entries[..n], shift, 1usize << bits);
+        drop(pairs);
+        let before = |a: &Entry, b: &Entry| match a.point.cmp(&b.point) {
+            Ordering::Equal => tie(a.owner, b.owner) == Ordering::Less,
+            o => o == Ordering::Less,
+        };
+        super::fill_segments(&mut entries[..n], &offsets, |_, bucket| {
+            sort_bucket(bucket, shift, &before);
         });
-        Self::from_sorted(sorted, width)
+        Self::from_entries(entries, n, width)
     }
 
     /// Build from pairs already sorted by the ring's order.
     pub fn from_sorted(pairs: Vec<(u64, u32)>, width: u32) -> Self {
         let len = pairs.len();
-        let mut entries = Vec::with_capacity(len + SCAN);
-        entries.extend(
-            pairs
-                .into_iter()
-                .map(|(point, owner)| Entry { point, owner }),
-        );
+        let mut entries: Vec<Entry> = zeroed_vec(len + SCAN);
+        for (slot, (point, owner)) in entries.iter_mut().zip(pairs) {
+            *slot = Entry { point, owner };
+        }
+        Self::from_entries(entries, len, width)
+    }
+
+    /// `entries[..len]` sorted, followed by `SCAN` slots for the padding.
+    fn from_entries(mut entries: Vec<Entry>, len: usize, width: u32) -> Self {
+        debug_assert_eq!(entries.len(), len + SCAN);
         let first = entries.first().map_or(0, |e| e.owner);
-        entries.extend(
-            [Entry {
-                point: u64::MAX,
-                owner: first,
-            }; SCAN],
-        );
-        let shift = width - bucket_bits(len, width);
-        let buckets = 1usize << (width - shift);
-        let mut table = vec![0u32; buckets];
-        let mut i = 0usize;
-        for (b, slot) in table.iter_mut().enumerate() {
-            while i < len && ((entries[i].point >> shift) as usize) < b {
-                i += 1;
-            }
-            *slot = if i < len && (entries[i].point >> shift) as usize == b {
-                i as u32
-            } else {
-                DIRECT | entries[i].owner
-            };
-        }
-        Continuum {
+        entries[len..].fill(Entry {
+            point: u64::MAX,
+            owner: if len == 0 { 0 } else { first },
+        });
+        let top_owner = entries[..len].iter().map(|e| e.owner).max().unwrap_or(0);
+        let narrow = len + SCAN < u16::DIRECT as usize && top_owner < u16::DIRECT;
+        let size_bits = usize::BITS - len.leading_zeros();
+        let mut ring = Continuum {
             entries,
-            table,
-            shift,
+            table: Table::Narrow(Vec::new()),
+            shift: 0,
             len,
-        }
+        };
+        ring.table = if narrow {
+            let bits = (size_bits + 3).clamp(1, MAX_NARROW_BITS).min(width);
+            ring.shift = width - bits;
+            Table::Narrow(ring.bucket_table::<u16>(bits))
+        } else {
+            let bits = (size_bits + 2).clamp(1, MAX_WIDE_BITS).min(width);
+            ring.shift = width - bits;
+            Table::Wide(ring.bucket_table::<u32>(bits))
+        };
+        ring
+    }
+
+    /// The bucket words for `2^bits` buckets, filled in parallel for large tables: count the
+    /// points of each bucket, then one branch-free pass turns counts into words (a bucket with
+    /// points gets the index of its first, a point-free one the owner of the next point).
+    fn bucket_table<W: Word + crate::mem::Zeroable>(&self, bits: u32) -> Vec<W> {
+        let mut table: Vec<W> = zeroed_vec(1usize << bits);
+        let (len, shift) = (self.len, self.shift);
+        let entries = &self.entries;
+        crate::par::fill_parts(&mut table, |first, part| {
+            let bucket_of = |e: &Entry| (e.point >> shift) as usize;
+            let end = first + part.len();
+            let start = entries[..len].partition_point(|e| bucket_of(e) < first);
+            let stop = start + entries[start..len].partition_point(|e| bucket_of(e) < end);
+            for e in &entries[start..stop] {
+                let slot = &mut part[bucket_of(e) - first];
+                *slot = W::make(slot.get() + 1);
+            }
+            let mut i = start;
+            for slot in part.iter_mut() {
+                let count = slot.get();
+                // all ones when the bucket holds points
+                let full = u32::from(count > 0).wrapping_neg();
+                *slot = W::make((i as u32 & full) | ((W::DIRECT | entries[i].owner) & !full));
+                i += count as usize;
+            }
+        });
+        table
     }
 
     pub fn len(&self) -> usize {
@@ -152,7 +205,8 @@ impl Continuum {
         self.entries[..self.len].iter().map(|e| e.owner).collect()
     }
 
-    /// Index of the first point `>= h` (`> h` when `STRICT`); `len` or more past the last point.
+    /// Index of the first point `>= h` (`> h` when `STRICT`) from `lo`, the first point of
+    /// `h`'s bucket; `len` or more past the last point.
     #[inline(always)]
     fn scan<const STRICT: bool>(&self, lo: usize, h: u64) -> usize {
         let below = |e: &Entry| if STRICT { e.point <= h } else { e.point < h };
@@ -168,20 +222,25 @@ impl Continuum {
         from + self.entries[from..self.len].partition_point(below)
     }
 
+    /// The bucket word of `h`, as a u32 with its `DIRECT` flag.
     #[inline(always)]
-    fn raw_position<const STRICT: bool>(&self, h: u64) -> usize {
-        let word = self.table[(h >> self.shift) as usize];
-        if word & DIRECT != 0 {
-            // No point in this bucket: the answer is the first point of a later bucket.
-            return self.next_after_bucket(h);
+    fn word(&self, h: u64) -> (u32, u32) {
+        let b = (h >> self.shift) as usize;
+        match &self.table {
+            Table::Narrow(t) => (t[b].get(), u16::DIRECT),
+            Table::Wide(t) => (t[b].get(), u32::DIRECT),
         }
-        self.scan::<STRICT>(word as usize, h)
     }
 
-    /// Index of the first point in a bucket after `h`'s (point-free) bucket, or `len`.
-    fn next_after_bucket(&self, h: u64) -> usize {
-        let b = h >> self.shift;
-        self.entries[..self.len].partition_point(|e| (e.point >> self.shift) <= b)
+    #[inline(always)]
+    fn raw_position<const STRICT: bool>(&self, h: u64) -> usize {
+        let (word, direct) = self.word(h);
+        if word & direct != 0 {
+            // No point in this bucket: the answer is the first point of a later bucket.
+            let b = h >> self.shift;
+            return self.entries[..self.len].partition_point(|e| (e.point >> self.shift) <= b);
+        }
+        self.scan::<STRICT>(word as usize, h)
     }
 
     /// Position of the first point `>= h` (or `> h` when `strict`), wrapping to 0.
@@ -204,52 +263,85 @@ impl Continuum {
         if self.len == 0 {
             return None;
         }
-        Some(if strict {
-            self.owner_of::<true>(h)
+        let (word, direct) = self.word(h);
+        if word & direct != 0 {
+            return Some(word & !direct);
+        }
+        let pos = if strict {
+            self.scan::<true>(word as usize, h)
         } else {
-            self.owner_of::<false>(h)
-        })
-    }
-
-    /// Owner of the first point `>= h` (`> h` when `STRICT`); the ring must not be empty.
-    /// Branch-free on the common paths, so that lookups of many keys overlap their memory
-    /// accesses: a point-free bucket scans the (cached) padding instead of branching away.
-    #[inline(always)]
-    pub fn owner_of<const STRICT: bool>(&self, h: u64) -> u32 {
-        let word = self.table[(h >> self.shift) as usize];
-        let direct = (word >> 31) as usize; // 1 for a point-free bucket
-        let keep = direct.wrapping_sub(1); // all ones when the bucket has points
-        let lo = (word as usize & keep) | (self.len & !keep);
-        let window = &self.entries[lo..lo + SCAN];
-        let before: usize = window
-            .iter()
-            .map(|e| usize::from(if STRICT { e.point <= h } else { e.point < h }))
-            .sum();
-        let pos = if before == SCAN && direct == 0 {
-            self.scan::<STRICT>(lo, h)
-        } else {
-            lo + before
+            self.scan::<false>(word as usize, h)
         };
-        let found = self.entries[pos.min(self.len)].owner;
-        let keep = keep as u32;
-        (found & keep) | (word & !DIRECT & !keep)
+        Some(self.entries[pos].owner)
     }
 
-    /// `out[i]` = owner of the first point `>= hashes[i]`, for a non-empty ring. Memory is
-    /// prefetched a few keys ahead (bucket word, then its entries), so that the two dependent
-    /// cache misses of one key overlap with those of the keys after it.
-    pub fn owners_into(&self, hashes: &[u64], out: &mut [i32]) {
-        const AHEAD: usize = 16;
-        const HALF: usize = AHEAD / 2;
-        for (i, (slot, &h)) in out.iter_mut().zip(hashes).enumerate() {
-            if let Some(&next) = hashes.get(i + AHEAD) {
-                prefetch(&self.table[(next >> self.shift) as usize]);
+    /// `out[i]` = owner of the first point `>= hashes[i]` (`> hashes[i]` when `strict`), for
+    /// a non-empty ring.
+    ///
+    /// # Panics
+    /// If the ring is empty or the slices differ in length (programming errors).
+    pub fn owners_into(&self, hashes: &[u64], out: &mut [i32], strict: bool) {
+        assert!(self.len > 0, "owners_into: empty ring");
+        assert_eq!(hashes.len(), out.len(), "owners_into: lengths differ");
+        match (&self.table, strict) {
+            (Table::Narrow(t), false) => self.owners_with::<u16, false>(t, hashes, out),
+            (Table::Narrow(t), true) => self.owners_with::<u16, true>(t, hashes, out),
+            (Table::Wide(t), false) => self.owners_with::<u32, false>(t, hashes, out),
+            (Table::Wide(t), true) => self.owners_with::<u32, true>(t, hashes, out),
+        }
+    }
+
+    /// The owner of every one of `n` keys, `hash_block(first, hashes)` filling the hashes of
+    /// keys `first..first + hashes.len()`: blocks of keys are hashed into a small buffer, then
+    /// looked up, in parallel for large batches (no full-size array of hashes is made).
+    ///
+    /// # Panics
+    /// If the ring is empty (a programming error).
+    pub fn place_hashed(
+        &self,
+        n: usize,
+        strict: bool,
+        hash_block: impl Fn(usize, &mut [u64]) + Sync,
+    ) -> Vec<i32> {
+        const BLOCK: usize = 1024;
+        let mut out: Vec<i32> = zeroed_vec(n);
+        crate::par::fill_parts(&mut out, |start, part| {
+            let mut buffer = [0u64; BLOCK];
+            for (b, block) in part.chunks_mut(BLOCK).enumerate() {
+                let hashes = &mut buffer[..block.len()];
+                hash_block(start + b * BLOCK, hashes);
+                self.owners_into(hashes, block, strict);
             }
-            if let Some(&soon) = hashes.get(i + HALF) {
-                let word = self.table[(soon >> self.shift) as usize];
-                prefetch(&self.entries[((word & !DIRECT) as usize).min(self.len)]);
+        });
+        out
+    }
+
+    /// Two passes per block: every key reads its bucket word (independent loads that overlap,
+    /// no unpredictable branch) and keeps the owner or the index to scan from; then the keys
+    /// whose bucket holds points are scanned.
+    fn owners_with<W: Word, const STRICT: bool>(
+        &self,
+        table: &[W],
+        hashes: &[u64],
+        out: &mut [i32],
+    ) {
+        let mut pending = [0u16; LOOKUP_BLOCK];
+        for (hs, os) in hashes
+            .chunks(LOOKUP_BLOCK)
+            .zip(out.chunks_mut(LOOKUP_BLOCK))
+        {
+            let mut waiting = 0usize;
+            for (i, (slot, &h)) in os.iter_mut().zip(hs).enumerate() {
+                let word = table[(h >> self.shift) as usize].get();
+                *slot = (word & !W::DIRECT) as i32;
+                pending[waiting] = i as u16;
+                waiting += usize::from(word & W::DIRECT == 0);
             }
-            *slot = self.owner_of::<false>(h) as i32;
+            for &i in &pending[..waiting] {
+                let i = usize::from(i);
+                let pos = self.scan::<STRICT>(os[i] as usize, hs[i]);
+                os[i] = self.entries[pos].owner as i32;
+            }
         }
     }
 
@@ -270,6 +362,137 @@ impl Continuum {
     /// The pairs in ring order.
     pub fn pairs(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.entries[..self.len].iter().map(|e| (e.point, e.owner))
+    }
+}
+
+/// Scatter `pairs` into `out` by bucket (`point >> shift`, below `buckets`), keeping their
+/// order within a bucket; returns the bucket offsets in `out` (`buckets + 1` of them). In
+/// parallel for large inputs: each thread counts and scatters its own part of `pairs` into the
+/// slices of `out` reserved for it in every bucket.
+fn radix_scatter(
+    pairs: &[(u64, u32)],
+    out: &mut [Entry],
+    shift: u32,
+    buckets: usize,
+) -> Vec<usize> {
+    let bucket_of = |p: u64| (p >> shift) as usize;
+    let chunk = pairs
+        .len()
+        .div_ceil(crate::par::threads_for(pairs.len()))
+        .max(1);
+    let count = |part: &[(u64, u32)]| {
+        let mut counts = vec![0usize; buckets];
+        for &(p, _) in part {
+            counts[bucket_of(p)] += 1;
+        }
+        counts
+    };
+    let counts: Vec<Vec<usize>> = if pairs.len() <= chunk {
+        vec![count(pairs)]
+    } else {
+        std::thread::scope(|s| {
+            let jobs: Vec<_> = pairs
+                .chunks(chunk)
+                .map(|part| s.spawn(move || count(part)))
+                .collect();
+            jobs.into_iter()
+                .map(|j| j.join().expect("radix count thread panicked"))
+                .collect()
+        })
+    };
+    // Carve `out` bucket by bucket, thread by thread: parts[t][b] receives thread t's bucket b.
+    let mut parts: Vec<Vec<&mut [Entry]>> =
+        counts.iter().map(|_| Vec::with_capacity(buckets)).collect();
+    let mut offsets = Vec::with_capacity(buckets + 1);
+    offsets.push(0usize);
+    let mut rest = out;
+    for b in 0..buckets {
+        for (t, thread_counts) in counts.iter().enumerate() {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(thread_counts[b]);
+            parts[t].push(head);
+            rest = tail;
+        }
+        offsets.push(offsets[b] + counts.iter().map(|c| c[b]).sum::<usize>());
+    }
+    let scatter = |part: &[(u64, u32)], mut slices: Vec<&mut [Entry]>| {
+        let mut filled = vec![0usize; buckets];
+        for &(point, owner) in part {
+            let b = bucket_of(point);
+            slices[b][filled[b]] = Entry { point, owner };
+            filled[b] += 1;
+        }
+    };
+    if parts.len() == 1 {
+        scatter(pairs, parts.pop().expect("one part"));
+    } else {
+        std::thread::scope(|s| {
+            for (part, slices) in pairs.chunks(chunk).zip(parts) {
+                s.spawn(move || scatter(part, slices));
+            }
+        });
+    }
+    offsets
+}
+
+/// Sort one radix bucket whose points share the bits above `shift`: a second counting pass
+/// on the next bits (about one point per sub-bucket, through a scratch copy), then insertion
+/// sort of each sub-bucket. Small buckets go straight to insertion sort.
+fn sort_bucket(bucket: &mut [Entry], shift: u32, before: &impl Fn(&Entry, &Entry) -> bool) {
+    let n = bucket.len();
+    let bits = (usize::BITS - n.leading_zeros())
+        .saturating_sub(3)
+        .min(shift);
+    if n <= 32 || bits == 0 {
+        insertion_sort(bucket, before);
+        return;
+    }
+    let low = shift - bits;
+    let mask = (1usize << bits) - 1;
+    let sub = |e: &Entry| ((e.point >> low) as usize) & mask;
+    let mut offsets = vec![0usize; mask + 2];
+    for e in bucket.iter() {
+        offsets[sub(e) + 1] += 1;
+    }
+    for b in 1..offsets.len() {
+        offsets[b] += offsets[b - 1];
+    }
+    let scratch = bucket.to_vec();
+    let mut next = offsets.clone();
+    for e in scratch {
+        let slot = &mut next[sub(&e)];
+        bucket[*slot] = e;
+        *slot += 1;
+    }
+    for w in offsets.windows(2) {
+        if w[1] - w[0] > 1 {
+            insertion_sort(&mut bucket[w[0]..w[1]], before);
+        }
+    }
+}
+
+/// Insertion sort: quick for the handful of entries a sub-bucket holds; falls back to the
+/// library sort for a crowded one (many equal or clustered hashes).
+fn insertion_sort(items: &mut [Entry], before: &impl Fn(&Entry, &Entry) -> bool) {
+    if items.len() > 64 {
+        items.sort_unstable_by(|a, b| {
+            if before(a, b) {
+                Ordering::Less
+            } else if before(b, a) {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        });
+        return;
+    }
+    for i in 1..items.len() {
+        let item = items[i];
+        let mut j = i;
+        while j > 0 && before(&item, &items[j - 1]) {
+            items[j] = items[j - 1];
+            j -= 1;
+        }
+        items[j] = item;
     }
 }
 
@@ -319,16 +542,46 @@ mod tests {
     }
 
     #[test]
-    fn prefetching_bulk_lookup_equals_one_by_one() {
+    fn bulk_lookup_equals_one_by_one_for_both_index_widths() {
         let mut next = xorshift(0x0bad_cafe_f00d_d00d);
-        for n in [1usize, 3, 160, 16_000] {
-            let pairs: Vec<(u64, u32)> = (0..n).map(|i| (next(), (i % 11) as u32)).collect();
+        // (points, owners): narrow index; wide for many points; wide for a large owner
+        for (n, owners) in [
+            (1usize, 11u32),
+            (3, 11),
+            (160, 11),
+            (16_000, 11),
+            (40_000, 11),
+            (50, 40_000),
+        ] {
+            let pairs: Vec<(u64, u32)> = (0..n)
+                .map(|i| (next(), (i as u32 * 7919) % owners))
+                .collect();
             let c = Continuum::build(pairs, 64, |a, b| a.cmp(&b));
-            let hashes: Vec<u64> = (0..2_000).map(|_| next()).chain([0, u64::MAX]).collect();
+            assert_eq!(
+                matches!(c.table, Table::Narrow(_)),
+                n < 30_000 && owners < 30_000
+            );
+            let hashes: Vec<u64> = (0..3_000)
+                .map(|_| next())
+                .chain(
+                    c.points()
+                        .iter()
+                        .take(500)
+                        .flat_map(|&p| [p, p.wrapping_add(1)]),
+                )
+                .chain([0, u64::MAX])
+                .collect();
             let mut out = vec![0i32; hashes.len()];
-            c.owners_into(&hashes, &mut out);
-            for (&h, &o) in hashes.iter().zip(&out) {
-                assert_eq!(Some(o as u32), c.owner(h, false));
+            for strict in [false, true] {
+                c.owners_into(&hashes, &mut out, strict);
+                for (&h, &o) in hashes.iter().zip(&out) {
+                    let pos = c
+                        .points()
+                        .iter()
+                        .position(|&p| if strict { p > h } else { p >= h });
+                    assert_eq!(o as u32, c.owners()[pos.unwrap_or(0)]);
+                    assert_eq!(Some(o as u32), c.owner(h, strict));
+                }
             }
         }
     }

@@ -18,7 +18,7 @@ use super::nodes::{check_integral_weight, NodeSet, PlacementError};
 use super::ring::push_decimal;
 use super::{check_n, distinct_prefix, Placement};
 use crate::hash;
-use crate::keys::KeyRef;
+use crate::keys::{KeyRef, Keys};
 
 /// Default digests per node in uhashring's ketama mode.
 pub const UHASHRING_DEFAULT_VNODES: u32 = 40;
@@ -212,6 +212,20 @@ impl Placement for KetamaRing {
     #[inline]
     fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
         self.ring.owner(self.key_hash(key), self.strict())
+    }
+
+    /// Keys hashed in blocks, then looked up together (see [`Continuum::place_hashed`]).
+    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+        if self.nodes.is_empty() || self.ring.is_empty() {
+            return Err(PlacementError::NoNodes);
+        }
+        Ok(self
+            .ring
+            .place_hashed(keys.len(), self.strict(), |first, hashes| {
+                for (j, h) in hashes.iter_mut().enumerate() {
+                    *h = self.key_hash(keys.get(first + j));
+                }
+            }))
     }
 
     /// Distinct owners clockwise from the key, then (for nodes with no point, possible with

@@ -127,7 +127,7 @@ impl HashRing {
         for &w in nodes.weights() {
             offsets.push(offsets[offsets.len() - 1] + point_count(vnodes, w));
         }
-        let mut pairs = vec![(0u64, 0u32); offsets[nodes.len()]];
+        let mut pairs: Vec<(u64, u32)> = crate::mem::zeroed_vec(offsets[nodes.len()]);
         fill_segments(&mut pairs, &offsets, |i, out| {
             node_points_into(nodes.name(i as u32), hash, i as u32, out);
         });
@@ -206,37 +206,77 @@ fn node_points(nodes: &NodeSet, vnodes: u32, hash: RingHash, i: u32) -> Vec<(u64
 }
 
 /// Fill `out` with node `i`'s points: `hash("{name}-{j}")` for `j` in `0..out.len()`.
+/// Labels are written a batch at a time and hashed afterwards, and the counter lives in a
+/// register: hashing bytes just stored piecemeal would stall on store-to-load forwarding.
 fn node_points_into(name: &str, hash: RingHash, i: u32, out: &mut [(u64, u32)]) {
-    let mut label = Vec::with_capacity(name.len() + 21);
-    label.extend_from_slice(name.as_bytes());
-    label.push(b'-');
-    let stem = label.len();
-    for (j, slot) in out.iter_mut().enumerate() {
-        label.truncate(stem);
-        push_decimal(&mut label, j as u64);
-        *slot = (hash.hash(&label), i);
+    const BATCH: usize = 16;
+    let stem = name.len() + 1;
+    let stride = stem + 8;
+    let mut labels = vec![0u8; stride * BATCH];
+    for slot in labels.chunks_mut(stride) {
+        slot[..name.len()].copy_from_slice(name.as_bytes());
+        slot[name.len()] = b'-';
+    }
+    let mut j = Decimal::ZERO;
+    let mut ends = [0usize; BATCH];
+    for block in out.chunks_mut(BATCH) {
+        for (slot, end) in labels.chunks_mut(stride).zip(&mut ends).take(block.len()) {
+            slot[stem..].copy_from_slice(&j.digits.to_le_bytes());
+            *end = stem + j.len;
+            j = j.next();
+        }
+        for ((point, slot), &end) in block.iter_mut().zip(labels.chunks(stride)).zip(&ends) {
+            *point = (hash.hash(&slot[..end]), i);
+        }
     }
 }
 
-/// Owner of every key on a non-empty ring, with the hash `f` inlined into the loop.
-/// Owner of every key on a non-empty ring, with the hash `f` inlined into the loop: blocks of
-/// keys are hashed into a small buffer, then looked up with prefetching
-/// ([`Continuum::owners_into`]), so no full-size array of hashes is ever made.
-fn place_with<F: Fn(KeyRef<'_>) -> u64 + Sync>(ring: &Continuum, keys: Keys<'_>, f: F) -> Vec<i32> {
-    const BLOCK: usize = 1024;
-    let mut out = vec![0i32; keys.len()];
-    crate::par::fill_parts(&mut out, |start, part| {
-        let mut hashes = [0u64; BLOCK];
-        for (b, block) in part.chunks_mut(BLOCK).enumerate() {
-            let first = start + b * BLOCK;
-            let hashes = &mut hashes[..block.len()];
-            for (j, h) in hashes.iter_mut().enumerate() {
-                *h = f(keys.get(first + j));
+// Every point index has at most 8 decimal digits, the capacity of [`Decimal`].
+const _: () = assert!(MAX_POINTS < 100_000_000);
+
+/// A counter below 10^8 as ASCII digits packed in a u64 (first digit in the lowest byte, so
+/// its little-endian bytes spell the number), `len` digits long.
+#[derive(Clone, Copy)]
+struct Decimal {
+    digits: u64,
+    len: usize,
+}
+
+impl Decimal {
+    const ZERO: Decimal = Decimal {
+        digits: b'0' as u64,
+        len: 1,
+    };
+
+    /// The next number (carrying through nines; 9...9 grows by a digit).
+    fn next(self) -> Decimal {
+        let Decimal { mut digits, len } = self;
+        for k in (0..len).rev() {
+            let shift = 8 * k as u32;
+            if (digits >> shift) & 0xff == u64::from(b'9') {
+                digits -= 9 << shift; // '9' -> '0', carry on
+            } else {
+                return Decimal {
+                    digits: digits + (1 << shift),
+                    len,
+                };
             }
-            ring.owners_into(hashes, block);
         }
-    });
-    out
+        debug_assert!(len < 8, "Decimal holds at most 8 digits");
+        Decimal {
+            digits: (digits << 8) | u64::from(b'1'),
+            len: len + 1,
+        }
+    }
+}
+
+/// Owner of every key on a non-empty ring, with the per-key hash `f` inlined into the loop.
+fn place_with<F: Fn(KeyRef<'_>) -> u64 + Sync>(ring: &Continuum, keys: Keys<'_>, f: F) -> Vec<i32> {
+    ring.place_hashed(keys.len(), false, |first, hashes| {
+        for (j, h) in hashes.iter_mut().enumerate() {
+            *h = f(keys.get(first + j));
+        }
+    })
 }
 
 /// A byte hash as a key hash (int keys hashed as their 8 little-endian bytes).
@@ -260,6 +300,27 @@ pub fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
     out.extend_from_slice(&buf[at..]);
 }
 
+impl HashRing {
+    /// [`Placement::place`] with the ring's hash applied key by key.
+    fn place_each(&self, keys: Keys<'_>, hash: RingHash) -> Vec<i32> {
+        let r = &self.ring;
+        match hash {
+            RingHash::Xxh3_64 => place_with(r, keys, |k| match k {
+                KeyRef::Int(v) => hash::xxh3_64_u64(v, 0),
+                KeyRef::Bytes(b) => hash::xxh3_64(b, 0),
+            }),
+            RingHash::Xxh64 => place_with(r, keys, by_bytes(|b| hash::xxh64(b, 0))),
+            RingHash::Murmur3_32 => {
+                place_with(r, keys, by_bytes(|b| u64::from(hash::murmur3_32(b, 0))))
+            }
+            RingHash::Fnv1a32 => place_with(r, keys, by_bytes(|b| u64::from(hash::fnv1a_32(b)))),
+            RingHash::Fnv1a64 => place_with(r, keys, by_bytes(hash::fnv1a_64)),
+            RingHash::Crc32 => place_with(r, keys, by_bytes(|b| u64::from(hash::crc32(b)))),
+            RingHash::Ketama => place_with(r, keys, by_bytes(|b| u64::from(hash::ketama(b)))),
+        }
+    }
+}
+
 impl Placement for HashRing {
     fn nodes(&self) -> &NodeSet {
         &self.nodes
@@ -276,19 +337,14 @@ impl Placement for HashRing {
             return Err(PlacementError::NoNodes);
         }
         let r = &self.ring;
-        Ok(match self.hash {
-            RingHash::Xxh3_64 => place_with(r, keys, |k| match k {
-                KeyRef::Int(v) => hash::xxh3_64_u64(v, 0),
-                KeyRef::Bytes(b) => hash::xxh3_64(b, 0),
-            }),
-            RingHash::Xxh64 => place_with(r, keys, by_bytes(|b| hash::xxh64(b, 0))),
-            RingHash::Murmur3_32 => {
-                place_with(r, keys, by_bytes(|b| u64::from(hash::murmur3_32(b, 0))))
+        Ok(match (self.hash, keys) {
+            // Int keys: whole blocks through the (vectorised) XXH3 kernel.
+            (RingHash::Xxh3_64, Keys::Ints(ints)) => {
+                r.place_hashed(ints.len(), false, |first, hashes| {
+                    hash::xxh3_64_u64_into(&ints[first..first + hashes.len()], hashes, 0);
+                })
             }
-            RingHash::Fnv1a32 => place_with(r, keys, by_bytes(|b| u64::from(hash::fnv1a_32(b)))),
-            RingHash::Fnv1a64 => place_with(r, keys, by_bytes(hash::fnv1a_64)),
-            RingHash::Crc32 => place_with(r, keys, by_bytes(|b| u64::from(hash::crc32(b)))),
-            RingHash::Ketama => place_with(r, keys, by_bytes(|b| u64::from(hash::ketama(b)))),
+            (hash, keys) => self.place_each(keys, hash),
         })
     }
 
@@ -407,6 +463,20 @@ mod tests {
     #[test]
     fn decimal() {
         let mut v = Vec::new();
+        let mut counter = Decimal::ZERO;
+        for j in (0..=1_000_001u64).chain([9_999_999]) {
+            if j == 9_999_999 {
+                counter = Decimal {
+                    digits: u64::from_le_bytes(*b"9999999\0"),
+                    len: 7,
+                };
+            }
+            let mut want = Vec::new();
+            push_decimal(&mut want, j);
+            assert_eq!(&counter.digits.to_le_bytes()[..counter.len], &want[..]);
+            counter = counter.next();
+        }
+        assert_eq!(&counter.digits.to_le_bytes(), b"10000000");
         push_decimal(&mut v, 0);
         v.push(b' ');
         push_decimal(&mut v, 18_446_744_073_709_551_615);
