@@ -15,7 +15,7 @@ pub fn jump(mut key: u64, buckets: u32) -> u32 {
     let mut j: i64 = 0;
     while j < i64::from(buckets) {
         b = j;
-        key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
+        key = key.wrapping_mul(JUMP_MULTIPLIER).wrapping_add(1);
         j = ((b + 1) as f64 * ((1u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as i64;
     }
     b as u32
@@ -23,25 +23,67 @@ pub fn jump(mut key: u64, buckets: u32) -> u32 {
 
 /// [`jump`] of every key (ints raw, bytes through XXH3-64), in parallel for large batches.
 pub fn jump_keys(keys: Keys<'_>, buckets: u32) -> Vec<i32> {
-    const BLOCK: usize = 1 << 16;
-    let len = keys.len();
-    let mut out = vec![0i32; len];
-    let offsets: Vec<usize> = (0..=len.div_ceil(BLOCK))
-        .map(|b| (b * BLOCK).min(len))
-        .collect();
-    super::fill_segments(&mut out, &offsets, |b, block| {
-        jump_block(keys, offsets[b], block, buckets);
+    const BLOCK: usize = 1024;
+    let mut out: Vec<i32> = crate::mem::zeroed_vec(keys.len());
+    crate::par::fill_parts(&mut out, |start, part| {
+        let mut hashed = [0u64; BLOCK];
+        let mut found = [0u32; BLOCK];
+        for (b, block) in part.chunks_mut(BLOCK).enumerate() {
+            let first = start + b * BLOCK;
+            let len = block.len();
+            let block_keys: &[u64] = match keys {
+                Keys::Ints(v) => &v[first..first + len], // int keys are their own jump keys
+                Keys::Packed(_) => {
+                    for (i, h) in hashed[..len].iter_mut().enumerate() {
+                        *h = jump_key(keys.get(first + i));
+                    }
+                    &hashed[..len]
+                }
+            };
+            jump_into(block_keys, buckets, &mut found[..len]);
+            for (o, &f) in block.iter_mut().zip(&found[..len]) {
+                *o = f as i32;
+            }
+        }
     });
     out
 }
 
-/// Keys in flight at once in [`jump_block`].
+/// `out[i] = jump(keys[i], buckets)` (`buckets >= 1`): four keys per AVX2 vector where the
+/// CPU has it (detected at run time), else eight scalar keys side by side. Both do the
+/// reference's arithmetic step by step (IEEE division and product, truncation), so the
+/// results are identical to [`jump`].
+///
+/// # Panics
+/// If the slices differ in length or `buckets` is not in `1..=i32::MAX` (the reference's
+/// range; programming errors).
+pub fn jump_into(keys: &[u64], buckets: u32, out: &mut [u32]) {
+    assert_eq!(keys.len(), out.len(), "jump_into: lengths differ");
+    assert!(
+        (1..=i32::MAX as u32).contains(&buckets),
+        "jump_into: buckets out of range"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            let whole = keys.len() / 4 * 4;
+            // SAFETY: the CPU supports AVX2 (checked just above); `whole` is a multiple of 4.
+            unsafe { avx2::jump_into(&keys[..whole], buckets, &mut out[..whole]) };
+            for (o, &k) in out[whole..].iter_mut().zip(&keys[whole..]) {
+                *o = jump(k, buckets);
+            }
+            return;
+        }
+    }
+    jump_into_lanes(keys, buckets, out);
+}
+
+/// Keys in flight at once in [`jump_into_lanes`].
 const LANES: usize = 8;
 
-/// `out[i] = jump(key start + i)`, running [`LANES`] keys side by side: one key's chain of
-/// dependent divisions is slow, independent chains overlap. A lane that finishes takes the
-/// next key. Same arithmetic as [`jump`], so the same results.
-fn jump_block(keys: Keys<'_>, start: usize, out: &mut [i32], buckets: u32) {
+/// The portable [`jump_into`]: [`LANES`] keys side by side (one key's chain of dependent
+/// divisions is slow, independent chains overlap); a lane that finishes takes the next key.
+fn jump_into_lanes(keys: &[u64], buckets: u32, out: &mut [u32]) {
     let n = i64::from(buckets);
     let total = out.len();
     let mut slot = [usize::MAX; LANES];
@@ -53,7 +95,7 @@ fn jump_block(keys: Keys<'_>, start: usize, out: &mut [i32], buckets: u32) {
     for l in 0..LANES {
         if next < total {
             slot[l] = next;
-            k[l] = jump_key(keys.get(start + next));
+            k[l] = keys[next];
             next += 1;
             live += 1;
         }
@@ -65,14 +107,14 @@ fn jump_block(keys: Keys<'_>, start: usize, out: &mut [i32], buckets: u32) {
             }
             if j[l] < n {
                 b[l] = j[l];
-                k[l] = k[l].wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
+                k[l] = k[l].wrapping_mul(JUMP_MULTIPLIER).wrapping_add(1);
                 j[l] =
                     ((b[l] + 1) as f64 * ((1u64 << 31) as f64 / ((k[l] >> 33) + 1) as f64)) as i64;
             } else {
-                out[slot[l]] = b[l] as i32;
+                out[slot[l]] = b[l] as u32;
                 if next < total {
                     slot[l] = next;
-                    k[l] = jump_key(keys.get(start + next));
+                    k[l] = keys[next];
                     b[l] = -1;
                     j[l] = 0;
                     next += 1;
@@ -80,6 +122,95 @@ fn jump_block(keys: Keys<'_>, start: usize, out: &mut [i32], buckets: u32) {
                     slot[l] = usize::MAX;
                     live -= 1;
                 }
+            }
+        }
+    }
+}
+
+/// The linear congruential step of jump hash.
+const JUMP_MULTIPLIER: u64 = 2_862_933_555_777_941_757;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::JUMP_MULTIPLIER;
+    use std::arch::x86_64::*;
+
+    /// Vectors (of four keys) stepped together: enough independent divisions to keep the
+    /// divider busy.
+    const VECTORS: usize = 4;
+
+    /// [`super::jump_into`] with AVX2; `keys.len()` must be a multiple of 4.
+    ///
+    /// Keys go in blocks of `4 * VECTORS`, stepped together until every lane is done (no
+    /// per-lane branch to mispredict). Each step, per lane: `key = key * M + 1`,
+    /// `x = (b + 1) * (2^31 / ((key >> 33) + 1))`; the lane is done when `x >= buckets` (that
+    /// is, when the reference's `j = trunc(x)` reaches `buckets`), else `b = trunc(x)`. The
+    /// state `b + 1` is kept in a double (exact: below 2^31).
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn jump_into(keys: &[u64], buckets: u32, out: &mut [u32]) {
+        debug_assert_eq!(keys.len() % 4, 0);
+        debug_assert_eq!(keys.len(), out.len());
+        let multiplier_low = _mm256_set1_epi64x((JUMP_MULTIPLIER & 0xffff_ffff) as i64);
+        let multiplier_high = _mm256_set1_epi64x((JUMP_MULTIPLIER >> 32) as i64);
+        let one = _mm256_set1_epi64x(1);
+        // Doubles with exponent 2^52: OR-ing in an integer below 2^52 and subtracting 2^52
+        // converts it exactly (AVX2 has no u64 -> f64 conversion).
+        let two_52_bits = _mm256_set1_epi64x(0x4330_0000_0000_0000);
+        let two_52 = _mm256_set1_pd(4_503_599_627_370_496.0);
+        let two_31 = _mm256_set1_pd(2_147_483_648.0);
+        let limit = _mm256_set1_pd(f64::from(buckets));
+        let one_f = _mm256_set1_pd(1.0);
+        for (block, block_out) in keys.chunks(4 * VECTORS).zip(out.chunks_mut(4 * VECTORS)) {
+            let vectors = block.len() / 4;
+            let mut key = [_mm256_setzero_si256(); VECTORS];
+            let mut b_plus_1 = [one_f; VECTORS];
+            let mut finished = [_mm256_setzero_pd(); VECTORS];
+            for (v, k) in key.iter_mut().enumerate().take(vectors) {
+                // SAFETY: 4 * v + 4 <= block.len().
+                *k = unsafe { _mm256_loadu_si256(block.as_ptr().add(4 * v).cast::<__m256i>()) };
+            }
+            // Missing vectors of a short last block start finished.
+            for f in finished.iter_mut().skip(vectors) {
+                *f = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+            }
+            loop {
+                let mut all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+                for v in 0..VECTORS {
+                    // key = key * M + 1 (mod 2^64), from 32-bit halves
+                    let k = key[v];
+                    let low = _mm256_mul_epu32(k, multiplier_low);
+                    let cross = _mm256_add_epi64(
+                        _mm256_mul_epu32(_mm256_srli_epi64::<32>(k), multiplier_low),
+                        _mm256_mul_epu32(k, multiplier_high),
+                    );
+                    let k = _mm256_add_epi64(
+                        _mm256_add_epi64(low, _mm256_slli_epi64::<32>(cross)),
+                        one,
+                    );
+                    key[v] = k;
+                    let divisor_bits = _mm256_or_si256(
+                        _mm256_add_epi64(_mm256_srli_epi64::<33>(k), one),
+                        two_52_bits,
+                    );
+                    let divisor = _mm256_sub_pd(_mm256_castsi256_pd(divisor_bits), two_52);
+                    let x = _mm256_mul_pd(b_plus_1[v], _mm256_div_pd(two_31, divisor));
+                    let done = _mm256_or_pd(finished[v], _mm256_cmp_pd::<_CMP_GE_OQ>(x, limit));
+                    let stepped = _mm256_add_pd(
+                        _mm256_round_pd::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(x),
+                        one_f,
+                    );
+                    b_plus_1[v] = _mm256_blendv_pd(stepped, b_plus_1[v], done);
+                    finished[v] = done;
+                    all = _mm256_and_pd(all, done);
+                }
+                if _mm256_movemask_pd(all) == 0b1111 {
+                    break;
+                }
+            }
+            for (v, bp1) in b_plus_1.iter().enumerate().take(vectors) {
+                let b = _mm256_cvttpd_epi32(_mm256_sub_pd(*bp1, one_f));
+                // SAFETY: 4 * v + 4 <= block_out.len().
+                unsafe { _mm_storeu_si128(block_out.as_mut_ptr().add(4 * v).cast::<__m128i>(), b) };
             }
         }
     }
@@ -225,6 +356,31 @@ mod tests {
                 let got = jump_keys(Keys::Ints(&keys[..len]), n);
                 assert_eq!(got.len(), len);
                 assert!(keys.iter().zip(&got).all(|(&k, &g)| jump(k, n) as i32 == g));
+            }
+        }
+    }
+
+    #[test]
+    fn both_kernels_equal_the_reference() {
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let keys: Vec<u64> = (0..10_007)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            })
+            .chain([0, 1, u64::MAX, u64::MAX - 1])
+            .collect();
+        for n in [1u32, 2, 3, 10, 1000, 1 << 20, i32::MAX as u32] {
+            let want: Vec<u32> = keys.iter().map(|&k| jump(k, n)).collect();
+            for len in [0usize, 1, 3, 4, 5, 33, keys.len()] {
+                let mut got = vec![u32::MAX; len];
+                jump_into(&keys[..len], n, &mut got);
+                assert_eq!(got, want[..len], "jump_into, n = {n}, len = {len}");
+                let mut got = vec![u32::MAX; len];
+                jump_into_lanes(&keys[..len], n, &mut got);
+                assert_eq!(got, want[..len], "lanes, n = {n}, len = {len}");
             }
         }
     }

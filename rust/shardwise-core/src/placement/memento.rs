@@ -10,49 +10,10 @@
 //! `>= w - 1`). So removing a bucket moves only its own keys, spread evenly over the others, and
 //! restoring the last removed bucket moves exactly those keys back.
 
+use super::jump::{jump as jump_bucket, jump_into};
 use super::nodes::{check_weight, NodeSet, PlacementError};
 use super::{check_n, Placement};
 use crate::keys::{KeyRef, Keys};
-
-/// Lamping & Veach's jump consistent hash of a 64-bit key into `[0, buckets)` (`buckets >= 1`).
-#[inline]
-pub fn jump_bucket(mut key: u64, buckets: u32) -> u32 {
-    let mut b: i64 = -1;
-    let mut j: i64 = 0;
-    while j < i64::from(buckets) {
-        b = j;
-        key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
-        j = ((b + 1) as f64 * ((1u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as i64;
-    }
-    b as u32
-}
-
-/// Jump hash of `LANES` keys at once, in lockstep without data-dependent branches, so that the
-/// floating-point divisions of independent keys overlap. Same results as [`jump_bucket`].
-#[inline]
-pub fn jump_buckets<const LANES: usize>(keys: [u64; LANES], buckets: u32) -> [u32; LANES] {
-    let n = i64::from(buckets);
-    let mut key = keys;
-    let mut b = [-1i64; LANES];
-    let mut j = [0i64; LANES];
-    while j.iter().any(|&x| x < n) {
-        for l in 0..LANES {
-            let active = j[l] < n;
-            let next_key = key[l]
-                .wrapping_mul(2_862_933_555_777_941_757)
-                .wrapping_add(1);
-            // (next_key >> 33) + 1 <= 2**31: converting it through i64 is exact and cheaper.
-            let divisor = ((next_key >> 33) + 1) as i64 as f64;
-            let next_j = ((j[l] + 1) as f64 * ((1u64 << 31) as f64 / divisor)) as i64;
-            if active {
-                b[l] = j[l];
-                key[l] = next_key;
-                j[l] = next_j;
-            }
-        }
-    }
-    b.map(|x| x as u32)
-}
 
 /// MurmurHash3's 64-bit finalizer: a bijective mix of all bits.
 #[inline(always)]
@@ -246,18 +207,7 @@ impl Memento {
 
     /// The bucket of every key hash into `out` (same as [`Memento::bucket`]; needs a working bucket).
     pub fn buckets_into(&self, hashes: &[u64], out: &mut [u32]) {
-        const LANES: usize = 8;
-        let whole = hashes.len() / LANES * LANES;
-        for (h, o) in hashes[..whole]
-            .chunks_exact(LANES)
-            .zip(out[..whole].chunks_exact_mut(LANES))
-        {
-            let group: [u64; LANES] = h.try_into().expect("chunk of LANES");
-            o.copy_from_slice(&jump_buckets(group, self.size));
-        }
-        for (h, o) in hashes[whole..].iter().zip(&mut out[whole..]) {
-            *o = jump_bucket(*h, self.size);
-        }
+        jump_into(hashes, self.size, out);
         if self.table.len > 0 {
             for (h, o) in hashes.iter().zip(out.iter_mut()) {
                 *o = self.follow(*h, *o);
@@ -424,7 +374,7 @@ impl Placement for MementoHash {
             return Err(PlacementError::NoNodes);
         }
         const BLOCK: usize = 1024;
-        let mut out = vec![0i32; keys.len()];
+        let mut out: Vec<i32> = crate::mem::zeroed_vec(keys.len());
         let blocks = out.len().div_ceil(BLOCK);
         let threads = crate::par::threads_for(out.len()).min(blocks.max(1));
         let per_thread = blocks.div_ceil(threads.max(1)) * BLOCK;
@@ -531,15 +481,7 @@ mod tests {
     }
 
     #[test]
-    fn lockstep_jump_and_bulk_match_one_by_one() {
-        for n in [1u32, 2, 7, 1000, 65_537] {
-            let ks: Vec<u64> = keys(4 * 50).collect();
-            for g in ks.chunks_exact(4) {
-                let got = jump_buckets::<4>(g.try_into().unwrap(), n);
-                let want: Vec<u32> = g.iter().map(|&k| jump_bucket(k, n)).collect();
-                assert_eq!(got.to_vec(), want);
-            }
-        }
+    fn bulk_matches_one_by_one() {
         let mut m = Memento::new(300);
         for b in (0..300).step_by(7) {
             m.remove(b);
