@@ -37,7 +37,7 @@ def threads() -> Iterator[Callable[[int], None]]:
 
 def run(benchmark: Any, fn: Callable[[], Any], keys: int, rounds: int = 5) -> None:
     benchmark.extra_info["keys"] = keys
-    benchmark.pedantic(fn, rounds=rounds if keys > 1000 else 3, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(fn, rounds=rounds if keys > 1000 else 3, iterations=1, warmup_rounds=2)
 
 
 # --- HashRing ---------------------------------------------------------------------------------

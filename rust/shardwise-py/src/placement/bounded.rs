@@ -37,7 +37,7 @@ impl PyPlacement for BoundedLoadRing {
                 .map_err(|_| PyTypeError::new_err("load_factor must be a number"))?,
             None => DEFAULT_LOAD_FACTOR,
         };
-        BoundedLoadRing::new(nodes, vnodes, load_factor)
+        py.detach(|| BoundedLoadRing::new(nodes, vnodes, load_factor))
             .map_err(|e| to_py_err(py, "BoundedLoadRing", e))
     }
 }

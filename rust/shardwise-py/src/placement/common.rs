@@ -326,23 +326,35 @@ impl<T: PyPlacement> Shared<T> {
         }
     }
 
-    /// Apply a change to the core (copy-on-write) and refresh the cached names.
+    /// Apply a change to the core (copy-on-write) and refresh the cached names. The change
+    /// runs on a copy with the GIL released and no lock held (rebuilding a large ring takes
+    /// milliseconds); the result replaces the core only if no other change landed meanwhile,
+    /// else it is redone on top of that one, so concurrent changes are never lost.
     fn change(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut T) -> Result<(), PlacementError>,
+        f: impl Fn(&mut T) -> Result<(), PlacementError> + Send + Sync,
     ) -> PyResult<()> {
-        let mut s = self.write();
-        let mut next = T::clone(&s.core);
-        f(&mut next).map_err(|e| self.err(py, e))?;
-        s.names = next
-            .nodes()
-            .names()
-            .iter()
-            .map(|n| PyString::new(py, n).unbind())
-            .collect();
-        s.core = Arc::new(next);
-        Ok(())
+        loop {
+            let base = self.core();
+            let next = py.detach(|| {
+                let mut next = T::clone(&base);
+                f(&mut next).map(|()| next)
+            });
+            let next = next.map_err(|e| self.err(py, e))?;
+            let names = next
+                .nodes()
+                .names()
+                .iter()
+                .map(|n| PyString::new(py, n).unbind())
+                .collect();
+            let mut s = self.write();
+            if Arc::ptr_eq(&s.core, &base) {
+                s.core = Arc::new(next);
+                s.names = names;
+                return Ok(());
+            }
+        }
     }
 
     pub fn add_node(&self, py: Python<'_>, name: &str, weight: &Bound<'_, PyAny>) -> PyResult<()> {

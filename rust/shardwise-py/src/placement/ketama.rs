@@ -33,7 +33,8 @@ impl PyPlacement for KetamaRing {
             }
             _ => UHASHRING_DEFAULT_VNODES,
         };
-        KetamaRing::new(nodes, flavor, vnodes).map_err(err)
+        py.detach(|| KetamaRing::new(nodes, flavor, vnodes))
+            .map_err(err)
     }
 
     fn bytes_as_repr(&self) -> bool {

@@ -24,7 +24,8 @@ impl PyPlacement for Maglev {
             Some(v) => int_param(py, "table_size", &v, 2, u64::from(MAX_TABLE_SIZE))? as u32,
             None => DEFAULT_TABLE_SIZE,
         };
-        Maglev::new(nodes, size).map_err(|e| to_py_err(py, "Maglev", e))
+        py.detach(|| Maglev::new(nodes, size))
+            .map_err(|e| to_py_err(py, "Maglev", e))
     }
 }
 

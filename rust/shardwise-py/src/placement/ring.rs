@@ -30,7 +30,9 @@ impl PyPlacement for HashRing {
             None => "xxh3_64".to_owned(),
         };
         let hash = RingHash::from_name(&hash).map_err(|e| to_py_err(py, "HashRing", e))?;
-        HashRing::new(nodes, vnodes, hash).map_err(|e| to_py_err(py, "HashRing", e))
+        // Building a large ring takes milliseconds: without the GIL.
+        py.detach(|| HashRing::new(nodes, vnodes, hash))
+            .map_err(|e| to_py_err(py, "HashRing", e))
     }
 }
 
