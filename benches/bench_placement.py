@@ -50,6 +50,15 @@ def test_hashring_bulk_u64(benchmark: Any, threads: Callable[[int], None], n_thr
     run(benchmark, lambda: ring.place(U64), len(U64))
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_hashring_bulk_u64_out(benchmark: Any, threads: Callable[[int], None], n_threads: int) -> None:
+    """The same, refilling one int32 buffer (``out=``): no fresh 40 MB array to fault in per call."""
+    threads(n_threads)
+    ring = shardwise.HashRing(NODES_100)
+    out = np.empty(len(U64), dtype=np.int32)
+    run(benchmark, lambda: ring.place(U64, out=out), len(U64))
+
+
 def _numpy_ring() -> tuple[np.ndarray, np.ndarray]:
     ring = shardwise.HashRing(NODES_100)
     state = ring.to_state()
@@ -156,6 +165,14 @@ def test_ketama_uhashring_package(benchmark: Any) -> None:
 def test_jump_bulk_1000(benchmark: Any, threads: Callable[[int], None], n_threads: int) -> None:
     threads(n_threads)
     run(benchmark, lambda: shardwise.hashing.jump_many(U64, 1000), len(U64))
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_jump_bulk_1000_out(benchmark: Any, threads: Callable[[int], None], n_threads: int) -> None:
+    threads(n_threads)
+    ring = shardwise.JumpHash(NODES_1000)
+    out = np.empty(len(U64), dtype=np.int32)
+    run(benchmark, lambda: ring.place(U64, out=out), len(U64))
 
 
 def test_jump_package(benchmark: Any) -> None:

@@ -19,6 +19,33 @@ MAX_NODES = 1 << 24
 NodesArg = Iterable[str] | Mapping[str, float] | None
 
 
+def check_out(out: object, keys: int) -> npt.NDArray[np.int32]:
+    """The ``out=`` argument of ``place``: a writable, C-contiguous, 1-D int32 array with one
+    slot per key (the same checks, in the same order, as the Rust classes)."""
+    if not isinstance(out, np.ndarray) or out.ndim != 1 or out.dtype != np.dtype(np.int32):
+        what = (
+            f"an array of dtype {out.dtype} and shape {list(out.shape)}"
+            if isinstance(out, np.ndarray)
+            else type(out).__name__
+        )
+        raise TypeError(f"out must be a 1-D numpy array of int32, not {what}")
+    if len(out) != keys:
+        raise ValueError(f"out has {len(out)} slots but there are {keys} keys")
+    if not out.flags.writeable:
+        raise ValueError("out is not writable or is in use by another call")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    return out
+
+
+def placed(owners: list[int], out: npt.NDArray[np.int32] | None) -> npt.NDArray[np.int32]:
+    """``owners`` as a new int32 array, or written into ``out`` (already checked)."""
+    if out is None:
+        return np.array(owners, dtype=np.int32)
+    out[:] = owners
+    return out
+
+
 def check_weight(name: str, weight: object) -> float:
     """A weight as a float: a real number, finite and > 0."""
     if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
@@ -155,12 +182,14 @@ class PurePlacement(ABC):
             raise ConfigurationError(f"asked for {n} distinct nodes but only {len(self._names)} exist")
         return [self._names[i] for i in self._locate_n(key, n)]
 
-    def place(self, keys: Any) -> npt.NDArray[np.int32]:
-        """The owner index of every key."""
+    def place(self, keys: Any, *, out: npt.NDArray[np.int32] | None = None) -> npt.NDArray[np.int32]:
+        """The owner index of every key (into ``out`` when given)."""
         items = as_key_list(keys)
+        if out is not None:
+            check_out(out, len(items))
         if not self._names:
             raise self._no_nodes()
-        return np.array([self._locate(k) for k in items], dtype=np.int32)
+        return placed([self._locate(k) for k in items], out)
 
     @property
     def nodes(self) -> tuple[str, ...]:

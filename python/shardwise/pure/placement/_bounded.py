@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import as_key_list
-from shardwise.pure.placement._base import NodesArg, PurePlacement, int_param
+from shardwise.pure.placement._base import NodesArg, PurePlacement, check_out, int_param, placed
 from shardwise.pure.placement._hash64 import key_hash
 from shardwise.pure.placement._points import SortedPoints
 
@@ -153,11 +153,12 @@ class BoundedLoadRing(PurePlacement):
     def _locate_n(self, key: Any, n: int) -> list[int]:
         return locate_n(self._ring, key_hash(key), n)
 
-    def place(self, keys: Any) -> npt.NDArray[np.int32]:
-        """Assign the batch in order, no node above its capacity."""
+    def place(self, keys: Any, *, out: npt.NDArray[np.int32] | None = None) -> npt.NDArray[np.int32]:
+        """Assign the batch in order, no node above its capacity (into ``out`` when given)."""
         items = as_key_list(keys)
+        if out is not None:
+            check_out(out, len(items))
         if not self._names:
             raise self._no_nodes()
         hashes = [key_hash(k) for k in items]
-        owners = assign(self._ring, hashes, self.capacities(len(hashes)))
-        return np.array(owners, dtype=np.int32)
+        return placed(assign(self._ring, hashes, self.capacities(len(hashes))), out)

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import as_key_list, encode_key, key_int
-from shardwise.pure.placement._base import PurePlacement
+from shardwise.pure.placement._base import PurePlacement, check_out, placed
 
 Bound = int | str | bytes
 
@@ -144,11 +144,13 @@ class RangePartitioner(PurePlacement):
                 out.append(o)
         return out
 
-    def place(self, keys: Any) -> npt.NDArray[np.int32]:
+    def place(self, keys: Any, *, out: npt.NDArray[np.int32] | None = None) -> npt.NDArray[np.int32]:
         items = as_key_list(keys)
+        if out is not None:
+            check_out(out, len(items))
         if items:
             self._check_kind(items[0])
-        return np.array([self._owners[self._range(k)] for k in items], dtype=np.int32)
+        return placed([self._owners[self._range(k)] for k in items], out)
 
     def _fixed(self, what: str) -> ConfigurationError:
         return ConfigurationError(

@@ -245,18 +245,17 @@ impl Placement for BoundedLoadRing {
     }
 
     /// The bounded-load batch assignment, in key order (hashing runs in parallel).
-    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
         if self.nodes.is_empty() {
             return Err(PlacementError::NoNodes);
         }
+        assert_eq!(keys.len(), out.len(), "place_into: output length differs");
         let hashes = keys.map(key_hash);
         let cap = self.capacities(hashes.len());
-        Ok(self
-            .ring
-            .assign(&hashes, &cap)
-            .into_iter()
-            .map(|o| o as i32)
-            .collect())
+        for (o, owner) in out.iter_mut().zip(self.ring.assign(&hashes, &cap)) {
+            *o = owner as i32;
+        }
+        Ok(())
     }
 
     fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {

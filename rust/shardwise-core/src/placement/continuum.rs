@@ -291,7 +291,7 @@ impl Continuum {
         }
     }
 
-    /// The owner of every one of `n` keys, `hash_block(first, hashes)` filling the hashes of
+    /// `out[i]` = the owner of key `i`, `hash_block(first, hashes)` filling the hashes of
     /// keys `first..first + hashes.len()`: blocks of keys are hashed into a small buffer, then
     /// looked up, in parallel for large batches (no full-size array of hashes is made).
     ///
@@ -299,13 +299,12 @@ impl Continuum {
     /// If the ring is empty (a programming error).
     pub fn place_hashed(
         &self,
-        n: usize,
+        out: &mut [i32],
         strict: bool,
         hash_block: impl Fn(usize, &mut [u64]) + Sync,
-    ) -> Vec<i32> {
+    ) {
         const BLOCK: usize = 1024;
-        let mut out: Vec<i32> = zeroed_vec(n);
-        crate::par::fill_parts(&mut out, |start, part| {
+        crate::par::fill_parts(out, |start, part| {
             let mut buffer = [0u64; BLOCK];
             for (b, block) in part.chunks_mut(BLOCK).enumerate() {
                 let hashes = &mut buffer[..block.len()];
@@ -313,7 +312,6 @@ impl Continuum {
                 self.owners_into(hashes, block, strict);
             }
         });
-        out
     }
 
     /// Two passes per block: every key reads its bucket word (independent loads that overlap,

@@ -23,9 +23,23 @@ pub fn jump(mut key: u64, buckets: u32) -> u32 {
 
 /// [`jump`] of every key (ints raw, bytes through XXH3-64), in parallel for large batches.
 pub fn jump_keys(keys: Keys<'_>, buckets: u32) -> Vec<i32> {
-    const BLOCK: usize = 1024;
     let mut out: Vec<i32> = crate::mem::zeroed_vec(keys.len());
-    crate::par::fill_parts(&mut out, |start, part| {
+    jump_keys_into(keys, buckets, &mut out);
+    out
+}
+
+/// [`jump_keys`] into `out` (one slot per key).
+///
+/// # Panics
+/// If `out.len() != keys.len()` (a programming error).
+pub fn jump_keys_into(keys: Keys<'_>, buckets: u32, out: &mut [i32]) {
+    const BLOCK: usize = 1024;
+    assert_eq!(
+        keys.len(),
+        out.len(),
+        "jump_keys_into: output length differs"
+    );
+    crate::par::fill_parts(out, |start, part| {
         let mut hashed = [0u64; BLOCK];
         let mut found = [0u32; BLOCK];
         for (b, block) in part.chunks_mut(BLOCK).enumerate() {
@@ -46,7 +60,6 @@ pub fn jump_keys(keys: Keys<'_>, buckets: u32) -> Vec<i32> {
             }
         }
     });
-    out
 }
 
 /// `out[i] = jump(keys[i], buckets)` (`buckets >= 1`): four keys per AVX2 vector where the
@@ -289,11 +302,12 @@ impl Placement for JumpHash {
         Ok(out)
     }
 
-    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
         if self.nodes.is_empty() {
             return Err(PlacementError::NoNodes);
         }
-        Ok(jump_keys(keys, self.nodes.len() as u32))
+        jump_keys_into(keys, self.nodes.len() as u32, out);
+        Ok(())
     }
 
     fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {

@@ -215,17 +215,17 @@ impl Placement for KetamaRing {
     }
 
     /// Keys hashed in blocks, then looked up together (see [`Continuum::place_hashed`]).
-    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
         if self.nodes.is_empty() || self.ring.is_empty() {
             return Err(PlacementError::NoNodes);
         }
-        Ok(self
-            .ring
-            .place_hashed(keys.len(), self.strict(), |first, hashes| {
-                for (j, h) in hashes.iter_mut().enumerate() {
-                    *h = self.key_hash(keys.get(first + j));
-                }
-            }))
+        assert_eq!(keys.len(), out.len(), "place_into: output length differs");
+        self.ring.place_hashed(out, self.strict(), |first, hashes| {
+            for (j, h) in hashes.iter_mut().enumerate() {
+                *h = self.key_hash(keys.get(first + j));
+            }
+        });
+        Ok(())
     }
 
     /// Distinct owners clockwise from the key, then (for nodes with no point, possible with

@@ -368,17 +368,15 @@ impl Placement for MementoHash {
             .map(|b| self.node_at[b as usize])
     }
 
-    /// Bulk: keys hashed and jumped a block at a time (lockstep jump), blocks split over threads.
-    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+    /// Bulk: keys hashed and jumped a block at a time (vectorised jump), parts split over
+    /// threads.
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
         if self.nodes.is_empty() {
             return Err(PlacementError::NoNodes);
         }
         const BLOCK: usize = 1024;
-        let mut out: Vec<i32> = crate::mem::zeroed_vec(keys.len());
-        let blocks = out.len().div_ceil(BLOCK);
-        let threads = crate::par::threads_for(out.len()).min(blocks.max(1));
-        let per_thread = blocks.div_ceil(threads.max(1)) * BLOCK;
-        let work = |base: usize, part: &mut [i32]| {
+        assert_eq!(keys.len(), out.len(), "place_into: output length differs");
+        crate::par::fill_parts(out, |base, part| {
             let mut hashes = [0u64; BLOCK];
             let mut buckets = [0u32; BLOCK];
             for (c, chunk) in part.chunks_mut(BLOCK).enumerate() {
@@ -399,18 +397,8 @@ impl Placement for MementoHash {
                     *o = self.node_at[b as usize] as i32;
                 }
             }
-        };
-        if threads <= 1 {
-            work(0, &mut out);
-        } else {
-            let work = &work;
-            std::thread::scope(|s| {
-                for (t, part) in out.chunks_mut(per_thread).enumerate() {
-                    s.spawn(move || work(t * per_thread, part));
-                }
-            });
-        }
-        Ok(out)
+        });
+        Ok(())
     }
 
     /// The `j`-th node is where the key goes once the first `j` are removed.

@@ -43,12 +43,23 @@ pub trait Placement: Clone + Send + Sync {
     /// Change a node's weight (its index is kept).
     fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError>;
 
-    /// Owner index of every key, in parallel for large batches.
-    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+    /// Owner index of every key into `out` (one slot per key), in parallel for large batches.
+    ///
+    /// # Panics
+    /// If `out.len() != keys.len()` (a programming error; callers check it).
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
         if self.nodes().is_empty() {
             return Err(PlacementError::NoNodes);
         }
-        Ok(keys.map(|k| self.locate(k).map_or(-1, |i| i as i32)))
+        keys.map_into(out, |k| self.locate(k).map_or(-1, |i| i as i32));
+        Ok(())
+    }
+
+    /// Owner index of every key, as a new array (see [`Placement::place_into`]).
+    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+        let mut out = crate::mem::zeroed_vec(keys.len());
+        self.place_into(keys, &mut out)?;
+        Ok(out)
     }
 }
 

@@ -184,11 +184,12 @@ impl Placement for RangePartitioner {
         Ok(out)
     }
 
-    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
         if !keys.is_empty() {
             self.check_kind(matches!(keys, Keys::Ints(_)))?;
         }
-        Ok(keys.map(|k| self.locate(k).map_or(-1, |i| i as i32)))
+        keys.map_into(out, |k| self.locate(k).map_or(-1, |i| i as i32));
+        Ok(())
     }
 
     fn add_node(&mut self, _name: &str, _weight: f64) -> Result<(), PlacementError> {

@@ -271,8 +271,13 @@ impl Decimal {
 }
 
 /// Owner of every key on a non-empty ring, with the per-key hash `f` inlined into the loop.
-fn place_with<F: Fn(KeyRef<'_>) -> u64 + Sync>(ring: &Continuum, keys: Keys<'_>, f: F) -> Vec<i32> {
-    ring.place_hashed(keys.len(), false, |first, hashes| {
+fn place_with<F: Fn(KeyRef<'_>) -> u64 + Sync>(
+    ring: &Continuum,
+    keys: Keys<'_>,
+    out: &mut [i32],
+    f: F,
+) {
+    ring.place_hashed(out, false, |first, hashes| {
         for (j, h) in hashes.iter_mut().enumerate() {
             *h = f(keys.get(first + j));
         }
@@ -302,21 +307,26 @@ pub fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
 
 impl HashRing {
     /// [`Placement::place`] with the ring's hash applied key by key.
-    fn place_each(&self, keys: Keys<'_>, hash: RingHash) -> Vec<i32> {
+    fn place_each(&self, keys: Keys<'_>, hash: RingHash, out: &mut [i32]) {
         let r = &self.ring;
         match hash {
-            RingHash::Xxh3_64 => place_with(r, keys, |k| match k {
+            RingHash::Xxh3_64 => place_with(r, keys, out, |k| match k {
                 KeyRef::Int(v) => hash::xxh3_64_u64(v, 0),
                 KeyRef::Bytes(b) => hash::xxh3_64(b, 0),
             }),
-            RingHash::Xxh64 => place_with(r, keys, by_bytes(|b| hash::xxh64(b, 0))),
-            RingHash::Murmur3_32 => {
-                place_with(r, keys, by_bytes(|b| u64::from(hash::murmur3_32(b, 0))))
+            RingHash::Xxh64 => place_with(r, keys, out, by_bytes(|b| hash::xxh64(b, 0))),
+            RingHash::Murmur3_32 => place_with(
+                r,
+                keys,
+                out,
+                by_bytes(|b| u64::from(hash::murmur3_32(b, 0))),
+            ),
+            RingHash::Fnv1a32 => {
+                place_with(r, keys, out, by_bytes(|b| u64::from(hash::fnv1a_32(b))))
             }
-            RingHash::Fnv1a32 => place_with(r, keys, by_bytes(|b| u64::from(hash::fnv1a_32(b)))),
-            RingHash::Fnv1a64 => place_with(r, keys, by_bytes(hash::fnv1a_64)),
-            RingHash::Crc32 => place_with(r, keys, by_bytes(|b| u64::from(hash::crc32(b)))),
-            RingHash::Ketama => place_with(r, keys, by_bytes(|b| u64::from(hash::ketama(b)))),
+            RingHash::Fnv1a64 => place_with(r, keys, out, by_bytes(hash::fnv1a_64)),
+            RingHash::Crc32 => place_with(r, keys, out, by_bytes(|b| u64::from(hash::crc32(b)))),
+            RingHash::Ketama => place_with(r, keys, out, by_bytes(|b| u64::from(hash::ketama(b)))),
         }
     }
 }
@@ -332,20 +342,21 @@ impl Placement for HashRing {
     }
 
     /// One pass per hash function, so the hash is inlined into the loop.
-    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
         if self.nodes.is_empty() {
             return Err(PlacementError::NoNodes);
         }
-        let r = &self.ring;
-        Ok(match (self.hash, keys) {
+        assert_eq!(keys.len(), out.len(), "place_into: output length differs");
+        match (self.hash, keys) {
             // Int keys: whole blocks through the (vectorised) XXH3 kernel.
             (RingHash::Xxh3_64, Keys::Ints(ints)) => {
-                r.place_hashed(ints.len(), false, |first, hashes| {
+                self.ring.place_hashed(out, false, |first, hashes| {
                     hash::xxh3_64_u64_into(&ints[first..first + hashes.len()], hashes, 0);
-                })
+                });
             }
-            (hash, keys) => self.place_each(keys, hash),
-        })
+            (hash, keys) => self.place_each(keys, hash, out),
+        }
+        Ok(())
     }
 
     fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {

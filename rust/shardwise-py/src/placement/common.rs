@@ -4,8 +4,11 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use numpy::{IntoPyArray, PyArray1, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::PyTypeError;
+use numpy::{
+    IntoPyArray, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
 use shardwise_core::keys::{KeyRef, PackedKeys};
@@ -134,6 +137,31 @@ pub fn parse_nodes(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult
         }
     }
     NodeSet::new(pairs).map_err(|e| to_py_err(py, "placement", e))
+}
+
+/// The `out=` argument of `place` as an int32 array of `len` slots, or a clear error.
+fn out_array<'py>(out: &Bound<'py, PyAny>, len: usize) -> PyResult<Bound<'py, PyArray1<i32>>> {
+    let array = out.cast::<PyArray1<i32>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "out must be a 1-D numpy array of int32, not {}",
+            describe_out(out)
+        ))
+    })?;
+    if array.len() != len {
+        return Err(PyValueError::new_err(format!(
+            "out has {} slots but there are {len} keys",
+            array.len()
+        )));
+    }
+    Ok(array.clone())
+}
+
+/// `out`'s type, with dtype and shape for numpy arrays.
+fn describe_out(out: &Bound<'_, PyAny>) -> String {
+    match out.cast::<PyUntypedArray>() {
+        Ok(a) => format!("an array of dtype {} and shape {:?}", a.dtype(), a.shape()),
+        Err(_) => type_name(out),
+    }
 }
 
 /// Python's `repr()` of a bytes object, as bytes (what `str(key)` gives for a bytes key).
@@ -269,10 +297,13 @@ impl<T: PyPlacement> Shared<T> {
         found.map_err(|e| self.err(py, e))
     }
 
+    /// Bulk placement into a new int32 array, or into `out` (a writable, contiguous, 1-D int32
+    /// numpy array with one slot per key), which is then returned.
     pub fn place<'py>(
         &self,
         py: Python<'py>,
         keys: &Bound<'py, PyAny>,
+        out: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<i32>>> {
         let mut bulk = extract_bulk(keys)?;
         if self.repr_bytes && bulk_is_bytes(keys)? {
@@ -286,8 +317,24 @@ impl<T: PyPlacement> Shared<T> {
         }
         let core = self.core();
         let keys = bulk.keys();
-        let out = py.detach(|| core.place(keys));
-        out.map(|v| v.into_pyarray(py)).map_err(|e| self.err(py, e))
+        let Some(out) = out else {
+            let placed = py.detach(|| core.place(keys));
+            return placed
+                .map(|v| v.into_pyarray(py))
+                .map_err(|e| self.err(py, e));
+        };
+        let array = out_array(out, keys.len())?;
+        {
+            let mut guard = array.try_readwrite().map_err(|_| {
+                PyValueError::new_err("out is not writable or is in use by another call")
+            })?;
+            let slots = guard
+                .as_slice_mut()
+                .map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
+            py.detach(|| core.place_into(keys, slots))
+                .map_err(|e| self.err(py, e))?;
+        }
+        Ok(array)
     }
 
     /// The cached names and the core, taken together (no lock is held afterwards, so building
@@ -493,13 +540,16 @@ macro_rules! placement_class {
                 self.inner.get_nodes(py, key, n)
             }
 
-            /// The owner of every key as an int32 array of indices into `nodes` (GIL released).
+            /// The owner of every key as an int32 array of indices into `nodes` (GIL released);
+            /// into `out` (a contiguous int32 array, one slot per key) when given.
+            #[pyo3(signature = (keys, *, out = None))]
             fn place<'py>(
                 &self,
                 py: Python<'py>,
                 keys: &Bound<'py, PyAny>,
+                out: Option<&Bound<'py, PyAny>>,
             ) -> PyResult<Bound<'py, numpy::PyArray1<i32>>> {
-                self.inner.place(py, keys)
+                self.inner.place(py, keys, out)
             }
 
             /// The node names, in index order (the indices `place` returns).

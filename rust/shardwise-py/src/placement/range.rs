@@ -231,13 +231,16 @@ impl PyRangePartitioner {
         self.inner.get_nodes(py, key, n)
     }
 
-    /// The owner of every key as an int32 array of indices into `nodes` (GIL released).
+    /// The owner of every key as an int32 array of indices into `nodes` (GIL released);
+    /// into `out` (a contiguous int32 array, one slot per key) when given.
+    #[pyo3(signature = (keys, *, out = None))]
     fn place<'py>(
         &self,
         py: Python<'py>,
         keys: &Bound<'py, PyAny>,
+        out: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<i32>>> {
-        self.inner.place(py, keys)
+        self.inner.place(py, keys, out)
     }
 
     /// The distinct owners, in first-seen order (the indices `place` returns).
