@@ -84,6 +84,50 @@ pub struct Continuum {
     len: usize,
 }
 
+/// Unsorted points with their owners, as [`Continuum::build`] takes them.
+pub enum Points {
+    /// `(point, owner)` pairs, in any order.
+    Pairs(Vec<(u64, u32)>),
+    /// Points grouped by owner: owner `i` has `points[ends[i - 1]..ends[i]]` (half the memory of
+    /// pairs, which matters for a build of millions of points).
+    Grouped { points: Vec<u64>, ends: Vec<usize> },
+}
+
+impl Points {
+    fn len(&self) -> usize {
+        match self {
+            Points::Pairs(p) => p.len(),
+            Points::Grouped { points, .. } => points.len(),
+        }
+    }
+
+    /// The largest owner (0 when empty).
+    fn top_owner(&self) -> u32 {
+        match self {
+            Points::Pairs(p) => p.iter().map(|&(_, o)| o).max().unwrap_or(0),
+            Points::Grouped { ends, .. } => ends.len().saturating_sub(1) as u32,
+        }
+    }
+
+    /// `f(point, owner)` for the points at positions `range`, in order.
+    #[inline(always)]
+    fn for_each(&self, range: std::ops::Range<usize>, mut f: impl FnMut(u64, u32)) {
+        match self {
+            Points::Pairs(p) => p[range].iter().for_each(|&(h, o)| f(h, o)),
+            Points::Grouped { points, ends } => {
+                let mut start = range.start;
+                let mut owner = ends.partition_point(|&e| e <= start);
+                while start < range.end {
+                    let end = ends[owner].min(range.end);
+                    points[start..end].iter().for_each(|&h| f(h, owner as u32));
+                    start = end;
+                    owner += 1;
+                }
+            }
+        }
+    }
+}
+
 impl Default for Continuum {
     /// The empty ring.
     fn default() -> Self {
@@ -92,24 +136,21 @@ impl Default for Continuum {
 }
 
 impl Continuum {
-    /// Build from unsorted `(hash, owner)` pairs; `tie` orders owners of equal hashes.
+    /// Build from unsorted points with owners; `tie` orders owners of equal hashes.
     /// A radix pass on the top bits into at most 2048 buckets (few enough that the scatter's
     /// writes stay in cache), then each bucket is sorted on its own (see [`sort_bucket`]),
     /// buckets split over threads for large rings.
-    pub fn build(
-        pairs: Vec<(u64, u32)>,
-        width: u32,
-        tie: impl Fn(u32, u32) -> Ordering + Sync,
-    ) -> Self {
-        let n = pairs.len();
+    pub fn build(points: Points, width: u32, tie: impl Fn(u32, u32) -> Ordering + Sync) -> Self {
+        let n = points.len();
+        let top_owner = points.top_owner();
         let bits = (usize::BITS - n.leading_zeros())
             .saturating_sub(6)
             .clamp(1, 11)
             .min(width);
         let shift = width - bits;
         let mut entries: Vec<Entry> = zeroed_vec(n + SCAN);
-        let offsets = radix_scatter(&pairs, &mut entries[..n], shift, 1usize << bits);
-        drop(pairs);
+        let offsets = radix_scatter(&points, &mut entries[..n], shift, 1usize << bits);
+        drop(points);
         let before = |a: &Entry, b: &Entry| match a.point.cmp(&b.point) {
             Ordering::Equal => tie(a.owner, b.owner) == Ordering::Less,
             o => o == Ordering::Less,
@@ -117,28 +158,29 @@ impl Continuum {
         super::fill_segments(&mut entries[..n], &offsets, |_, bucket| {
             sort_bucket(bucket, shift, &before);
         });
-        Self::from_entries(entries, n, width)
+        Self::from_entries(entries, n, width, top_owner)
     }
 
     /// Build from pairs already sorted by the ring's order.
     pub fn from_sorted(pairs: Vec<(u64, u32)>, width: u32) -> Self {
         let len = pairs.len();
+        let top_owner = pairs.iter().map(|&(_, o)| o).max().unwrap_or(0);
         let mut entries: Vec<Entry> = zeroed_vec(len + SCAN);
         for (slot, (point, owner)) in entries.iter_mut().zip(pairs) {
             *slot = Entry { point, owner };
         }
-        Self::from_entries(entries, len, width)
+        Self::from_entries(entries, len, width, top_owner)
     }
 
-    /// `entries[..len]` sorted, followed by `SCAN` slots for the padding.
-    fn from_entries(mut entries: Vec<Entry>, len: usize, width: u32) -> Self {
+    /// `entries[..len]` sorted, followed by `SCAN` slots for the padding; no owner is above
+    /// `top_owner`.
+    fn from_entries(mut entries: Vec<Entry>, len: usize, width: u32, top_owner: u32) -> Self {
         debug_assert_eq!(entries.len(), len + SCAN);
         let first = entries.first().map_or(0, |e| e.owner);
         entries[len..].fill(Entry {
             point: u64::MAX,
             owner: if len == 0 { 0 } else { first },
         });
-        let top_owner = entries[..len].iter().map(|e| e.owner).max().unwrap_or(0);
         let narrow = len + SCAN < u16::DIRECT as usize && top_owner < u16::DIRECT;
         let size_bits = usize::BITS - len.leading_zeros();
         let mut ring = Continuum {
@@ -363,35 +405,32 @@ impl Continuum {
     }
 }
 
-/// Scatter `pairs` into `out` by bucket (`point >> shift`, below `buckets`), keeping their
+/// Scatter the points into `out` by bucket (`point >> shift`, below `buckets`), keeping their
 /// order within a bucket; returns the bucket offsets in `out` (`buckets + 1` of them). In
-/// parallel for large inputs: each thread counts and scatters its own part of `pairs` into the
-/// slices of `out` reserved for it in every bucket.
-fn radix_scatter(
-    pairs: &[(u64, u32)],
-    out: &mut [Entry],
-    shift: u32,
-    buckets: usize,
-) -> Vec<usize> {
+/// parallel for large inputs: each thread counts and scatters its own range of the points into
+/// the slices of `out` reserved for it in every bucket.
+fn radix_scatter(points: &Points, out: &mut [Entry], shift: u32, buckets: usize) -> Vec<usize> {
+    let n = points.len();
     let bucket_of = |p: u64| (p >> shift) as usize;
-    let chunk = pairs
-        .len()
-        .div_ceil(crate::par::threads_for(pairs.len()))
-        .max(1);
-    let count = |part: &[(u64, u32)]| {
+    let chunk = n.div_ceil(crate::par::threads_for(n)).max(1);
+    let ranges: Vec<std::ops::Range<usize>> = (0..n.div_ceil(chunk).max(1))
+        .map(|t| t * chunk..((t + 1) * chunk).min(n))
+        .collect();
+    let count = |range: std::ops::Range<usize>| {
         let mut counts = vec![0usize; buckets];
-        for &(p, _) in part {
-            counts[bucket_of(p)] += 1;
-        }
+        points.for_each(range, |p, _| counts[bucket_of(p)] += 1);
         counts
     };
-    let counts: Vec<Vec<usize>> = if pairs.len() <= chunk {
-        vec![count(pairs)]
+    let counts: Vec<Vec<usize>> = if ranges.len() == 1 {
+        vec![count(0..n)]
     } else {
         std::thread::scope(|s| {
-            let jobs: Vec<_> = pairs
-                .chunks(chunk)
-                .map(|part| s.spawn(move || count(part)))
+            let jobs: Vec<_> = ranges
+                .iter()
+                .map(|r| {
+                    let r = r.clone();
+                    s.spawn(move || count(r))
+                })
                 .collect();
             jobs.into_iter()
                 .map(|j| j.join().expect("radix count thread panicked"))
@@ -412,20 +451,20 @@ fn radix_scatter(
         }
         offsets.push(offsets[b] + counts.iter().map(|c| c[b]).sum::<usize>());
     }
-    let scatter = |part: &[(u64, u32)], mut slices: Vec<&mut [Entry]>| {
+    let scatter = |range: std::ops::Range<usize>, mut slices: Vec<&mut [Entry]>| {
         let mut filled = vec![0usize; buckets];
-        for &(point, owner) in part {
+        points.for_each(range, |point, owner| {
             let b = bucket_of(point);
             slices[b][filled[b]] = Entry { point, owner };
             filled[b] += 1;
-        }
+        });
     };
     if parts.len() == 1 {
-        scatter(pairs, parts.pop().expect("one part"));
+        scatter(0..n, parts.pop().expect("one part"));
     } else {
         std::thread::scope(|s| {
-            for (part, slices) in pairs.chunks(chunk).zip(parts) {
-                s.spawn(move || scatter(part, slices));
+            for (range, slices) in ranges.into_iter().zip(parts) {
+                s.spawn(move || scatter(range, slices));
             }
         });
     }
@@ -515,7 +554,7 @@ mod tests {
             // crowded buckets and exact duplicates too
             let base = pairs[0].0;
             pairs.extend((0..20).map(|i| (base.wrapping_add(i / 2), 3)));
-            let c = Continuum::build(pairs.clone(), 64, |a, b| a.cmp(&b));
+            let c = Continuum::build(Points::Pairs(pairs.clone()), 64, |a, b| a.cmp(&b));
             let mut sorted = pairs;
             sorted.sort_unstable();
             assert_eq!(c.pairs().collect::<Vec<_>>(), sorted);
@@ -554,7 +593,7 @@ mod tests {
             let pairs: Vec<(u64, u32)> = (0..n)
                 .map(|i| (next(), (i as u32 * 7919) % owners))
                 .collect();
-            let c = Continuum::build(pairs, 64, |a, b| a.cmp(&b));
+            let c = Continuum::build(Points::Pairs(pairs), 64, |a, b| a.cmp(&b));
             assert_eq!(
                 matches!(c.table, Table::Narrow(_)),
                 n < 30_000 && owners < 30_000
@@ -585,16 +624,46 @@ mod tests {
     }
 
     #[test]
+    fn grouped_points_build_the_same_ring_as_pairs() {
+        let mut next = xorshift(0x5eed_1234_abcd_0001);
+        // owner group sizes, with empty groups; the total exceeds the parallel threshold
+        let sizes: Vec<usize> = (0..700)
+            .map(|i| if i % 7 == 3 { 0 } else { 80 + i % 50 })
+            .collect();
+        let mut ends = Vec::new();
+        let mut points = Vec::new();
+        let mut pairs = Vec::new();
+        for (owner, &size) in sizes.iter().enumerate() {
+            for _ in 0..size {
+                let p = next() >> (owner % 3); // clustered ranges too
+                points.push(p);
+                pairs.push((p, owner as u32));
+            }
+            ends.push(points.len());
+        }
+        pairs.push((pairs[10].0, 699)); // an equal point of another owner: the tie rule decides
+        points.push(pairs[10].0);
+        *ends.last_mut().unwrap() += 1;
+        let tie = |a: u32, b: u32| b.cmp(&a);
+        let grouped = Continuum::build(Points::Grouped { points, ends }, 64, tie);
+        let from_pairs = Continuum::build(Points::Pairs(pairs.clone()), 64, tie);
+        assert_eq!(grouped, from_pairs);
+        let mut want = pairs;
+        want.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        assert_eq!(grouped.pairs().collect::<Vec<_>>(), want);
+    }
+
+    #[test]
     fn narrow_hashes_and_empty() {
         let pairs: Vec<(u64, u32)> = (0..300u64)
             .map(|i| ((i * 2_654_435_761) & 0xffff_ffff, 0))
             .collect();
-        let c = Continuum::build(pairs, 32, |a, b| a.cmp(&b));
+        let c = Continuum::build(Points::Pairs(pairs), 32, |a, b| a.cmp(&b));
         for h in [0u64, 5, 0xffff_ffff, 123_456_789] {
             let want = c.points().iter().position(|&p| p >= h).unwrap_or(0);
             assert_eq!(c.position(h, false), want);
         }
-        let empty = Continuum::build(Vec::new(), 64, |a, b| a.cmp(&b));
+        let empty = Continuum::build(Points::Pairs(Vec::new()), 64, |a, b| a.cmp(&b));
         assert_eq!(empty.owner(7, false), None);
         assert_eq!(empty.walk(7, false).count(), 0);
     }

@@ -13,7 +13,7 @@
 //!   uhashring hashes `str(key)`: integer keys are hashed as their decimal text (unsigned
 //!   64-bit value); the bindings turn bytes keys into their `repr` before they get here.
 
-use super::continuum::{Continuum, MAX_POINTS};
+use super::continuum::{Continuum, Points, MAX_POINTS};
 use super::nodes::{check_integral_weight, NodeSet, PlacementError};
 use super::ring::push_decimal;
 use super::{check_n, distinct_prefix, Placement};
@@ -179,8 +179,8 @@ impl KetamaRing {
             }
         }
         self.ring = match self.flavor {
-            KetamaFlavor::Libketama => Continuum::build(pairs, 32, |a, b| a.cmp(&b)),
-            KetamaFlavor::Uhashring => Continuum::build(pairs, 32, |a, b| b.cmp(&a)),
+            KetamaFlavor::Libketama => Continuum::build(Points::Pairs(pairs), 32, |a, b| a.cmp(&b)),
+            KetamaFlavor::Uhashring => Continuum::build(Points::Pairs(pairs), 32, |a, b| b.cmp(&a)),
         };
         self.nodes = nodes;
         Ok(())

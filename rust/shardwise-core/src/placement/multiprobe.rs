@@ -3,7 +3,7 @@
 //! the node whose point follows one of the probes most closely (clockwise). With 21 probes the
 //! peak-to-mean load is about 1.05 while memory stays O(nodes).
 
-use super::continuum::Continuum;
+use super::continuum::{Continuum, Points};
 use super::nodes::{check_integral_weight, NodeSet, PlacementError};
 use super::{check_n, Placement};
 use crate::hash::xxh3_64;
@@ -41,7 +41,7 @@ pub struct SortedPoints {
 impl SortedPoints {
     /// Build from `(point, owner)` pairs in any order.
     pub fn new(pairs: Vec<(u64, u32)>) -> Self {
-        let circle = Continuum::build(pairs, 64, |a, b| a.cmp(&b));
+        let circle = Continuum::build(Points::Pairs(pairs), 64, |a, b| a.cmp(&b));
         SortedPoints {
             points: circle.points(),
             owners: circle.owners(),

@@ -4,7 +4,7 @@
 //! `hash("{name}-{j}")`. A key goes to the owner of the first point `>= hash(key)`, wrapping.
 //! Equal points are ordered by node name (bytes), so the ring depends only on the node set.
 
-use super::continuum::{Continuum, MAX_POINTS};
+use super::continuum::{Continuum, Points, MAX_POINTS};
 use super::nodes::{NodeSet, PlacementError};
 use super::{check_n, distinct_prefix, fill_segments, shifted, Placement};
 use crate::hash;
@@ -127,11 +127,17 @@ impl HashRing {
         for &w in nodes.weights() {
             offsets.push(offsets[offsets.len() - 1] + point_count(vnodes, w));
         }
-        let mut pairs: Vec<(u64, u32)> = crate::mem::zeroed_vec(offsets[nodes.len()]);
-        fill_segments(&mut pairs, &offsets, |i, out| {
-            node_points_into(nodes.name(i as u32), hash, i as u32, out);
+        let mut points: Vec<u64> = crate::mem::zeroed_vec(offsets[nodes.len()]);
+        fill_segments(&mut points, &offsets, |i, out| {
+            node_points_into(nodes.name(i as u32), hash, out);
         });
-        let ring = Continuum::build(pairs, hash.width(), |a, b| nodes.name(a).cmp(nodes.name(b)));
+        let points = Points::Grouped {
+            points,
+            ends: offsets[1..].to_vec(),
+        };
+        let ring = Continuum::build(points, hash.width(), |a, b| {
+            nodes.name(a).cmp(nodes.name(b))
+        });
         Ok(HashRing {
             nodes,
             vnodes,
@@ -200,15 +206,15 @@ impl HashRing {
 }
 
 fn node_points(nodes: &NodeSet, vnodes: u32, hash: RingHash, i: u32) -> Vec<(u64, u32)> {
-    let mut out = vec![(0u64, 0u32); point_count(vnodes, nodes.weight(i))];
-    node_points_into(nodes.name(i), hash, i, &mut out);
-    out
+    let mut points = vec![0u64; point_count(vnodes, nodes.weight(i))];
+    node_points_into(nodes.name(i), hash, &mut points);
+    points.into_iter().map(|p| (p, i)).collect()
 }
 
-/// Fill `out` with node `i`'s points: `hash("{name}-{j}")` for `j` in `0..out.len()`.
+/// Fill `out` with a node's points: `hash("{name}-{j}")` for `j` in `0..out.len()`.
 /// Labels are written a batch at a time and hashed afterwards, and the counter lives in a
 /// register: hashing bytes just stored piecemeal would stall on store-to-load forwarding.
-fn node_points_into(name: &str, hash: RingHash, i: u32, out: &mut [(u64, u32)]) {
+fn node_points_into(name: &str, hash: RingHash, out: &mut [u64]) {
     const BATCH: usize = 16;
     let stem = name.len() + 1;
     let stride = stem + 8;
@@ -226,7 +232,7 @@ fn node_points_into(name: &str, hash: RingHash, i: u32, out: &mut [(u64, u32)]) 
             j = j.next();
         }
         for ((point, slot), &end) in block.iter_mut().zip(labels.chunks(stride)).zip(&ends) {
-            *point = (hash.hash(&slot[..end]), i);
+            *point = hash.hash(&slot[..end]);
         }
     }
 }
