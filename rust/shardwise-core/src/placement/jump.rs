@@ -33,17 +33,35 @@ pub fn jump_keys(keys: Keys<'_>, buckets: u32) -> Vec<i32> {
 /// # Panics
 /// If `out.len() != keys.len()` (a programming error).
 pub fn jump_keys_into(keys: Keys<'_>, buckets: u32, out: &mut [i32]) {
-    const BLOCK: usize = 1024;
+    for_each_key_block(keys, out, |block_keys, block_out| {
+        let mut found = [0u32; KEY_BLOCK];
+        let found = &mut found[..block_keys.len()];
+        jump_into(block_keys, buckets, found);
+        for (o, &f) in block_out.iter_mut().zip(found.iter()) {
+            *o = f as i32;
+        }
+    });
+}
+
+/// Keys per block in [`for_each_key_block`].
+pub const KEY_BLOCK: usize = 1024;
+
+/// `f(jump keys, outputs)` for consecutive blocks of at most [`KEY_BLOCK`] keys (int keys
+/// borrowed as they are, byte keys hashed into a buffer), blocks split over threads for large
+/// batches. The bulk driver of `JumpHash` and `MementoHash`.
+///
+/// # Panics
+/// If `out.len() != keys.len()` (a programming error).
+pub fn for_each_key_block(keys: Keys<'_>, out: &mut [i32], f: impl Fn(&[u64], &mut [i32]) + Sync) {
     assert_eq!(
         keys.len(),
         out.len(),
-        "jump_keys_into: output length differs"
+        "output length differs from key count"
     );
     crate::par::fill_parts(out, |start, part| {
-        let mut hashed = [0u64; BLOCK];
-        let mut found = [0u32; BLOCK];
-        for (b, block) in part.chunks_mut(BLOCK).enumerate() {
-            let first = start + b * BLOCK;
+        let mut hashed = [0u64; KEY_BLOCK];
+        for (b, block) in part.chunks_mut(KEY_BLOCK).enumerate() {
+            let first = start + b * KEY_BLOCK;
             let len = block.len();
             let block_keys: &[u64] = match keys {
                 Keys::Ints(v) => &v[first..first + len], // int keys are their own jump keys
@@ -54,10 +72,7 @@ pub fn jump_keys_into(keys: Keys<'_>, buckets: u32, out: &mut [i32]) {
                     &hashed[..len]
                 }
             };
-            jump_into(block_keys, buckets, &mut found[..len]);
-            for (o, &f) in block.iter_mut().zip(&found[..len]) {
-                *o = f as i32;
-            }
+            f(block_keys, block);
         }
     });
 }

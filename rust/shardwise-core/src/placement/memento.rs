@@ -10,7 +10,7 @@
 //! `>= w - 1`). So removing a bucket moves only its own keys, spread evenly over the others, and
 //! restoring the last removed bucket moves exactly those keys back.
 
-use super::jump::{jump as jump_bucket, jump_into};
+use super::jump::{for_each_key_block, jump as jump_bucket, jump_into, KEY_BLOCK};
 use super::nodes::{check_weight, NodeSet, PlacementError};
 use super::{check_n, Placement};
 use crate::keys::{KeyRef, Keys};
@@ -250,15 +250,9 @@ impl Memento {
     }
 }
 
-/// The 64-bit value MementoHash starts from: int keys as they are (like `JumpHash`), other keys
-/// through XXH3-64. With nothing removed, `MementoHash` places exactly as `JumpHash`.
-#[inline]
-pub fn memento_key(key: KeyRef<'_>) -> u64 {
-    match key {
-        KeyRef::Int(v) => v,
-        KeyRef::Bytes(b) => crate::hash::xxh3_64(b, 0),
-    }
-}
+/// The 64-bit value MementoHash starts from: int keys as they are, other keys through XXH3-64,
+/// exactly as `JumpHash` (so with nothing removed, `MementoHash` places exactly as `JumpHash`).
+pub use super::jump::jump_key as memento_key;
 
 const FREE: u32 = u32::MAX;
 
@@ -374,28 +368,12 @@ impl Placement for MementoHash {
         if self.nodes.is_empty() {
             return Err(PlacementError::NoNodes);
         }
-        const BLOCK: usize = 1024;
-        assert_eq!(keys.len(), out.len(), "place_into: output length differs");
-        crate::par::fill_parts(out, |base, part| {
-            let mut hashes = [0u64; BLOCK];
-            let mut buckets = [0u32; BLOCK];
-            for (c, chunk) in part.chunks_mut(BLOCK).enumerate() {
-                let start = base + c * BLOCK;
-                let len = chunk.len();
-                let block: &[u64] = match keys {
-                    // Int keys are their own jump keys: no copy.
-                    Keys::Ints(v) => &v[start..start + len],
-                    Keys::Packed(_) => {
-                        for (i, h) in hashes[..len].iter_mut().enumerate() {
-                            *h = memento_key(keys.get(start + i));
-                        }
-                        &hashes[..len]
-                    }
-                };
-                self.engine.buckets_into(block, &mut buckets[..len]);
-                for (o, &b) in chunk.iter_mut().zip(&buckets[..len]) {
-                    *o = self.node_at[b as usize] as i32;
-                }
+        for_each_key_block(keys, out, |block_keys, block_out| {
+            let mut buckets = [0u32; KEY_BLOCK];
+            let buckets = &mut buckets[..block_keys.len()];
+            self.engine.buckets_into(block_keys, buckets);
+            for (o, &b) in block_out.iter_mut().zip(buckets.iter()) {
+                *o = self.node_at[b as usize] as i32;
             }
         });
         Ok(())

@@ -228,14 +228,18 @@ pub struct Shared<T> {
     repr_bytes: bool,
 }
 
+/// The node names of `core` as Python strings, in index order.
+fn py_names<T: Placement>(py: Python<'_>, core: &T) -> Vec<Py<PyString>> {
+    core.nodes()
+        .names()
+        .iter()
+        .map(|n| PyString::new(py, n).unbind())
+        .collect()
+}
+
 impl<T: PyPlacement> Shared<T> {
     pub fn new(py: Python<'_>, core: T) -> Self {
-        let names = core
-            .nodes()
-            .names()
-            .iter()
-            .map(|n| PyString::new(py, n).unbind())
-            .collect();
+        let names = py_names(py, &core);
         Shared {
             repr_bytes: core.bytes_as_repr(),
             state: RwLock::new(State {
@@ -389,12 +393,7 @@ impl<T: PyPlacement> Shared<T> {
                 f(&mut next).map(|()| next)
             });
             let next = next.map_err(|e| self.err(py, e))?;
-            let names = next
-                .nodes()
-                .names()
-                .iter()
-                .map(|n| PyString::new(py, n).unbind())
-                .collect();
+            let names = py_names(py, &next);
             let mut s = self.write();
             if Arc::ptr_eq(&s.core, &base) {
                 s.core = Arc::new(next);
