@@ -181,10 +181,10 @@ mod avx2 {
         let multiplier_low = _mm256_set1_epi64x((JUMP_MULTIPLIER & 0xffff_ffff) as i64);
         let multiplier_high = _mm256_set1_epi64x((JUMP_MULTIPLIER >> 32) as i64);
         let one = _mm256_set1_epi64x(1);
-        // Doubles with exponent 2^52: OR-ing in an integer below 2^52 and subtracting 2^52
-        // converts it exactly (AVX2 has no u64 -> f64 conversion).
+        // Doubles with exponent 2^52: OR-ing in an integer v below 2^52 gives 2^52 + v exactly
+        // (AVX2 has no u64 -> f64 conversion); subtracting 2^52 - 1 then gives v + 1, exactly.
         let two_52_bits = _mm256_set1_epi64x(0x4330_0000_0000_0000);
-        let two_52 = _mm256_set1_pd(4_503_599_627_370_496.0);
+        let two_52_minus_1 = _mm256_set1_pd(4_503_599_627_370_495.0);
         let two_31 = _mm256_set1_pd(2_147_483_648.0);
         let limit = _mm256_set1_pd(f64::from(buckets));
         let one_f = _mm256_set1_pd(1.0);
@@ -216,11 +216,9 @@ mod avx2 {
                         one,
                     );
                     key[v] = k;
-                    let divisor_bits = _mm256_or_si256(
-                        _mm256_add_epi64(_mm256_srli_epi64::<33>(k), one),
-                        two_52_bits,
-                    );
-                    let divisor = _mm256_sub_pd(_mm256_castsi256_pd(divisor_bits), two_52);
+                    // divisor = (key >> 33) + 1
+                    let divisor_bits = _mm256_or_si256(_mm256_srli_epi64::<33>(k), two_52_bits);
+                    let divisor = _mm256_sub_pd(_mm256_castsi256_pd(divisor_bits), two_52_minus_1);
                     let x = _mm256_mul_pd(b_plus_1[v], _mm256_div_pd(two_31, divisor));
                     let done = _mm256_or_pd(finished[v], _mm256_cmp_pd::<_CMP_GE_OQ>(x, limit));
                     let stepped = _mm256_add_pd(
