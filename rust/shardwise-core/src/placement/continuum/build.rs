@@ -53,7 +53,7 @@ impl Points {
 impl Continuum {
     /// Build from unsorted points with owners; `tie` orders owners of equal hashes.
     /// A radix pass on the top bits into at most 2048 buckets (few enough that the scatter's
-    /// writes stay in cache), then each bucket is sorted on its own (see [`sort_bucket`]),
+    /// writes stay in cache), then each bucket is sorted on its own (see `sort_bucket`),
     /// buckets split over threads for large rings.
     pub fn build(points: Points, width: u32, tie: impl Fn(u32, u32) -> Ordering + Sync) -> Self {
         let n = points.len();

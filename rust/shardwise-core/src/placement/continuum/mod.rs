@@ -1,13 +1,14 @@
 //! A sorted circle of hash points, each owned by a node, with an O(1) bucket index over it.
 //! Shared by [`super::HashRing`], [`super::KetamaRing`] and [`super::MultiProbe`].
 //!
-//! Lookup: bucket `h >> shift` (4 to 8 buckets per point) either holds no point — then every
+//! Lookup: bucket `h >> shift` (4 to 16 buckets per point) either holds no point — then every
 //! hash in it has the same owner, stored in the bucket (most lookups: one memory access) — or
-//! the index of its first point; a scan of [`SCAN`] entries from there finds the first point
+//! the index of its first point; a scan of `SCAN` entries from there finds the first point
 //! `>= h` (or `> h`), with a binary search only for a crowded bucket. Entries end with padding
-//! owned by the first owner, so running off the end wraps without a branch. Small rings use a
-//! 16-bit bucket index (half the cache footprint). Building (a parallel radix sort) is in
-//! [`build`].
+//! owned by the first owner, so running off the end wraps without a branch. Rings under 32K
+//! points use a 16-bit bucket index (half the cache footprint, twice the buckets). Bulk
+//! lookups go in blocks, in two passes (see [`Continuum::owners_into`]). Building (a parallel
+//! radix sort) is in `build.rs`.
 
 mod build;
 
