@@ -67,6 +67,21 @@ def test_rust_xxh3_many_uint64_one_thread(benchmark: Any, ints: np.ndarray[Any, 
 
 
 @pytest.mark.benchmark(group="bulk-uint64")
+@pytest.mark.usefixtures("one_thread")
+def test_rust_xxh3_many_uint64_one_thread_out(benchmark: Any, ints: np.ndarray[Any, Any]) -> None:
+    # Refilling one array (out=): no fresh 80 MB output to fault in per call.
+    out = np.empty(len(ints), dtype=np.uint64)
+    run(benchmark, len(ints), lambda: rust.xxh3_64_many(ints, out=out))
+
+
+@pytest.mark.benchmark(group="bulk-uint64")
+def test_numpy_multiply_uint64_into_out(benchmark: Any, ints: np.ndarray[Any, Any]) -> None:
+    # Not a hash: numpy writing into an existing array (out=), for scale.
+    out = np.empty(len(ints), dtype=np.uint64)
+    run(benchmark, len(ints), lambda: np.multiply(ints, np.uint64(3), out=out))
+
+
+@pytest.mark.benchmark(group="bulk-uint64")
 def test_rust_xxh3_many_uint64_all_threads(benchmark: Any, ints: np.ndarray[Any, Any]) -> None:
     run(benchmark, len(ints), rust.xxh3_64_many, ints)
 

@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from shardwise.pure.keys import as_key_list, encode_key
+from shardwise.pure.keys import as_key_list, check_out, encode_key
 
 __all__ = [
     "crc16",
@@ -79,9 +79,17 @@ def _u32(data: bytes, at: int) -> int:
     return int.from_bytes(data[at : at + 4], "little")
 
 
-def _many(keys: Keys, hash_bytes: Callable[[bytes], int], dtype: type[np.unsignedinteger[Any]]) -> Any:
+def _many(
+    keys: Keys, hash_bytes: Callable[[bytes], int], dtype: type[np.unsignedinteger[Any]], out: Any = None
+) -> Any:
     items = as_key_list(keys)
-    return np.fromiter((hash_bytes(encode_key(k)) for k in items), dtype=dtype, count=len(items))
+    if out is not None:
+        check_out(out, (len(items),), dtype)
+    result = np.fromiter((hash_bytes(encode_key(k)) for k in items), dtype=dtype, count=len(items))
+    if out is None:
+        return result
+    out[:] = result
+    return out
 
 
 # ----- XXH64 ------------------------------------------------------------------------------
@@ -143,10 +151,12 @@ def xxh64(key: Key, seed: int = 0) -> int:
     return _xxh64(encode_key(key), _seed(seed, 64))
 
 
-def xxh64_many(keys: Keys, seed: int = 0) -> npt.NDArray[np.uint64]:
+def xxh64_many(
+    keys: Keys, seed: int = 0, *, out: npt.NDArray[np.uint64] | None = None
+) -> npt.NDArray[np.uint64]:
     """XXH64 of every key, seeded: a uint64 array."""
     s = _seed(seed, 64)
-    result: npt.NDArray[np.uint64] = _many(keys, lambda b: _xxh64(b, s), np.uint64)
+    result: npt.NDArray[np.uint64] = _many(keys, lambda b: _xxh64(b, s), np.uint64, out)
     return result
 
 
@@ -299,10 +309,12 @@ def xxh3_64(key: Key, seed: int = 0) -> int:
     return _xxh3_64(encode_key(key), _seed(seed, 64))
 
 
-def xxh3_64_many(keys: Keys, seed: int = 0) -> npt.NDArray[np.uint64]:
+def xxh3_64_many(
+    keys: Keys, seed: int = 0, *, out: npt.NDArray[np.uint64] | None = None
+) -> npt.NDArray[np.uint64]:
     """XXH3 64-bit of every key, seeded: a uint64 array."""
     s = _seed(seed, 64)
-    result: npt.NDArray[np.uint64] = _many(keys, lambda b: _xxh3_64(b, s), np.uint64)
+    result: npt.NDArray[np.uint64] = _many(keys, lambda b: _xxh3_64(b, s), np.uint64, out)
     return result
 
 
@@ -348,10 +360,12 @@ def murmur3_32(key: Key, seed: int = 0) -> int:
     return _murmur3_32(encode_key(key), _seed(seed, 32))
 
 
-def murmur3_32_many(keys: Keys, seed: int = 0) -> npt.NDArray[np.uint32]:
+def murmur3_32_many(
+    keys: Keys, seed: int = 0, *, out: npt.NDArray[np.uint32] | None = None
+) -> npt.NDArray[np.uint32]:
     """MurmurHash3 x86_32 of every key, seeded: a uint32 array."""
     s = _seed(seed, 32)
-    result: npt.NDArray[np.uint32] = _many(keys, lambda b: _murmur3_32(b, s), np.uint32)
+    result: npt.NDArray[np.uint32] = _many(keys, lambda b: _murmur3_32(b, s), np.uint32, out)
     return result
 
 
@@ -388,14 +402,21 @@ def murmur3_128(key: Key, seed: int = 0) -> int:
     return h1 | (h2 << 64)
 
 
-def murmur3_128_many(keys: Keys, seed: int = 0) -> npt.NDArray[np.uint64]:
+def murmur3_128_many(
+    keys: Keys, seed: int = 0, *, out: npt.NDArray[np.uint64] | None = None
+) -> npt.NDArray[np.uint64]:
     """MurmurHash3 x64_128 of every key, seeded: an ``(n, 2)`` uint64 array of ``(h1, h2)``,
     the low and high halves of the 128-bit value."""
     s = _seed(seed, 32)
     items = as_key_list(keys)
+    if out is not None:
+        check_out(out, (len(items), 2), np.uint64)
     halves = (half for k in items for half in _murmur3_128(encode_key(k), s))
     flat = np.fromiter(halves, dtype=np.uint64, count=2 * len(items))
-    return flat.reshape(len(items), 2)
+    if out is None:
+        return flat.reshape(len(items), 2)
+    out[:] = flat.reshape(len(items), 2)
+    return out
 
 
 # ----- FNV-1a -----------------------------------------------------------------------------
@@ -420,9 +441,9 @@ def fnv1a_32(key: Key) -> int:
     return _fnv1a_32(encode_key(key))
 
 
-def fnv1a_32_many(keys: Keys) -> npt.NDArray[np.uint32]:
+def fnv1a_32_many(keys: Keys, *, out: npt.NDArray[np.uint32] | None = None) -> npt.NDArray[np.uint32]:
     """FNV-1a 32-bit of every key: a uint32 array."""
-    result: npt.NDArray[np.uint32] = _many(keys, _fnv1a_32, np.uint32)
+    result: npt.NDArray[np.uint32] = _many(keys, _fnv1a_32, np.uint32, out)
     return result
 
 
@@ -431,9 +452,9 @@ def fnv1a_64(key: Key) -> int:
     return _fnv1a_64(encode_key(key))
 
 
-def fnv1a_64_many(keys: Keys) -> npt.NDArray[np.uint64]:
+def fnv1a_64_many(keys: Keys, *, out: npt.NDArray[np.uint64] | None = None) -> npt.NDArray[np.uint64]:
     """FNV-1a 64-bit of every key: a uint64 array."""
-    result: npt.NDArray[np.uint64] = _many(keys, _fnv1a_64, np.uint64)
+    result: npt.NDArray[np.uint64] = _many(keys, _fnv1a_64, np.uint64, out)
     return result
 
 
@@ -483,9 +504,9 @@ def crc32(key: Key) -> int:
     return _crc32(encode_key(key))
 
 
-def crc32_many(keys: Keys) -> npt.NDArray[np.uint32]:
+def crc32_many(keys: Keys, *, out: npt.NDArray[np.uint32] | None = None) -> npt.NDArray[np.uint32]:
     """CRC-32 (IEEE) of every key: a uint32 array."""
-    result: npt.NDArray[np.uint32] = _many(keys, _crc32, np.uint32)
+    result: npt.NDArray[np.uint32] = _many(keys, _crc32, np.uint32, out)
     return result
 
 
@@ -494,9 +515,9 @@ def crc16(key: Key) -> int:
     return _crc16(encode_key(key))
 
 
-def crc16_many(keys: Keys) -> npt.NDArray[np.uint16]:
+def crc16_many(keys: Keys, *, out: npt.NDArray[np.uint16] | None = None) -> npt.NDArray[np.uint16]:
     """CRC-16/XMODEM of every key: a uint16 array."""
-    result: npt.NDArray[np.uint16] = _many(keys, _crc16, np.uint16)
+    result: npt.NDArray[np.uint16] = _many(keys, _crc16, np.uint16, out)
     return result
 
 
@@ -512,9 +533,9 @@ def ketama(key: Key) -> int:
     return _ketama(encode_key(key))
 
 
-def ketama_many(keys: Keys) -> npt.NDArray[np.uint32]:
+def ketama_many(keys: Keys, *, out: npt.NDArray[np.uint32] | None = None) -> npt.NDArray[np.uint32]:
     """libketama's key hash of every key: a uint32 array."""
-    result: npt.NDArray[np.uint32] = _many(keys, _ketama, np.uint32)
+    result: npt.NDArray[np.uint32] = _many(keys, _ketama, np.uint32, out)
     return result
 
 
@@ -541,9 +562,9 @@ def redis_slot(key: Key) -> int:
     return _redis_slot(encode_key(key))
 
 
-def redis_slot_many(keys: Keys) -> npt.NDArray[np.uint16]:
+def redis_slot_many(keys: Keys, *, out: npt.NDArray[np.uint16] | None = None) -> npt.NDArray[np.uint16]:
     """Redis Cluster slot of every key: a uint16 array."""
-    result: npt.NDArray[np.uint16] = _many(keys, _redis_slot, np.uint16)
+    result: npt.NDArray[np.uint16] = _many(keys, _redis_slot, np.uint16, out)
     return result
 
 

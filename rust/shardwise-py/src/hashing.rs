@@ -1,29 +1,36 @@
 //! `shardwise._core` hash functions: one-key forms return an int, `_many` forms a numpy array.
 
-use numpy::{Element, PyArray1, PyArray2, PyArrayMethods};
+use numpy::{Element, PyArray1, PyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use shardwise_core::keys::{KeyRef, Keys};
 use shardwise_core::{hash, par};
 
 use crate::keys::{extract_bulk, with_key, with_key_ref};
+use crate::out::{checked_out, fill_out};
 
-/// A new 1-D numpy array of `n` items, filled by `fill` with the GIL released.
+/// A 1-D numpy array of `n` items filled by `fill` with the GIL released: a new one, or the
+/// caller's `out` (checked: dtype, length, writable, contiguous), which is returned.
 ///
-/// numpy owns the memory from the start, so nothing is copied afterwards; nothing else can see
-/// the array until it is returned.
-fn new_filled<'py, T, F>(py: Python<'py>, n: usize, fill: F) -> PyResult<Bound<'py, PyArray1<T>>>
+/// A new array is owned by numpy from the start, so nothing is copied afterwards.
+fn filled<'py, T, F>(
+    py: Python<'py>,
+    n: usize,
+    out: Option<&Bound<'py, PyAny>>,
+    fill: F,
+) -> PyResult<Bound<'py, PyArray1<T>>>
 where
     T: Element + Send,
     F: FnOnce(&mut [T]) + Send,
 {
-    let out = PyArray1::<T>::zeros(py, n, false);
-    {
-        let mut guard = out.try_readwrite()?;
-        let slice = guard.as_slice_mut()?;
-        py.detach(|| fill(slice));
-    }
-    Ok(out)
+    let array = match out {
+        Some(out) => checked_out::<T, _>(out, &[n])?,
+        // SAFETY: `fill` writes every item before the array is returned (and if it panics,
+        // the array is dropped unseen); like `numpy.empty`, this skips zeroing 8n bytes first.
+        None => unsafe { PyArray1::<T>::new(py, n, false) },
+    };
+    fill_out(py, &array, fill)?;
+    Ok(array)
 }
 
 macro_rules! hash_pair {
@@ -35,15 +42,20 @@ macro_rules! hash_pair {
         }
 
         #[doc = $doc]
-        #[doc = "\n\nBulk form: hashes every key of a numpy array, list or tuple (GIL released)."]
+        #[doc = "\n\nBulk form: hashes every key of a numpy array, list or tuple (GIL released),"]
+        #[doc = "into a new array or into `out` (a contiguous array of the result dtype)."]
         #[pyfunction]
+        #[pyo3(signature = (keys, *, out = None))]
         fn $many<'py>(
             py: Python<'py>,
             keys: &Bound<'py, PyAny>,
+            out: Option<&Bound<'py, PyAny>>,
         ) -> PyResult<Bound<'py, PyArray1<$out>>> {
             let bulk = extract_bulk(keys)?;
             let keys = bulk.keys();
-            new_filled(py, keys.len(), |out| keys.map_bytes_into(out, |$b| $body))
+            filled(py, keys.len(), out, |slots| {
+                keys.map_bytes_into(slots, |$b| $body)
+            })
         }
     };
     ($one:ident, $many:ident, $out:ty, $seed:ty, |$b:ident, $s:ident| $body:expr, $doc:literal) => {
@@ -56,18 +68,22 @@ macro_rules! hash_pair {
         }
 
         #[doc = $doc]
-        #[doc = "\n\nBulk form: hashes every key of a numpy array, list or tuple (GIL released)."]
+        #[doc = "\n\nBulk form: hashes every key of a numpy array, list or tuple (GIL released),"]
+        #[doc = "into a new array or into `out` (a contiguous array of the result dtype)."]
         #[pyfunction]
-        #[pyo3(signature = (keys, seed = 0))]
+        #[pyo3(signature = (keys, seed = 0, *, out = None))]
         fn $many<'py>(
             py: Python<'py>,
             keys: &Bound<'py, PyAny>,
             seed: $seed,
+            out: Option<&Bound<'py, PyAny>>,
         ) -> PyResult<Bound<'py, PyArray1<$out>>> {
             let bulk = extract_bulk(keys)?;
             let keys = bulk.keys();
             let $s = seed;
-            new_filled(py, keys.len(), |out| keys.map_bytes_into(out, |$b| $body))
+            filled(py, keys.len(), out, |slots| {
+                keys.map_bytes_into(slots, |$b| $body)
+            })
         }
     };
 }
@@ -92,20 +108,21 @@ fn xxh3_64(key: &Bound<'_, PyAny>, seed: u64) -> PyResult<u64> {
 ///
 /// Bulk form: hashes every key of a numpy array, list or tuple (GIL released).
 #[pyfunction]
-#[pyo3(signature = (keys, seed = 0))]
+#[pyo3(signature = (keys, seed = 0, *, out = None))]
 fn xxh3_64_many<'py>(
     py: Python<'py>,
     keys: &Bound<'py, PyAny>,
     seed: u64,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
     let bulk = extract_bulk(keys)?;
     let keys = bulk.keys();
-    new_filled(py, keys.len(), |out| match keys {
+    filled(py, keys.len(), out, |slots| match keys {
         // Int batches go through the whole-slice kernel (vectorised where the CPU allows).
-        Keys::Ints(ints) => {
-            par::map_chunks(ints, out, |src, dst| hash::xxh3_64_u64_into(src, dst, seed))
-        }
-        Keys::Packed(_) => keys.map_into(out, |k| xxh3_key(k, seed)),
+        Keys::Ints(ints) => par::map_chunks(ints, slots, |src, dst| {
+            hash::xxh3_64_u64_into(src, dst, seed)
+        }),
+        Keys::Packed(_) => keys.map_into(slots, |k| xxh3_key(k, seed)),
     })
 }
 
@@ -179,34 +196,35 @@ fn murmur3_128(key: &Bound<'_, PyAny>, seed: u32) -> PyResult<u128> {
 }
 
 /// MurmurHash3 x64_128 of every key, seeded: an (n, 2) uint64 array of (h1, h2) —
-/// the low and high halves of the 128-bit value.
+/// the low and high halves of the 128-bit value; into `out` (a contiguous (n, 2) uint64
+/// array) when given.
 #[pyfunction]
-#[pyo3(signature = (keys, seed = 0))]
+#[pyo3(signature = (keys, seed = 0, *, out = None))]
 fn murmur3_128_many<'py>(
     py: Python<'py>,
     keys: &Bound<'py, PyAny>,
     seed: u32,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyArray2<u64>>> {
     let bulk = extract_bulk(keys)?;
     let keys = bulk.keys();
     let n = keys.len();
-    let out = PyArray2::<u64>::zeros(py, [n, 2], false);
-    {
-        let mut guard = out.try_readwrite()?;
-        let flat = guard.as_slice_mut()?;
-        py.detach(|| {
-            // SAFETY: `flat` is the C-contiguous (n, 2) array: 2n u64s, each row two adjacent
-            // u64s; `[u64; 2]` has the size of two u64s and the alignment of one.
-            let rows = unsafe {
-                std::slice::from_raw_parts_mut(flat.as_mut_ptr().cast::<[u64; 2]>(), flat.len() / 2)
-            };
-            keys.map_bytes_into(rows, |b| {
-                let (h1, h2) = hash::murmur3_128(b, seed);
-                [h1, h2]
-            });
+    let array = match out {
+        Some(out) => checked_out::<u64, _>(out, &[n, 2])?,
+        None => PyArray2::<u64>::zeros(py, [n, 2], false),
+    };
+    fill_out(py, &array, |flat| {
+        // SAFETY: `flat` is the C-contiguous (n, 2) array: 2n u64s, each row two adjacent
+        // u64s; `[u64; 2]` has the size of two u64s and the alignment of one.
+        let rows = unsafe {
+            std::slice::from_raw_parts_mut(flat.as_mut_ptr().cast::<[u64; 2]>(), flat.len() / 2)
+        };
+        keys.map_bytes_into(rows, |b| {
+            let (h1, h2) = hash::murmur3_128(b, seed);
+            [h1, h2]
         });
-    }
-    Ok(out)
+    })?;
+    Ok(array)
 }
 
 /// Set how many threads bulk work may use (0 = all cores).

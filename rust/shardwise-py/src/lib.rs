@@ -6,6 +6,7 @@ mod errors;
 mod failover;
 mod hashing;
 mod keys;
+mod out;
 mod placement;
 mod selection;
 

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from shardwise.errors import ConfigurationError, NoNodesError, UnknownNodeError
 from shardwise.pure.keys import as_key_list
+from shardwise.pure.keys import check_out as check_bulk_out
 
 STATE_VERSION = 1
 MAX_NODES = 1 << 24
@@ -21,21 +22,9 @@ NodesArg = Iterable[str] | Mapping[str, float] | None
 
 def check_out(out: object, keys: int) -> npt.NDArray[np.int32]:
     """The ``out=`` argument of ``place``: a writable, C-contiguous, 1-D int32 array with one
-    slot per key (the same checks, in the same order, as the Rust classes)."""
-    if not isinstance(out, np.ndarray) or out.ndim != 1 or out.dtype != np.dtype(np.int32):
-        what = (
-            f"an array of dtype {out.dtype} and shape {list(out.shape)}"
-            if isinstance(out, np.ndarray)
-            else type(out).__name__
-        )
-        raise TypeError(f"out must be a 1-D numpy array of int32, not {what}")
-    if len(out) != keys:
-        raise ValueError(f"out has {len(out)} slots but there are {keys} keys")
-    if not out.flags.writeable:
-        raise ValueError("out is not writable or is in use by another call")
-    if not out.flags.c_contiguous:
-        raise ValueError("out must be C-contiguous")
-    return out
+    slot per key."""
+    checked: npt.NDArray[np.int32] = check_bulk_out(out, (keys,), np.int32)
+    return checked
 
 
 def placed(owners: list[int], out: npt.NDArray[np.int32] | None) -> npt.NDArray[np.int32]:

@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import as_key_list, encode_key, key_int
-from shardwise.pure.placement._base import NodesArg, PurePlacement, int_param
+from shardwise.pure.placement._base import NodesArg, PurePlacement, check_out, int_param, placed
 from shardwise.pure.placement._hashes import MASK64, mix64, xxh3_64
 
 MAX_BUCKETS = 2**31 - 1
@@ -36,10 +36,15 @@ def jump(key: Any, num_buckets: int) -> int:
     return _jump(jump_key(key), n)
 
 
-def jump_many(keys: Any, num_buckets: int) -> npt.NDArray[np.int32]:
-    """``jump`` of every key."""
+def jump_many(
+    keys: Any, num_buckets: int, *, out: npt.NDArray[np.int32] | None = None
+) -> npt.NDArray[np.int32]:
+    """``jump`` of every key (into ``out`` when given)."""
     n = int_param("num_buckets", num_buckets, 1, MAX_BUCKETS)
-    return np.array([_jump(jump_key(k), n) for k in as_key_list(keys)], dtype=np.int32)
+    items = as_key_list(keys)
+    if out is not None:
+        check_out(out, len(items))
+    return placed([_jump(jump_key(k), n) for k in items], out)
 
 
 class JumpHash(PurePlacement):

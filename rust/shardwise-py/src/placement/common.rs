@@ -4,11 +4,8 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use numpy::{
-    IntoPyArray, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray,
-    PyUntypedArrayMethods,
-};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use numpy::{IntoPyArray, PyArray1, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
 use shardwise_core::keys::{KeyRef, PackedKeys};
@@ -16,6 +13,7 @@ use shardwise_core::placement::{NodeSet, Placement, PlacementError};
 
 use crate::errors::shardwise_error;
 use crate::keys::{extract_bulk, with_key_ref, BulkKeys};
+use crate::out::{checked_out, fill_out};
 
 /// Version of the plain-data state (`to_state()`, pickles). Bump only with a migration.
 pub const STATE_VERSION: i64 = 1;
@@ -137,31 +135,6 @@ pub fn parse_nodes(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult
         }
     }
     NodeSet::new(pairs).map_err(|e| to_py_err(py, "placement", e))
-}
-
-/// The `out=` argument of `place` as an int32 array of `len` slots, or a clear error.
-fn out_array<'py>(out: &Bound<'py, PyAny>, len: usize) -> PyResult<Bound<'py, PyArray1<i32>>> {
-    let array = out.cast::<PyArray1<i32>>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "out must be a 1-D numpy array of int32, not {}",
-            describe_out(out)
-        ))
-    })?;
-    if array.len() != len {
-        return Err(PyValueError::new_err(format!(
-            "out has {} slots but there are {len} keys",
-            array.len()
-        )));
-    }
-    Ok(array.clone())
-}
-
-/// `out`'s type, with dtype and shape for numpy arrays.
-fn describe_out(out: &Bound<'_, PyAny>) -> String {
-    match out.cast::<PyUntypedArray>() {
-        Ok(a) => format!("an array of dtype {} and shape {:?}", a.dtype(), a.shape()),
-        Err(_) => type_name(out),
-    }
 }
 
 /// Python's `repr()` of a bytes object, as bytes (what `str(key)` gives for a bytes key).
@@ -327,17 +300,8 @@ impl<T: PyPlacement> Shared<T> {
                 .map(|v| v.into_pyarray(py))
                 .map_err(|e| self.err(py, e));
         };
-        let array = out_array(out, keys.len())?;
-        {
-            let mut guard = array.try_readwrite().map_err(|_| {
-                PyValueError::new_err("out is not writable or is in use by another call")
-            })?;
-            let slots = guard
-                .as_slice_mut()
-                .map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
-            py.detach(|| core.place_into(keys, slots))
-                .map_err(|e| self.err(py, e))?;
-        }
+        let array = checked_out::<i32, _>(out, &[keys.len()])?;
+        fill_out(py, &array, |slots| core.place_into(keys, slots))?.map_err(|e| self.err(py, e))?;
         Ok(array)
     }
 

@@ -3,11 +3,12 @@
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use shardwise_core::placement::jump::{jump as jump_fn, jump_key, jump_keys};
+use shardwise_core::placement::jump::{jump as jump_fn, jump_key, jump_keys, jump_keys_into};
 use shardwise_core::placement::{JumpHash, NodeSet};
 
 use super::common::{int_param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared};
 use crate::keys::{extract_bulk, with_key_ref};
+use crate::out::{checked_out, fill_out};
 
 impl PyPlacement for JumpHash {
     const CLASS: &'static str = "JumpHash";
@@ -56,15 +57,23 @@ pub fn jump(
     with_key_ref(key, |k| jump_fn(jump_key(k), n))
 }
 
-/// ``jump`` of every key (numpy array, list or tuple) as an int32 array (GIL released).
+/// ``jump`` of every key (numpy array, list or tuple) as an int32 array (GIL released); into
+/// ``out`` (a contiguous int32 array, one slot per key) when given.
 #[pyfunction]
+#[pyo3(signature = (keys, num_buckets, *, out = None))]
 pub fn jump_many<'py>(
     py: Python<'py>,
     keys: &Bound<'py, PyAny>,
     num_buckets: &Bound<'py, PyAny>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyArray1<i32>>> {
     let n = int_param(py, "num_buckets", num_buckets, 1, MAX_BUCKETS)? as u32;
     let bulk = extract_bulk(keys)?;
     let keys = bulk.keys();
-    Ok(py.detach(|| jump_keys(keys, n)).into_pyarray(py))
+    let Some(out) = out else {
+        return Ok(py.detach(|| jump_keys(keys, n)).into_pyarray(py));
+    };
+    let array = checked_out::<i32, _>(out, &[keys.len()])?;
+    fill_out(py, &array, |slots| jump_keys_into(keys, n, slots))?;
+    Ok(array)
 }
