@@ -17,6 +17,8 @@ Bulk forms (``NAME_many``) take a 1-D numpy array (integer of any dtype, contigu
 split large inputs over threads (:func:`set_num_threads`, ``SHARDWISE_NUM_THREADS``), and return a
 new numpy array: uint64 for 64-bit hashes, uint32 for 32-bit ones, uint16 for ``crc16`` and
 ``redis_slot``, and an ``(n, 2)`` uint64 array of (low, high) halves for ``murmur3_128_many``.
+With ``out=array`` they fill and return that array instead (it must have exactly that dtype and
+shape, be writable and C-contiguous, and not share memory with the keys): no new array per call.
 
 Pure-Python twins with the same names and results live in :mod:`shardwise.pure.hashing`.
 """
