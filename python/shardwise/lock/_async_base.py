@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -36,19 +36,7 @@ async def bounded(coro: Awaitable[T], limit: float | None) -> T:
 class AsyncLockBase(LockState):
     """Async twin of :class:`~shardwise.lock._sync_base.SyncLockBase`."""
 
-    def __init__(
-        self,
-        name: str,
-        ttl: float,
-        *,
-        auto_renew: bool,
-        on_lost: Callable[[Any], object] | None,
-        timeout: float | None,
-        renew_interval: float | None,
-    ) -> None:
-        super().__init__(
-            name, ttl, auto_renew=auto_renew, on_lost=on_lost, timeout=timeout, renew_interval=renew_interval
-        )
+    def _init_renewal(self) -> None:
         self._watchdog: asyncio.Task[None] | None = None
 
     # --- subclass hooks --------------------------------------------------------------------

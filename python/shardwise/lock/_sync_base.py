@@ -79,6 +79,10 @@ class LockState:
         self._lost = False
         self._lost_reason = ""
         self._lost_notified = False
+        self._init_renewal()
+
+    def _init_renewal(self) -> None:
+        """Set up the renewal machinery's own state (threads or tasks); called by ``__init__``."""
 
     def _backend_error(self, exc: BaseException) -> LockError:
         raise NotImplementedError
@@ -119,19 +123,7 @@ class LockState:
 class SyncLockBase(LockState):
     """Ownership and loss bookkeeping. Subclasses implement the ``_remote_*`` operations."""
 
-    def __init__(
-        self,
-        name: str,
-        ttl: float,
-        *,
-        auto_renew: bool,
-        on_lost: Callable[[Any], object] | None,
-        timeout: float | None,
-        renew_interval: float | None,
-    ) -> None:
-        super().__init__(
-            name, ttl, auto_renew=auto_renew, on_lost=on_lost, timeout=timeout, renew_interval=renew_interval
-        )
+    def _init_renewal(self) -> None:
         self._mutex = threading.RLock()
         self._stop_renewing: threading.Event | None = None
         self._watchdog: threading.Thread | None = None
