@@ -52,6 +52,7 @@ class AsyncRedisLock(AsyncLockBase):
         auto_renew: bool = False,
         on_lost: Callable[[Any], object] | None = None,
         timeout: float | None = None,
+        blocking_timeout: float | None = None,
         renew_interval: float | None = None,
         prefix: str = DEFAULT_PREFIX,
     ) -> None:
@@ -65,7 +66,7 @@ class AsyncRedisLock(AsyncLockBase):
             ttl,
             auto_renew=auto_renew,
             on_lost=on_lost,
-            timeout=timeout,
+            timeout=timeout if blocking_timeout is None else blocking_timeout,
             renew_interval=renew_interval,
         )
         if not isinstance(prefix, str):
@@ -185,6 +186,7 @@ class AsyncRedlock(AsyncLockBase):
         auto_renew: bool = False,
         on_lost: Callable[[Any], object] | None = None,
         timeout: float | None = None,
+        blocking_timeout: float | None = None,
         renew_interval: float | None = None,
         node_timeout: float | None = None,
         retry_delay: float = 0.2,
@@ -197,7 +199,7 @@ class AsyncRedlock(AsyncLockBase):
             ttl,
             auto_renew=auto_renew,
             on_lost=on_lost,
-            timeout=timeout,
+            timeout=timeout if blocking_timeout is None else blocking_timeout,
             renew_interval=renew_interval,
         )
         self.clients = clients

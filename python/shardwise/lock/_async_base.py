@@ -71,13 +71,15 @@ class AsyncLockBase(LockState):
 
     # --- public surface ----------------------------------------------------------------------
 
-    async def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+    async def acquire(
+        self, blocking: bool = True, timeout: float | None = None, blocking_timeout: float | None = None
+    ) -> bool:
         """Take the lock; True when held, False when not (non-blocking or timed out).
 
         Cancellation-safe: if cancelled while an attempt is in flight, that attempt is released in
         the background so it cannot keep the lock until its TTL.
         """
-        limit = validate_timeout(timeout, bool(blocking))
+        limit = validate_timeout(timeout if blocking_timeout is None else blocking_timeout, bool(blocking))
         if self._token is not None and not self._lost:
             raise LockError(f"{self!r} is already held by this object (locks are not reentrant)")
         self._stop_watchdog()

@@ -129,6 +129,7 @@ class Redlock(SyncLockBase):
         auto_renew: bool = False,
         on_lost: Callable[[Any], object] | None = None,
         timeout: float | None = None,
+        blocking_timeout: float | None = None,
         renew_interval: float | None = None,
         node_timeout: float | None = None,
         retry_delay: float = 0.2,
@@ -141,7 +142,7 @@ class Redlock(SyncLockBase):
             ttl,
             auto_renew=auto_renew,
             on_lost=on_lost,
-            timeout=timeout,
+            timeout=timeout if blocking_timeout is None else blocking_timeout,
             renew_interval=renew_interval,
         )
         self.clients = clients

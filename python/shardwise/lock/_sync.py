@@ -63,6 +63,7 @@ class RedisLock(SyncLockBase):
         auto_renew: bool = False,
         on_lost: Callable[[Any], object] | None = None,
         timeout: float | None = None,
+        blocking_timeout: float | None = None,
         renew_interval: float | None = None,
         prefix: str = DEFAULT_PREFIX,
     ) -> None:
@@ -76,7 +77,7 @@ class RedisLock(SyncLockBase):
             ttl,
             auto_renew=auto_renew,
             on_lost=on_lost,
-            timeout=timeout,
+            timeout=timeout if blocking_timeout is None else blocking_timeout,
             renew_interval=renew_interval,
         )
         self.client = client

@@ -156,13 +156,15 @@ class SyncLockBase(LockState):
 
     # --- public surface ----------------------------------------------------------------------
 
-    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+    def acquire(
+        self, blocking: bool = True, timeout: float | None = None, blocking_timeout: float | None = None
+    ) -> bool:
         """Take the lock. Returns True when held, False when not (non-blocking or timed out).
 
         ``timeout`` (seconds) bounds the wait; None waits as long as needed. Raises a
         :class:`~shardwise.errors.LockError` subclass when Redis cannot be reached within the timeout.
         """
-        limit = validate_timeout(timeout, bool(blocking))
+        limit = validate_timeout(timeout if blocking_timeout is None else blocking_timeout, bool(blocking))
         with self._mutex:
             if self._token is not None and not self._lost:
                 raise LockError(f"{self!r} is already held by this object (locks are not reentrant)")
