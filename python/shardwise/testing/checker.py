@@ -1,0 +1,453 @@
+"""The history checker: mutual exclusion, fencing order, lost updates, loss detection, liveness.
+
+The model (see docs/lockcheck.md for the long form):
+
+- A **hold** begins when ``acquire`` returns ok and ends at the invoke of its ``release`` (or at
+  the end of the history). An ``acquire`` that ended ``info`` is a *possible* hold from its invoke
+  to its completion plus the TTL: it may have taken the lock, so it can make a finding *possible*,
+  never definite, and it never excuses or shortens anything else.
+- A holder **noticed** the loss at its first notice inside the hold (``on_lost``, ``check()``, a
+  refused fenced operation, or a release that says the lock was not ours any more).
+- Hold B **supersedes** hold A when B (another client) begins while A lasts. B's claim begins at
+  B's start; for a fenced lock, at the return of B's first operation the resource accepted (only
+  then does the resource know B's token and refuse A's).
+- **stale action**: A's write that the resource applied although it was sent after a superseding
+  claim. Noticing the loss and not acting is what a correct holder does; acting anyway is the bug.
+- **double grant**: two definite holds whose intervals intersect and neither holder ever noticed
+  a loss: the lock told both they held it and never told either otherwise.
+- **fencing order**: the resource accepted an operation with a token smaller than one it had
+  accepted before; **token regression**: an acquisition got a token not larger than that of an
+  acquisition that completed before it began (a fenced lock's tokens must grow in real time).
+- **lost update**: a write the resource applied was based on a stale read (counted from the
+  resource's own log, so unknown outcomes are settled exactly); also an acknowledged increment
+  missing from the log.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from shardwise.testing.history import Entry, History, KeySample, Op
+
+__all__ = ["CheckResult", "Finding", "Hold", "check", "holds_of"]
+
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Hold:
+    client: int
+    start: int
+    end: int
+    definite: bool
+    token: int | None
+    acquire: Op
+    noticed: int | None = None
+    actions: tuple[Op, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation (or possible violation) with the evidence, times in seconds since the start."""
+
+    kind: str
+    definite: bool
+    clients: tuple[int, ...]
+    at: float
+    detail: str
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+    acquisitions: int = 0
+    possible_acquisitions: int = 0
+    duration_s: float = 0.0
+    longest_wait_s: float = 0.0
+    increments_acked: int = 0
+    increments_refused: int = 0
+    increments_unknown: int = 0
+    writes_applied: int | None = None
+    final_counter: int | None = None
+    lost_updates: int = 0
+    notices: int = 0
+    loss_latencies_ms: list[float] = field(default_factory=list)
+    losses_unnoticed: int = 0
+    losses_presumed_early: int = 0
+
+    def count(self, kind: str, definite: bool = True) -> int:
+        return sum(1 for f in self.findings if f.kind == kind and f.definite == definite)
+
+    @property
+    def violations(self) -> int:
+        """Definite violations of every kind (lost updates counted once per stale write)."""
+        return sum(1 for f in self.findings if f.definite)
+
+    @property
+    def valid(self) -> bool:
+        return self.violations == 0
+
+    @property
+    def acquisitions_per_s(self) -> float:
+        return self.acquisitions / self.duration_s if self.duration_s > 0 else 0.0
+
+    def latency_percentile(self, q: float) -> float | None:
+        return percentile(self.loss_latencies_ms, q)
+
+
+KINDS = ("stale-action", "double-grant", "fencing-order", "token-regression", "lost-update")
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-quantile (0..1) by the nearest-rank method; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def holds_of(history: History, ttl_s: float) -> list[Hold]:
+    """The holds of a history (definite and possible), in order of start."""
+    by_client: dict[int, list[Op]] = defaultdict(list)
+    for op in history.ops:
+        by_client[op.client].append(op)
+    notices: dict[int, list[int]] = defaultdict(list)
+    for notice in history.notices:
+        notices[notice.client].append(notice.t)
+    for times in notices.values():
+        times.sort()
+    holds: list[Hold] = []
+    for client, ops in by_client.items():
+        for i, op in enumerate(ops):
+            if op.f != "acquire" or op.outcome == "fail":
+                continue
+            if op.outcome == "info":
+                end = (op.end if op.end is not None else history.end) + int(ttl_s * _NS)
+                holds.append(Hold(client, op.start, end, False, op.token, op))
+                continue
+            assert op.end is not None
+            later = ops[i + 1 :]
+            k = next((k for k, o in enumerate(later) if o.f in ("release", "acquire")), None)
+            if k is not None and later[k].f == "release":
+                end = later[k].start
+                seen_until = later[k + 1].start if k + 1 < len(later) else history.end
+            else:
+                end = seen_until = history.end
+            actions = tuple(o for o in ops[i + 1 :] if o.f == "incr" and op.end <= o.start < end)
+            times = notices[client]
+            j = bisect.bisect_left(times, op.end)
+            noticed = times[j] if j < len(times) and times[j] <= seen_until else None
+            holds.append(Hold(client, op.end, end, True, op.token, op, noticed, actions))
+    holds.sort(key=lambda h: (h.start, h.client))
+    return holds
+
+
+def check(history: History, *, ttl_s: float) -> CheckResult:
+    """Check one history; ``ttl_s`` bounds how long an unknown acquisition may have held the lock."""
+    result = CheckResult(duration_s=max(0.0, (history.end - history.start) / _NS))
+    holds = holds_of(history, ttl_s)
+    applied = _applied_writes(history)
+    _exclusion(history, holds, applied, result)
+    if history.fenced:
+        _fencing(history, holds, result)
+    _counter(history, result)
+    _liveness(history, holds, result)
+    _loss_latency(history, holds, result)
+    result.notices = len(history.notices)
+    return result
+
+
+def _seconds(history: History, t: int) -> float:
+    return round((t - history.start) / _NS, 6)
+
+
+def _applied_writes(history: History) -> dict[tuple[int, int], bool | None]:
+    """(client, op) of each incr -> applied (True), not applied (False) or unknown (None)."""
+    written = (
+        None if history.entries is None else {(e.client, e.op) for e in history.entries if e.kind == "write"}
+    )
+    out: dict[tuple[int, int], bool | None] = {}
+    for op in history.ops:
+        if op.f != "incr":
+            continue
+        if written is not None:
+            out[(op.client, op.op)] = (op.client, op.op) in written
+        else:
+            out[(op.client, op.op)] = {"ok": True, "fail": False}.get(op.outcome)
+    return out
+
+
+def _claim(
+    history: History,
+    hold: Hold,
+    accepted: set[tuple[int, int]] | None,
+    applied: dict[tuple[int, int], bool | None],
+) -> int | None:
+    """When ``hold``'s claim begins: its start, or for a fenced lock the return of its first
+    operation the resource accepted (None: the resource never saw its token)."""
+    if not history.fenced:
+        return hold.start
+    touched = accepted
+    for action in hold.actions:
+        key = (action.client, action.op)
+        if (key in touched) if touched is not None else applied.get(key) is True:
+            return action.end if action.end is not None else history.end
+    return None
+
+
+def _exclusion(
+    history: History, holds: list[Hold], applied: dict[tuple[int, int], bool | None], result: CheckResult
+) -> None:
+    starts = [h.start for h in holds]
+    accepted = None if history.entries is None else {(e.client, e.op) for e in history.entries}
+    claims = [_claim(history, h, accepted, applied) if h.definite else h.start for h in holds]
+    for a in holds:
+        if not a.definite:
+            continue
+        lo = bisect.bisect_left(starts, a.start)
+        hi = bisect.bisect_left(starts, a.end)
+        rivals = [(holds[k], claims[k]) for k in range(lo, hi) if holds[k].client != a.client]
+        _double_grants(history, a, [b for b, _ in rivals], result)
+        definite_claims = [c for b, c in rivals if c is not None and b.definite]
+        possible_claims = [c for b, c in rivals if c is not None and not b.definite]
+        first_definite = min(definite_claims, default=None)
+        first_any = min([*definite_claims, *possible_claims], default=None)
+        if first_any is None:
+            continue
+        for action in a.actions:
+            done = applied.get((action.client, action.op))
+            if done is False:
+                continue
+            sent = action.write_t if action.write_t is not None else action.start
+            returned = action.end if action.end is not None else history.end
+            definite = done is True and first_definite is not None and sent >= first_definite
+            possible = returned >= first_any
+            if definite or possible:
+                claim = first_definite if definite else first_any
+                assert claim is not None
+                result.findings.append(
+                    Finding(
+                        "stale-action",
+                        definite,
+                        (a.client,),
+                        _seconds(history, sent),
+                        f"client {a.client} (token {a.token}) wrote {action.wrote} at "
+                        f"{_seconds(history, sent):.3f}s after another holder's claim at "
+                        f"{_seconds(history, claim):.3f}s" + ("" if done else " (write outcome unknown)"),
+                    )
+                )
+
+
+def _double_grants(history: History, a: Hold, rivals: list[Hold], result: CheckResult) -> None:
+    for b in rivals:
+        if a.noticed is not None or b.noticed is not None or b.start >= a.end:
+            continue
+        definite = b.definite
+        result.findings.append(
+            Finding(
+                "double-grant",
+                definite,
+                (a.client, b.client),
+                _seconds(history, b.start),
+                f"clients {a.client} and {b.client} both held the lock from "
+                f"{_seconds(history, b.start):.3f}s to {_seconds(history, min(a.end, b.end)):.3f}s "
+                f"(tokens {a.token}, {b.token}) and neither noticed a loss"
+                + ("" if definite else f" ({b.client}'s acquire outcome unknown)"),
+            )
+        )
+
+
+def _fencing(history: History, holds: list[Hold], result: CheckResult) -> None:
+    highest = 0
+    for entry in history.entries or []:
+        if entry.token < highest:
+            result.findings.append(
+                Finding(
+                    "fencing-order",
+                    True,
+                    (entry.client,),
+                    0.0,
+                    f"the resource accepted a {entry.kind} by client {entry.client} with token "
+                    f"{entry.token} after accepting token {highest}",
+                )
+            )
+        highest = max(highest, entry.token)
+    definite = [h for h in holds if h.definite and h.token is not None]
+    by_completion = sorted(definite, key=lambda h: h.start)
+    by_invoke = sorted(definite, key=lambda h: h.acquire.start)
+    best = 0
+    k = 0
+    for hold in by_invoke:
+        while k < len(by_completion) and by_completion[k].start < hold.acquire.start:
+            best = max(best, by_completion[k].token or 0)
+            k += 1
+        if hold.token is not None and hold.token <= best:
+            result.findings.append(
+                Finding(
+                    "token-regression",
+                    True,
+                    (hold.client,),
+                    _seconds(history, hold.start),
+                    f"client {hold.client} got token {hold.token} at {_seconds(history, hold.start):.3f}s, "
+                    f"but token {best} had already been handed out before its acquire began",
+                )
+            )
+
+
+def _counter(history: History, result: CheckResult) -> None:
+    incrs = [op for op in history.ops if op.f == "incr"]
+    result.increments_acked = sum(1 for op in incrs if op.outcome == "ok")
+    result.increments_refused = sum(1 for op in incrs if op.outcome == "fail")
+    result.increments_unknown = sum(1 for op in incrs if op.outcome == "info")
+    result.final_counter = history.final_counter
+    if history.entries is None:
+        if history.final_counter is not None and history.final_counter < result.increments_acked:
+            result.lost_updates = result.increments_acked - history.final_counter
+            result.findings.append(
+                Finding(
+                    "lost-update",
+                    True,
+                    (),
+                    0.0,
+                    f"counter is {history.final_counter} after "
+                    f"{result.increments_acked} acknowledged increments",
+                )
+            )
+        return
+    writes = [e for e in history.entries if e.kind == "write"]
+    result.writes_applied = len(writes)
+    _stale_writes(history, writes, result)
+    logged = {(e.client, e.op) for e in writes}
+    for op in incrs:
+        if op.outcome == "ok" and (op.client, op.op) not in logged:
+            result.findings.append(
+                Finding(
+                    "lost-update",
+                    True,
+                    (op.client,),
+                    _seconds(history, op.start),
+                    f"client {op.client}'s acknowledged increment (op {op.op}) is not in the resource log",
+                )
+            )
+
+
+def _stale_writes(history: History, writes: list[Entry], result: CheckResult) -> None:
+    value = 0
+    for entry in writes:
+        if entry.read != value:
+            lost = value - entry.read
+            result.lost_updates += max(0, lost)
+            what = (
+                f"overwrote {lost} increment(s)" if lost > 0 else f"read {entry.read}, a value never written"
+            )
+            result.findings.append(
+                Finding(
+                    "lost-update",
+                    True,
+                    (entry.client,),
+                    0.0,
+                    f"client {entry.client} (token {entry.token}) wrote {entry.wrote} based on a read of "
+                    f"{entry.read} when the counter was {value}: {what}",
+                )
+            )
+        value = entry.wrote if entry.wrote is not None else value
+    if history.final_counter is not None and history.final_counter != value:
+        result.findings.append(
+            Finding(
+                "lost-update",
+                True,
+                (),
+                0.0,
+                f"the counter ended at {history.final_counter} but its log ends at {value}",
+            )
+        )
+
+
+def _liveness(history: History, holds: list[Hold], result: CheckResult) -> None:
+    result.acquisitions = sum(1 for h in holds if h.definite)
+    result.possible_acquisitions = sum(1 for h in holds if not h.definite)
+    by_client: dict[int, list[Op]] = defaultdict(list)
+    for op in history.ops:
+        if op.f == "acquire":
+            by_client[op.client].append(op)
+    longest = 0
+    for ops in by_client.values():
+        waiting_since: int | None = None
+        for op in ops:
+            if waiting_since is None:
+                waiting_since = op.start
+            if op.outcome == "ok" and op.end is not None:
+                longest = max(longest, op.end - waiting_since)
+                waiting_since = None
+        if waiting_since is not None:
+            longest = max(longest, history.end - waiting_since)
+    result.longest_wait_s = longest / _NS
+
+
+def _loss_latency(history: History, holds: list[Hold], result: CheckResult) -> None:
+    """Time from the server-side loss of a hold (its key gone or someone else's on a majority) to
+    the holder's notice, from the sampled lock keys."""
+    if not history.samples:
+        return
+    rounds = _rounds(history.samples)
+    times = [t for t, _ in rounds]
+    quorum = history.servers // 2 + 1
+    for hold in holds:
+        if not hold.definite:
+            continue
+        i = bisect.bisect_left(times, hold.start)
+        if i >= len(rounds) or times[i] >= hold.end:
+            continue
+        mine = _majority_value(rounds[i][1], quorum)
+        if mine is None:
+            continue
+        lost_at = _lost_at(rounds, i, mine, quorum, hold.end)
+        if lost_at is None:
+            continue
+        if hold.noticed is None:
+            result.losses_unnoticed += 1
+        elif hold.noticed < lost_at:
+            result.losses_presumed_early += 1
+        else:
+            result.loss_latencies_ms.append((hold.noticed - lost_at) / 1e6)
+
+
+def _rounds(samples: list[KeySample]) -> list[tuple[int, dict[int, KeySample]]]:
+    grouped: dict[int, dict[int, KeySample]] = defaultdict(dict)
+    for sample in samples:
+        grouped[sample.t][sample.server] = sample
+    return sorted(grouped.items())
+
+
+def _majority_value(snapshot: dict[int, KeySample], quorum: int) -> str | None:
+    counts: dict[str, int] = defaultdict(int)
+    for sample in snapshot.values():
+        if sample.answered and sample.value is not None:
+            counts[sample.value] += 1
+    value, count = max(counts.items(), key=lambda kv: kv[1], default=(None, 0))
+    return value if count >= quorum else None
+
+
+def _lost_at(
+    rounds: list[tuple[int, dict[int, KeySample]]], i: int, mine: str, quorum: int, until: int
+) -> int | None:
+    """The first moment ``mine`` was held by fewer than ``quorum`` servers (before ``until``)."""
+    expiry: int | None = None
+    for t, snapshot in rounds[i:]:
+        if t >= until:
+            return None
+        same = [s for s in snapshot.values() if s.answered and s.value == mine]
+        unknown = sum(1 for s in snapshot.values() if not s.answered)
+        if len(same) >= quorum:
+            ends = sorted((s.t + s.pttl_ms * 1_000_000 for s in same if s.pttl_ms >= 0), reverse=True)
+            expiry = ends[quorum - 1] if len(ends) >= quorum else None
+            continue
+        if len(same) + unknown >= quorum:
+            continue
+        return t if expiry is None else min(t, max(expiry, 0))
+    return None
