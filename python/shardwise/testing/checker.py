@@ -205,7 +205,10 @@ def _exclusion(
 ) -> None:
     starts = [h.start for h in holds]
     accepted = None if history.entries is None else {(e.client, e.op) for e in history.entries}
-    claims = [_claim(history, h, accepted, applied) if h.definite else h.start for h in holds]
+    claims = [
+        _claim(history, h, accepted, applied) if h.definite else (None if history.fenced else h.start)
+        for h in holds
+    ]
     for a in holds:
         if not a.definite:
             continue
@@ -394,7 +397,7 @@ def _loss_latency(history: History, holds: list[Hold], result: CheckResult) -> N
     the holder's notice, from the sampled lock keys."""
     if not history.samples:
         return
-    rounds = _rounds(history.samples)
+    rounds = _rounds(history.samples, history.servers)
     times = [t for t, _ in rounds]
     quorum = history.servers // 2 + 1
     for hold in holds:
@@ -417,11 +420,14 @@ def _loss_latency(history: History, holds: list[Hold], result: CheckResult) -> N
             result.loss_latencies_ms.append((hold.noticed - lost_at) / 1e6)
 
 
-def _rounds(samples: list[KeySample]) -> list[tuple[int, dict[int, KeySample]]]:
-    grouped: dict[int, dict[int, KeySample]] = defaultdict(dict)
-    for sample in samples:
-        grouped[sample.t][sample.server] = sample
-    return sorted(grouped.items())
+def _rounds(samples: list[KeySample], servers: int) -> list[tuple[int, dict[int, KeySample]]]:
+    """Consecutive groups of one sample per server, timed by the latest sample of the group."""
+    rounds = []
+    for i in range(0, len(samples) - servers + 1, servers):
+        group = samples[i : i + servers]
+        rounds.append((max(s.t for s in group), {s.server: s for s in group}))
+    rounds.sort(key=lambda r: r[0])
+    return rounds
 
 
 def _majority_value(snapshot: dict[int, KeySample], quorum: int) -> str | None:

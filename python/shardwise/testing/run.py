@@ -109,20 +109,18 @@ class KeySampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            before = time.monotonic_ns()
-            answers: list[tuple[str | None, int, bool]] = []
-            for client in self._clients:
+            for i, client in enumerate(self._clients):
                 try:
                     pipe = client.pipeline(transaction=True)
                     pipe.get(self._key)
                     pipe.pttl(self._key)
                     value, pttl = pipe.execute()
                     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-                    answers.append((text, int(pttl), True))
+                    answer: tuple[str | None, int, bool] = (text, int(pttl), True)
                 except redis.RedisError:
-                    answers.append((None, -2, False))
-            t = (before + time.monotonic_ns()) // 2
-            self.samples.extend(KeySample(t, i, v, p, ok) for i, (v, p, ok) in enumerate(answers))
+                    answer = (None, -2, False)
+                # the answer shows the key as it was at some moment no later than now
+                self.samples.append(KeySample(time.monotonic_ns(), i, *answer))
 
 
 def run_check(config: RunConfig, *, say: Callable[[str], None] | None = None) -> RunResult:
