@@ -60,9 +60,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--duration",
         type=positive_float,
-        default=15.0,
+        default=12.0,
         metavar="SECONDS",
-        help="run time per lock (default: 15)",
+        help="run time per lock (default: 12)",
     )
     parser.add_argument(
         "--ttl", type=positive_float, default=0.5, metavar="SECONDS", help="lock TTL, 0.05-60 (default: 0.5)"
