@@ -369,3 +369,17 @@ def test_porcupine_dump_has_the_visualization_fields() -> None:
     assert acquire["Input"] == {"op": "acquire"} and acquire["Output"]["token"] == 7
     assert incr["Return"] == history.end - history.start + 1  # unknown: returns at the end
     assert notice["Call"] == notice["Return"] == 4 * MS
+
+
+def test_loss_latency_ignores_reads_sent_before_the_hold_began() -> None:
+    s = Script()
+    s.acquire(0, 0, 1)
+    s.notice(0, 30)
+    s.release(0, 40, 41, "fail")
+    samples = [
+        KeySample(2 * MS, 0, "previous", 5, sent=0),  # read before the acquire returned, answered late
+        KeySample(3 * MS, 0, "mine", 500, sent=int(2.5 * MS)),
+        KeySample(20 * MS, 0, "theirs", 500, sent=19 * MS),
+    ]
+    result = check(s.history(samples=samples), ttl_s=1.0)
+    assert result.loss_latencies_ms == [pytest.approx(10.0)]

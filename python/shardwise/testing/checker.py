@@ -393,23 +393,21 @@ def _liveness(history: History, holds: list[Hold], result: CheckResult) -> None:
 
 
 def _loss_latency(history: History, holds: list[Hold], result: CheckResult) -> None:
-    """Time from the server-side loss of a hold (its key gone or someone else's on a majority) to
-    the holder's notice, from the sampled lock keys."""
+    """Time from the server-side loss of a hold (its key gone or someone else's on a majority of
+    the servers that granted it) to the holder's notice, from the sampled lock keys."""
     if not history.samples:
         return
-    rounds = _rounds(history.samples, history.servers)
-    times = [t for t, _ in rounds]
+    timelines: dict[int, list[KeySample]] = defaultdict(list)
+    for sample in history.samples:
+        timelines[sample.server].append(sample)
+    for timeline in timelines.values():
+        timeline.sort(key=lambda s: s.t)
+    sent = {server: [s.sent for s in timeline] for server, timeline in timelines.items()}
     quorum = history.servers // 2 + 1
     for hold in holds:
         if not hold.definite:
             continue
-        i = bisect.bisect_left(times, hold.start)
-        if i >= len(rounds) or times[i] >= hold.end:
-            continue
-        mine = _majority_value(rounds[i][1], quorum)
-        if mine is None:
-            continue
-        lost_at = _lost_at(rounds, i, mine, quorum, hold.end)
+        lost_at = _lost_at(timelines, sent, hold, quorum)
         if lost_at is None:
             continue
         if hold.noticed is None:
@@ -420,40 +418,41 @@ def _loss_latency(history: History, holds: list[Hold], result: CheckResult) -> N
             result.loss_latencies_ms.append((hold.noticed - lost_at) / 1e6)
 
 
-def _rounds(samples: list[KeySample], servers: int) -> list[tuple[int, dict[int, KeySample]]]:
-    """Consecutive groups of one sample per server, timed by the latest sample of the group."""
-    rounds = []
-    for i in range(0, len(samples) - servers + 1, servers):
-        group = samples[i : i + servers]
-        rounds.append((max(s.t for s in group), {s.server: s for s in group}))
-    rounds.sort(key=lambda r: r[0])
-    return rounds
-
-
-def _majority_value(snapshot: dict[int, KeySample], quorum: int) -> str | None:
-    counts: dict[str, int] = defaultdict(int)
-    for sample in snapshot.values():
-        if sample.answered and sample.value is not None:
-            counts[sample.value] += 1
-    value, count = max(counts.items(), key=lambda kv: kv[1], default=(None, 0))
-    return value if count >= quorum else None
-
-
 def _lost_at(
-    rounds: list[tuple[int, dict[int, KeySample]]], i: int, mine: str, quorum: int, until: int
+    timelines: dict[int, list[KeySample]], sent: dict[int, list[int]], hold: Hold, quorum: int
 ) -> int | None:
-    """The first moment ``mine`` was held by fewer than ``quorum`` servers (before ``until``)."""
-    expiry: int | None = None
-    for t, snapshot in rounds[i:]:
-        if t >= until:
-            return None
-        same = [s for s in snapshot.values() if s.answered and s.value == mine]
-        unknown = sum(1 for s in snapshot.values() if not s.answered)
-        if len(same) >= quorum:
-            ends = sorted((s.t + s.pttl_ms * 1_000_000 for s in same if s.pttl_ms >= 0), reverse=True)
-            expiry = ends[quorum - 1] if len(ends) >= quorum else None
+    """When fewer than ``quorum`` servers still held the hold's key value, if that happened before
+    its release; None when unknown. A server's first answer read after the hold began tells the
+    value; it stops holding at its first other answer, or earlier when its PTTL ran out."""
+    first: dict[int, KeySample] = {}
+    for server, timeline in timelines.items():
+        i = bisect.bisect_left(sent[server], hold.start)
+        answered = next((s for s in timeline[i:] if s.answered and s.t < hold.end), None)
+        if answered is not None and answered.value is not None:
+            first[server] = answered
+    counts: dict[str, int] = defaultdict(int)
+    for sample in first.values():
+        counts[sample.value or ""] += 1
+    mine, holders = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+    if holders < quorum:
+        return None
+    ends: list[int] = []
+    for server, head in first.items():
+        if head.value != mine:
             continue
-        if len(same) + unknown >= quorum:
-            continue
-        return t if expiry is None else min(t, max(expiry, 0))
-    return None
+        timeline = timelines[server]
+        last = head
+        for sample in timeline[bisect.bisect_left(sent[server], head.sent) :]:
+            if sample.t >= hold.end:
+                break
+            if not sample.answered:
+                continue
+            if sample.value != mine:
+                expiry = last.t + last.pttl_ms * 1_000_000 if last.pttl_ms >= 0 else sample.t
+                ends.append(min(sample.t, expiry))
+                break
+            last = sample
+    needed = holders - quorum + 1  # losses that leave fewer than a quorum
+    if len(ends) < needed:
+        return None
+    return sorted(ends)[needed - 1]

@@ -106,14 +106,20 @@ class Entry:
 
 @dataclass(frozen=True)
 class KeySample:
-    """The lock key on one server at time ``t``: its value (None when absent) and PTTL in ms.
-    ``answered`` is False when the server did not answer in time (the value is unknown)."""
+    """The lock key on one server: its value (None when absent) and PTTL in ms, as read by a
+    request sent at ``sent`` and answered by ``t`` (``sent`` defaults to ``t``). ``answered`` is
+    False when the server did not answer in time (the value is unknown)."""
 
     t: int
     server: int
     value: str | None
     pttl_ms: int
     answered: bool = True
+    sent: int = -1
+
+    def __post_init__(self) -> None:
+        if self.sent < 0:
+            object.__setattr__(self, "sent", self.t)
 
 
 @dataclass

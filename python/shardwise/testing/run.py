@@ -110,6 +110,7 @@ class KeySampler:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             for i, client in enumerate(self._clients):
+                sent = time.monotonic_ns()
                 try:
                     pipe = client.pipeline(transaction=True)
                     pipe.get(self._key)
@@ -120,7 +121,7 @@ class KeySampler:
                 except redis.RedisError:
                     answer = (None, -2, False)
                 # the answer shows the key as it was at some moment no later than now
-                self.samples.append(KeySample(time.monotonic_ns(), i, *answer))
+                self.samples.append(KeySample(time.monotonic_ns(), i, *answer, sent=sent))
 
 
 def run_check(config: RunConfig, *, say: Callable[[str], None] | None = None) -> RunResult:
