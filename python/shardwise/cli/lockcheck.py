@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print("\n\n".join(report.text_report(r) for r in runs))
+        print("\n\n".join(report.text_report(r, findings=3) for r in runs))
         print()
         print(report.side_by_side(runs))
     return code

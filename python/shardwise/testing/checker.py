@@ -1,6 +1,6 @@
 """The history checker: mutual exclusion, fencing order, lost updates, loss detection, liveness.
 
-The model (see docs/lockcheck.md for the long form):
+The model (docs/cli.md, section `lockcheck`, has the long form):
 
 - A **hold** begins when ``acquire`` returns ok and ends at the invoke of its ``release`` (or at
   the end of the history). An ``acquire`` that ended ``info`` is a *possible* hold from its invoke
@@ -162,6 +162,10 @@ def check(history: History, *, ttl_s: float) -> CheckResult:
     return result
 
 
+def _token(token: int | None) -> str:
+    return f" (token {token})" if token else ""
+
+
 def _seconds(history: History, t: int) -> float:
     return round((t - history.start) / _NS, 6)
 
@@ -239,7 +243,7 @@ def _exclusion(
                         definite,
                         (a.client,),
                         _seconds(history, sent),
-                        f"client {a.client} (token {a.token}) wrote {action.wrote} at "
+                        f"client {a.client}{_token(a.token)} wrote {action.wrote} at "
                         f"{_seconds(history, sent):.3f}s after another holder's claim at "
                         f"{_seconds(history, claim):.3f}s" + ("" if done else " (write outcome unknown)"),
                     )
@@ -257,9 +261,9 @@ def _double_grants(history: History, a: Hold, rivals: list[Hold], result: CheckR
                 definite,
                 (a.client, b.client),
                 _seconds(history, b.start),
-                f"clients {a.client} and {b.client} both held the lock from "
-                f"{_seconds(history, b.start):.3f}s to {_seconds(history, min(a.end, b.end)):.3f}s "
-                f"(tokens {a.token}, {b.token}) and neither noticed a loss"
+                f"clients {a.client}{_token(a.token)} and {b.client}{_token(b.token)} both held the lock "
+                f"from {_seconds(history, b.start):.3f}s to {_seconds(history, min(a.end, b.end)):.3f}s "
+                "and neither noticed a loss"
                 + ("" if definite else f" ({b.client}'s acquire outcome unknown)"),
             )
         )
@@ -354,7 +358,7 @@ def _stale_writes(history: History, writes: list[Entry], result: CheckResult) ->
                     True,
                     (entry.client,),
                     0.0,
-                    f"client {entry.client} (token {entry.token}) wrote {entry.wrote} based on a read of "
+                    f"client {entry.client}{_token(entry.token)} wrote {entry.wrote} based on a read of "
                     f"{entry.read} when the counter was {value}: {what}",
                 )
             )
