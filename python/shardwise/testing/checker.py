@@ -40,6 +40,9 @@ _NS = 1_000_000_000
 
 @dataclass(frozen=True)
 class Hold:
+    """One hold: from ``start`` (acquire returned; invoked, for a possible hold) to ``end`` (release
+    invoked), the first notice of a loss, and the increments made while holding."""
+
     client: int
     start: int
     end: int
@@ -132,13 +135,13 @@ def holds_of(history: History, ttl_s: float) -> list[Hold]:
                 continue
             assert op.end is not None
             later = ops[i + 1 :]
-            k = next((k for k, o in enumerate(later) if o.f in ("release", "acquire")), None)
-            if k is not None and later[k].f == "release":
+            k = next((k for k, o in enumerate(later) if o.f in ("release", "acquire")), len(later))
+            if k < len(later) and later[k].f == "release":
                 end = later[k].start
                 seen_until = later[k + 1].start if k + 1 < len(later) else history.end
             else:
                 end = seen_until = history.end
-            actions = tuple(o for o in ops[i + 1 :] if o.f == "incr" and op.end <= o.start < end)
+            actions = tuple(o for o in later[:k] if o.f == "incr")
             times = notices[client]
             j = bisect.bisect_left(times, op.end)
             noticed = times[j] if j < len(times) and times[j] <= seen_until else None
