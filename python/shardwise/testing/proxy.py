@@ -220,6 +220,10 @@ class FaultyProxy:
                         link.abort()
                         self._links.discard(link)
                     return
+                if sink.is_closing():  # the other side is gone: nothing more to deliver
+                    link.abort()
+                    self._links.discard(link)
+                    return
                 sink.write(data)
                 await sink.drain()
         except OSError:
