@@ -165,6 +165,17 @@ def test_blackhole_holds_commands_back_and_delivers_them_late() -> None:
         assert wait_until(lambda: direct.get("late") == b"1", 5), "the held-back INCR never arrived"
 
 
+def test_proxy_forgets_connections_once_both_sides_closed() -> None:
+    with RedisServer() as server, FaultyProxy(server.port) as proxy:
+        clients = [redis.Redis(port=proxy.port, socket_timeout=5) for _ in range(3)]
+        for client in clients:
+            client.ping()
+        assert proxy.connections == 3
+        for client in clients:
+            client.close()
+        assert wait_until(lambda: proxy.connections == 0, 5), proxy.connections
+
+
 def test_proxy_rejects_a_bad_port() -> None:
     with pytest.raises(ValueError, match="target_port"):
         FaultyProxy(0)
