@@ -171,6 +171,22 @@ def test_fenced_write_accepted_after_the_new_holder_touched_the_resource_is_caug
     assert found == {("stale-action", True): 1, ("fencing-order", True): 1}
 
 
+def test_fenced_claims_are_placed_by_the_counter_log_not_by_timestamps() -> None:
+    s = Script()
+    s.acquire(0, 0, 1, token=5)
+    s.acquire(1, 2, 3, token=6)
+    old = s.incr(0, 4, 5, 8, read=0)  # sent at 5 ms, answered at 8 ms
+    new = s.incr(1, 5.5, 6, 7, read=1)  # B's first operation returned at 7 ms
+    s.release(0, 10, 11, "fail")
+    s.notice(0, 11, "release")
+    s.release(1, 12, 13)
+    before = [write(0, old, 0, token=5), write(1, new, 1, token=6)]
+    assert kinds(s.history(entries=before, final_counter=2, fenced=True)) == {}
+    after = [Entry("read", 1, new, 6, 0), write(0, old, 0, token=5), write(1, new, 0, token=6)]
+    found = kinds(s.history(entries=after, final_counter=1, fenced=True))
+    assert found[("stale-action", True)] == 1 and found[("fencing-order", True)] == 1
+
+
 def test_refused_fenced_writes_are_no_violation() -> None:
     s = Script()
     s.acquire(0, 0, 1, token=5)

@@ -9,10 +9,11 @@ The model (docs/cli.md, section `lockcheck`, has the long form):
 - A holder **noticed** the loss at its first notice inside the hold (``on_lost``, ``check()``, a
   refused fenced operation, or a release that says the lock was not ours any more).
 - Hold B **supersedes** hold A when B (another client) begins while A lasts. B's claim begins at
-  B's start; for a fenced lock, at the return of B's first operation the resource accepted (only
-  then does the resource know B's token and refuse A's).
+  B's start; for a fenced lock, with B's first operation the resource accepted (only then does the
+  resource know B's token and refuse A's), placed by the resource's own log.
 - **stale action**: A's write that the resource applied although it was sent after a superseding
-  claim. Noticing the loss and not acting is what a correct holder does; acting anyway is the bug.
+  claim (for a fenced lock: applied after it, in the resource's order). Noticing the loss and not
+  acting is what a correct holder does; acting anyway is the bug.
 - **double grant**: two definite holds whose intervals intersect and neither holder ever noticed
   a loss: the lock told both they held it and never told either otherwise.
 - **fencing order**: the resource accepted an operation with a token smaller than one it had
@@ -189,20 +190,15 @@ def _applied_writes(history: History) -> dict[tuple[int, int], bool | None]:
     return out
 
 
-def _claim(
-    history: History,
-    hold: Hold,
-    accepted: set[tuple[int, int]] | None,
-    applied: dict[tuple[int, int], bool | None],
-) -> int | None:
+def _claim(history: History, hold: Hold, applied: dict[tuple[int, int], bool | None]) -> int | None:
     """When ``hold``'s claim begins: its start, or for a fenced lock the return of its first
     operation the resource accepted (None: the resource never saw its token)."""
     if not history.fenced:
         return hold.start
-    touched = accepted
+    if not hold.definite:
+        return None  # a possible holder never acts, so the resource never sees its token
     for action in hold.actions:
-        key = (action.client, action.op)
-        if (key in touched) if touched is not None else applied.get(key) is True:
+        if applied.get((action.client, action.op)) is True:
             return action.end if action.end is not None else history.end
     return None
 
@@ -211,46 +207,91 @@ def _exclusion(
     history: History, holds: list[Hold], applied: dict[tuple[int, int], bool | None], result: CheckResult
 ) -> None:
     starts = [h.start for h in holds]
-    accepted = None if history.entries is None else {(e.client, e.op) for e in history.entries}
-    claims = [
-        _claim(history, h, accepted, applied) if h.definite else (None if history.fenced else h.start)
-        for h in holds
-    ]
+    ordered = history.fenced and history.entries is not None
+    if ordered:  # the counter's own order settles a fenced lock's claims exactly
+        first_seen: dict[tuple[int, int], int] = {}
+        for index, entry in enumerate(history.entries or []):
+            first_seen.setdefault((entry.client, entry.op), index)
+        positions = [
+            min(
+                (first_seen[(h.client, o.op)] for o in h.actions if (h.client, o.op) in first_seen),
+                default=None,
+            )
+            for h in holds
+        ]
+    times = [_claim(history, h, applied) for h in holds]
     for a in holds:
         if not a.definite:
             continue
         lo = bisect.bisect_left(starts, a.start)
         hi = bisect.bisect_left(starts, a.end)
-        rivals = [(holds[k], claims[k]) for k in range(lo, hi) if holds[k].client != a.client]
-        _double_grants(history, a, [b for b, _ in rivals], result)
-        definite_claims = [c for b, c in rivals if c is not None and b.definite]
-        possible_claims = [c for b, c in rivals if c is not None and not b.definite]
-        first_definite = min(definite_claims, default=None)
-        first_any = min([*definite_claims, *possible_claims], default=None)
-        if first_any is None:
-            continue
-        for action in a.actions:
-            done = applied.get((action.client, action.op))
-            if done is False:
-                continue
+        rivals = [k for k in range(lo, hi) if holds[k].client != a.client]
+        _double_grants(history, a, [holds[k] for k in rivals], result)
+        if ordered:
+            _stale_in_log(history, a, [(holds[k], positions[k]) for k in rivals], result)
+        else:
+            _stale_in_time(history, a, [(holds[k], times[k]) for k in rivals], applied, result)
+
+
+def _stale_in_log(
+    history: History, a: Hold, rivals: list[tuple[Hold, int | None]], result: CheckResult
+) -> None:
+    """Fenced lock: A's write is stale when the counter applied it after a superseding holder's
+    first accepted operation."""
+    claimed = [(pos, b) for b, pos in rivals if pos is not None and b.definite]
+    if not claimed:
+        return
+    first, rival = min(claimed, key=lambda pb: pb[0])
+    writes = {(e.client, e.op): i for i, e in enumerate(history.entries or []) if e.kind == "write"}
+    for action in a.actions:
+        pos = writes.get((action.client, action.op))
+        if pos is not None and pos > first:
             sent = action.write_t if action.write_t is not None else action.start
-            returned = action.end if action.end is not None else history.end
-            definite = done is True and first_definite is not None and sent >= first_definite
-            possible = returned >= first_any
-            if definite or possible:
-                claim = first_definite if definite else first_any
-                assert claim is not None
-                result.findings.append(
-                    Finding(
-                        "stale-action",
-                        definite,
-                        (a.client,),
-                        _seconds(history, sent),
-                        f"client {a.client}{_token(a.token)} wrote {action.wrote} at "
-                        f"{_seconds(history, sent):.3f}s after another holder's claim at "
-                        f"{_seconds(history, claim):.3f}s" + ("" if done else " (write outcome unknown)"),
-                    )
+            result.findings.append(
+                Finding(
+                    "stale-action",
+                    True,
+                    (a.client,),
+                    _seconds(history, sent),
+                    f"client {a.client}{_token(a.token)} wrote {action.wrote}, applied by the counter after "
+                    f"client {rival.client}{_token(rival.token)} had taken the lock over and used it",
                 )
+            )
+
+
+def _stale_in_time(
+    history: History,
+    a: Hold,
+    rivals: list[tuple[Hold, int | None]],
+    applied: dict[tuple[int, int], bool | None],
+    result: CheckResult,
+) -> None:
+    """A's write is stale when it was sent after a superseding claim (possible: returned after one)."""
+    first_definite = min((c for b, c in rivals if c is not None and b.definite), default=None)
+    first_any = min((c for _, c in rivals if c is not None), default=None)
+    if first_any is None:
+        return
+    for action in a.actions:
+        done = applied.get((action.client, action.op))
+        if done is False:
+            continue
+        sent = action.write_t if action.write_t is not None else action.start
+        returned = action.end if action.end is not None else history.end
+        definite = done is True and first_definite is not None and sent >= first_definite
+        if definite or returned >= first_any:
+            claim = first_definite if definite else first_any
+            assert claim is not None
+            result.findings.append(
+                Finding(
+                    "stale-action",
+                    definite,
+                    (a.client,),
+                    _seconds(history, sent),
+                    f"client {a.client}{_token(a.token)} wrote {action.wrote} at "
+                    f"{_seconds(history, sent):.3f}s after another holder's claim at "
+                    f"{_seconds(history, claim):.3f}s" + ("" if done else " (write outcome unknown)"),
+                )
+            )
 
 
 def _double_grants(history: History, a: Hold, rivals: list[Hold], result: CheckResult) -> None:
