@@ -10,6 +10,9 @@ loss-to-notice latency) are in each benchmark's ``extra_info`` and printed. In s
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +21,19 @@ from shardwise.testing import RunConfig, RunResult, run_check
 
 pytestmark = pytest.mark.redis
 
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))
 DURATION = 2.0 if SMOKE else 60.0
-LOCKS = ["naive", "redis-py", "shardwise", "redlock"]
+# shardwise-unfenced: RedisLock without fencing tokens on the writes (tests/lockcheck_locks.py)
+LOCKS = ["naive", "redis-py", "shardwise", "redlock", "lockcheck_locks:SHARDWISE_UNFENCED"]
+
+
+@pytest.fixture(autouse=True)
+def importable_test_locks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client processes import tests/lockcheck_locks.py through PYTHONPATH."""
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
+    )
 
 
 def figures(run: RunResult) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from shardwise.testing import LockKind, LockSetup
+from shardwise.testing import BUILTIN_LOCKS, LockKind, LockSetup, LockUnderTest
 
 
 class DeleteBlindLock:
@@ -42,3 +42,18 @@ DELETE_BLIND = LockKind(
     "delete-blind", DeleteBlindLock, claims_safety=True, key=lambda name: f"lockcheck:blind:{name}"
 )
 NOT_A_KIND = "not a LockKind"
+
+
+def _shardwise_unfenced(setup: LockSetup) -> LockUnderTest:
+    from shardwise.testing.locks import ShardwiseLock
+
+    return ShardwiseLock(setup, redlock=False)
+
+
+# RedisLock exactly as the built-in `shardwise`, but its writes carry no fencing token: what the
+# lock alone (watchdog, on_lost, check()) can and cannot prevent.
+SHARDWISE_UNFENCED = LockKind(
+    "shardwise-unfenced",
+    _shardwise_unfenced,
+    key=BUILTIN_LOCKS["shardwise"].key,
+)
