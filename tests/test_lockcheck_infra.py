@@ -16,7 +16,7 @@ import redis
 from shardwise.testing import FaultyProxy, RedisServer
 from shardwise.testing.faults import ALL_FAULTS, DEFAULT_FAULTS, parse_faults, schedule
 from shardwise.testing.locks import resolve_lock
-from shardwise.testing.worker import next_plan, plan_holds
+from shardwise.testing.worker import next_plan, client_rng
 
 pytestmark = pytest.mark.redis
 
@@ -197,7 +197,7 @@ def test_same_seed_same_schedule_other_seed_other_schedule() -> None:
 
 def test_client_plans_depend_on_the_seed_only() -> None:
     def plans(seed: str) -> list[object]:
-        rng = plan_holds(seed, 2, 0.5)
+        rng = client_rng(seed, 2, 0.5)
         return [next_plan(rng, 0.5) for _ in range(50)]
 
     assert plans("a") == plans("a") and plans("a") != plans("b")

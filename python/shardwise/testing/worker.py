@@ -28,7 +28,7 @@ from shardwise.testing.counter import Counter
 from shardwise.testing.history import Event
 from shardwise.testing.locks import LockSetup, LockUnderTest, resolve_lock
 
-__all__ = ["HoldPlan", "WorkerConfig", "plan_holds"]
+__all__ = ["HoldPlan", "WorkerConfig", "client_rng", "next_plan"]
 
 # What each client is doing, one byte per client in a shared file (the fault injector aims at holders).
 IDLE, HOLDING, MID_WRITE = 0, 1, 2
@@ -67,7 +67,7 @@ class HoldPlan:
     linger: float
 
 
-def plan_holds(seed: str, client: int, ttl: float) -> random.Random:
+def client_rng(seed: str, client: int, ttl: float) -> random.Random:
     """The seeded random source of one client's schedule (same seed, same schedule)."""
     return random.Random(f"{seed}:client:{client}:ttl:{ttl}")
 
@@ -150,7 +150,7 @@ class Client:
         self.counter.client.ping()
 
     def run(self) -> None:
-        rng = plan_holds(self.config.seed, self.config.index, self.config.ttl)
+        rng = client_rng(self.config.seed, self.config.index, self.config.ttl)
         deadline = time.monotonic() + self.config.duration
         while time.monotonic() < deadline:
             plan = next_plan(rng, self.config.ttl)
