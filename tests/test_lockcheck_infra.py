@@ -16,7 +16,7 @@ import redis
 from shardwise.testing import FaultyProxy, RedisServer
 from shardwise.testing.faults import ALL_FAULTS, DEFAULT_FAULTS, parse_faults, schedule
 from shardwise.testing.locks import resolve_lock
-from shardwise.testing.worker import next_plan, client_rng
+from shardwise.testing.worker import client_rng, next_plan
 
 pytestmark = pytest.mark.redis
 
