@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from shardwise.testing import FaultyProxy, RedisServer
+from shardwise.testing import FaultyProxy, LockKind, RedisServer
 from shardwise.testing.faults import ALL_FAULTS, DEFAULT_FAULTS, parse_faults, schedule
 from shardwise.testing.locks import resolve_lock
 from shardwise.testing.worker import client_rng, next_plan
@@ -211,6 +211,13 @@ def test_parse_faults() -> None:
     assert parse_faults("+wipe-server") == (*DEFAULT_FAULTS, "wipe-server")
     with pytest.raises(ValueError, match="unknown fault 'flood'"):
         parse_faults("drop,flood")
+
+
+def test_lock_kind_checks_its_fields() -> None:
+    with pytest.raises(ValueError, match="servers must be"):
+        LockKind("mine", lambda setup: None, servers=0)  # type: ignore[arg-type, return-value]
+    with pytest.raises(TypeError, match="make must be callable"):
+        LockKind("mine", None)  # type: ignore[arg-type]
 
 
 def test_resolve_lock_names_what_is_wrong() -> None:

@@ -62,6 +62,16 @@ class LockKind:
     fenced: bool = False  # writes carry fencing tokens the counter checks
     key: Callable[[str], str] | None = None  # the Redis key of lock `name` (sampled for loss times)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"LockKind name must be a non-empty str, got {self.name!r}")
+        if not callable(self.make):
+            raise TypeError(f"LockKind {self.name!r}: make must be callable, got {type(self.make).__name__}")
+        if isinstance(self.servers, bool) or not isinstance(self.servers, int) or not 1 <= self.servers <= 15:
+            raise ValueError(
+                f"LockKind {self.name!r}: servers must be a whole number from 1 to 15, got {self.servers!r}"
+            )
+
 
 class NaiveLock:
     """The lock of the article this project grew from, kept exactly as written there."""
