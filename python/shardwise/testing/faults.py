@@ -104,12 +104,13 @@ def schedule(
         return faults
     weights = [_WEIGHTS[k] for k in kinds]
     at = rng.uniform(0.3, 0.8) * ttl
-    while at < duration - ttl:
+    while True:
         kind = rng.choices(list(kinds), weights)[0]
         fault = _draw(rng, kind, at, ttl, clients, servers)
+        if fault.at + fault.duration > duration:  # every fault ends (and is healed) within the run
+            return faults
         faults.append(fault)
         at += fault.duration + rng.uniform(0.5, 1.5) * ttl
-    return faults
 
 
 def _draw(rng: random.Random, kind: str, at: float, ttl: float, clients: int, servers: int) -> Fault:
