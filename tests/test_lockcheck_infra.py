@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from shardwise.testing import FaultyProxy, LockKind, RedisServer
+from shardwise.testing import FaultyProxy, LockKind, RedisServer, RunConfig
 from shardwise.testing.faults import ALL_FAULTS, DEFAULT_FAULTS, parse_faults, schedule
 from shardwise.testing.locks import resolve_lock
 from shardwise.testing.worker import client_rng, next_plan
@@ -213,6 +213,15 @@ def test_parse_faults() -> None:
     assert parse_faults("+wipe-server") == (*DEFAULT_FAULTS, "wipe-server")
     with pytest.raises(ValueError, match="unknown fault 'flood'"):
         parse_faults("drop,flood")
+
+
+def test_run_config_checks_its_fields() -> None:
+    with pytest.raises(ValueError, match="unknown faults"):
+        RunConfig(faults=("flood",))
+    with pytest.raises(ValueError, match="clients must be"):
+        RunConfig(clients=1)
+    with pytest.raises(ValueError, match="duration must be"):
+        RunConfig(duration=0)
 
 
 def test_lock_kind_checks_its_fields() -> None:

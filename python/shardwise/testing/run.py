@@ -32,7 +32,7 @@ from redis.retry import Retry
 
 from shardwise.testing.checker import CheckResult, check
 from shardwise.testing.counter import Counter
-from shardwise.testing.faults import DEFAULT_FAULTS, Fault, FaultRecord, Injector, schedule
+from shardwise.testing.faults import ALL_FAULTS, DEFAULT_FAULTS, Fault, FaultRecord, Injector, schedule
 from shardwise.testing.history import History, KeySample, load_events
 from shardwise.testing.locks import LockKind, resolve_lock
 from shardwise.testing.proxy import FaultyProxy
@@ -65,6 +65,9 @@ class RunConfig:
             raise ValueError(f"duration must be > 0 seconds, got {self.duration!r}")
         if not 0.05 <= self.ttl <= 60:
             raise ValueError(f"ttl must be between 0.05 and 60 seconds, got {self.ttl!r}")
+        unknown = [f for f in self.faults if f not in ALL_FAULTS]
+        if unknown:
+            raise ValueError(f"unknown faults {unknown}: choose from {', '.join(ALL_FAULTS)}")
 
 
 @dataclass
