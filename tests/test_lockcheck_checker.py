@@ -231,6 +231,19 @@ def test_lost_update_from_the_resource_log() -> None:
     assert sum(1 for f in result.findings if f.kind == "lost-update") == 1
 
 
+def test_lost_updates_are_net_of_writes_that_bring_increments_back() -> None:
+    s = Script()
+    ops = [s.incr(c, 2, 3, 4, read=r) for c, r in ((0, 0), (1, 1), (2, 0), (3, 2))]
+    entries = [write(c, op, r) for c, op, r in zip(range(4), ops, (0, 1, 0, 2), strict=True)]
+    result = check(s.history(entries=entries, final_counter=3), ttl_s=1.0)
+    # 0->1, 1->2, then 0->1 overwrites two, then 2->3 builds on an overwritten value: 4 applied, 3 left
+    assert result.lost_updates == 1
+    assert [f.detail.rsplit(": ", 1)[1] for f in result.findings if f.kind == "lost-update"] == [
+        "overwrote 2 increment(s)",
+        "built on 2, a value already overwritten",
+    ]
+
+
 def test_acknowledged_increment_missing_from_the_log_is_a_lost_update() -> None:
     s = Script()
     s.acquire(0, 0, 1)

@@ -388,13 +388,16 @@ def _counter(history: History, result: CheckResult) -> None:
 
 
 def _stale_writes(history: History, writes: list[Entry], result: CheckResult) -> None:
+    """Every applied write must build on the value the previous one left. ``lost_updates`` is the
+    net count: applied increments missing from the final value (a later write based on an older,
+    larger read can bring some back)."""
     value = 0
     for entry in writes:
         if entry.read != value:
-            lost = value - entry.read
-            result.lost_updates += max(0, lost)
             what = (
-                f"overwrote {lost} increment(s)" if lost > 0 else f"read {entry.read}, a value never written"
+                f"overwrote {value - entry.read} increment(s)"
+                if entry.read < value
+                else f"built on {entry.read}, a value already overwritten"
             )
             result.findings.append(
                 Finding(
@@ -407,6 +410,7 @@ def _stale_writes(history: History, writes: list[Entry], result: CheckResult) ->
                 )
             )
         value = entry.wrote if entry.wrote is not None else value
+    result.lost_updates = max(0, len(writes) - value)
     if history.final_counter is not None and history.final_counter != value:
         result.findings.append(
             Finding(
