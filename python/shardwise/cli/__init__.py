@@ -45,12 +45,12 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from shardwise import __version__
-    from shardwise.cli import bench, lock, monitor, place, simulate
+    from shardwise.cli import bench, lock, lockcheck, monitor, place, simulate
 
     parser = Parser(prog="shardwise", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"shardwise {__version__}")
     subparsers = parser.add_subparsers(dest="subcommand", metavar="COMMAND", parser_class=Parser)
-    for module in (simulate, place, bench, lock, monitor):
+    for module in (simulate, place, bench, lock, monitor, lockcheck):
         module.add_parser(subparsers)
     return parser
 
