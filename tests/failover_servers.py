@@ -98,3 +98,63 @@ class HttpServer:
             server.server_close()
         if self._thread is not None:
             self._thread.join(2)
+
+
+class TrickleHttpServer:
+    """Answers every request with ``200 ok``, one byte at a time spread over ``duration`` seconds:
+    each read gets a byte quickly, the whole reply comes late."""
+
+    REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+    def __init__(self, duration: float) -> None:
+        self.gap = duration / len(self.REPLY)
+        self.port = 0
+        self.requests = 0
+        self._sock: socket.socket | None = None
+
+    def start(self) -> TrickleHttpServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(64)
+        sock.settimeout(0.05)
+        self.port = sock.getsockname()[1]
+        self._sock = sock
+        threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+    def _serve(self, sock: socket.socket) -> None:
+        while self._sock is sock:
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.requests += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            request = b""
+            try:
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    request += chunk
+                for byte in self.REPLY:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(self.gap)
+            except OSError:  # the client gave up
+                return
+
+    def kill(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
