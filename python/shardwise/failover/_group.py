@@ -301,7 +301,7 @@ class FailoverGroup(Generic[T]):
         self._primary = new
         self.history.append(promotion)
         self._cancel_failback()
-        log.warning("group %s: promoted %s (was %s): %s", self.name, new, old, reason)
+        log.info("group %s: promoted %s (was %s): %s", self.name, new, old, reason)
         return True
 
     def _abandon(self, coordinator: Coordination, token: int, new: str) -> None:

@@ -16,16 +16,13 @@ __all__ = ["bounded_client", "describe", "redact", "validate_url"]
 
 
 def redact(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        if parts.password is None:
-            return url
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}{port}"))
-    except ValueError:
-        return "<unparsable URL>"
+    """``url`` with its password (if any) replaced by ``***`` (works on URLs that do not parse)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, location = rest.rpartition("@")  # the last '@': a password may hold '/' or '@'
+    if not sep or not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user if '/' not in user else ''}:***@{location}"
 
 
 def validate_url(url: str) -> str:
