@@ -7,7 +7,9 @@ import random
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
+
+_Server = TypeVar("_Server", bound="TcpServer")
 
 
 class TcpServer:
@@ -18,7 +20,7 @@ class TcpServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> TcpServer:
+    def start(self: _Server) -> _Server:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
@@ -34,11 +36,14 @@ class TcpServer:
         while self._sock is sock:
             try:
                 conn, _ = sock.accept()
-                conn.close()
             except TimeoutError:
                 continue
             except OSError:
                 return
+            self._handle(conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        conn.close()
 
     def kill(self) -> None:
         sock, self._sock = self._sock, None
@@ -100,43 +105,22 @@ class HttpServer:
             self._thread.join(2)
 
 
-class TrickleHttpServer:
+class TrickleHttpServer(TcpServer):
     """Answers every request with ``200 ok``, one byte at a time spread over ``duration`` seconds:
     each read gets a byte quickly, the whole reply comes late."""
 
     REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
     def __init__(self, duration: float) -> None:
+        super().__init__()
         self.gap = duration / len(self.REPLY)
-        self.port = 0
-        self.requests = 0
-        self._sock: socket.socket | None = None
-
-    def start(self) -> TrickleHttpServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        sock.listen(64)
-        sock.settimeout(0.05)
-        self.port = sock.getsockname()[1]
-        self._sock = sock
-        threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
-        return self
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/health"
 
-    def _serve(self, sock: socket.socket) -> None:
-        while self._sock is sock:
-            try:
-                conn, _ = sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.requests += 1
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+    def _handle(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
 
     def _trickle(self, conn: socket.socket) -> None:
         with conn:
@@ -153,8 +137,3 @@ class TrickleHttpServer:
                     time.sleep(self.gap)
             except OSError:  # the client gave up
                 return
-
-    def kill(self) -> None:
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.close()

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from redis_support import RedisServer
+from shardwise import Coordinator, FailoverGroup, Monitor, Promotion, RedisCheck, RedisPromoter
 
 FAST_SYNC = ["--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1"]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.01) -> bool:
     """Poll ``predicate`` until true or ``timeout`` s; a Redis error counts as not yet."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         try:
             if predicate():
                 return True
         except redis.RedisError:
             pass
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(step)
-    return False
 
 
 def replication(server: RedisServer) -> dict[str, object]:
@@ -54,3 +57,27 @@ def fill(server: RedisServer, keys: range, prefix: str = "k") -> None:
     for i in keys:
         pipe.set(f"{prefix}{i}", i)
     pipe.execute()
+
+
+def monitored_group(
+    servers: dict[str, RedisServer],
+    *,
+    promote: Callable[[Promotion], None] | None = None,
+    coordinator: Coordinator | None = None,
+    **group_kw: Any,
+) -> tuple[Monitor, FailoverGroup[redis.Redis], RedisPromoter]:
+    """A monitor of ``servers`` (Redis checks) driving a group "g": r1 / [r2, r3], whose hook is a
+    :class:`RedisPromoter` (or ``promote``); with ``coordinator``, attached to it too."""
+    monitor = Monitor(interval=0.1, timeout=0.3, rise=2, fall=2)
+    for name, server in servers.items():
+        monitor.add_node(name, RedisCheck(server.client()))
+    clients = {name: server.client(socket_timeout=2) for name, server in servers.items()}
+    promoter = RedisPromoter(clients, timeout=1.0)
+    group: FailoverGroup[redis.Redis] = FailoverGroup(
+        "r1", ["r2", "r3"], promote=promote or promoter, resources=clients, coordinator=coordinator,
+        **{"name": "g", **group_kw},
+    )
+    monitor.attach(group)
+    if coordinator is not None:
+        monitor.attach(coordinator)
+    return monitor, group, promoter

@@ -10,18 +10,16 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
-from failover_support import fill, follows, replication, start_set, wait_for
+from failover_support import fill, follows, monitored_group, replication, start_set, wait_for
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis_support import RedisServer, free_port
 from shardwise import (
     Coordinator,
     FailoverGroup,
-    Monitor,
     NodeEvent,
     NodeState,
     Promotion,
-    RedisCheck,
     RedisPromoter,
 )
 from shardwise.lock import RedisLock
@@ -137,24 +135,6 @@ def test_coordinator_accepts_the_ttls_the_lock_accepts(redis_server: RedisServer
 # --- coordinated promotions -----------------------------------------------------------------------
 
 
-def coordinated_group(
-    servers: dict[str, RedisServer],
-    coordinator: Coordinator,
-    promote: Callable[[Promotion], None] | None = None,
-) -> tuple[Monitor, FailoverGroup[redis.Redis], RedisPromoter]:
-    monitor = Monitor(interval=0.1, timeout=0.3, rise=2, fall=2)
-    for name, server in servers.items():
-        monitor.add_node(name, RedisCheck(server.client()))
-    clients = {name: server.client(socket_timeout=2) for name, server in servers.items()}
-    promoter = RedisPromoter(clients, timeout=1.0)
-    group: FailoverGroup[redis.Redis] = FailoverGroup(
-        "r1", ["r2", "r3"], promote=promote or promoter, resources=clients, coordinator=coordinator, name="g"
-    )
-    monitor.attach(group)
-    monitor.attach(coordinator)
-    return monitor, group, promoter
-
-
 def test_backup_that_refuses_promotion_is_not_recorded_and_the_next_is_promoted(
     redis_factory: Callable[..., RedisServer], coordinators: list[Coordinator]
 ) -> None:
@@ -168,7 +148,7 @@ def test_backup_that_refuses_promotion_is_not_recorded_and_the_next_is_promoted(
     def promote_in_order(promotion: Promotion) -> None:  # no offsets: r2 is tried first
         promoter_box[0](promotion)
 
-    monitor, group, promoter = coordinated_group(servers, coordinator, promote_in_order)
+    monitor, group, promoter = monitored_group(servers, promote=promote_in_order, coordinator=coordinator)
     promoter_box.append(promoter)
     assert coordinator.wait_leader(5)
     with monitor:
@@ -195,8 +175,8 @@ def test_followers_apply_the_leaders_promotion(
     leader_coord = started(coordinators, coord.port, "follow", "leader")
     assert leader_coord.wait_leader(5)
     follower_coord = started(coordinators, coord.port, "follow", "follower")
-    leader_monitor, leader_group, leader_promoter = coordinated_group(servers, leader_coord)
-    follower_monitor, follower_group, follower_promoter = coordinated_group(servers, follower_coord)
+    leader_monitor, leader_group, leader_promoter = monitored_group(servers, coordinator=leader_coord)
+    follower_monitor, follower_group, follower_promoter = monitored_group(servers, coordinator=follower_coord)
     raw = coord.client()
     assert wait_for(lambda: raw.pubsub_numsub(f"{leader_coord.prefix}:events")[0][1] == 2, 5)
     with leader_monitor, follower_monitor:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import redis
-from failover_support import fill, follows, replication, start_set, wait_for
+from failover_support import fill, follows, monitored_group, replication, start_set, wait_for
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis_support import RedisServer
@@ -21,21 +21,6 @@ from shardwise import (
     RedisCheck,
     RedisPromoter,
 )
-
-
-def monitored_group(
-    servers: dict[str, RedisServer], **group_kw: object
-) -> tuple[Monitor, FailoverGroup[redis.Redis], RedisPromoter]:
-    monitor = Monitor(interval=0.1, timeout=0.3, rise=2, fall=2)
-    for name, server in servers.items():
-        monitor.add_node(name, RedisCheck(server.client()))
-    clients = {name: server.client(socket_timeout=2) for name, server in servers.items()}
-    promoter = RedisPromoter(clients, timeout=1.0)
-    group: FailoverGroup[redis.Redis] = FailoverGroup(
-        "r1", ["r2", "r3"], promote=promoter, resources=clients, **group_kw  # type: ignore[arg-type]
-    )
-    monitor.attach(group)
-    return monitor, group, promoter
 
 
 def test_kill_primary_promotes_a_replica_and_others_follow(redis_factory: Callable[..., RedisServer]) -> None:
@@ -254,3 +239,14 @@ def test_primary_already_down_when_attached_is_failed_over(
         assert wait_for(lambda: follows(servers[other], servers[new]), 10)
         assert group.resource.dbsize() == 100
     promoter.close()
+
+
+def test_rank_candidates_by_offset_then_member_order() -> None:
+    from shardwise.failover._group import rank_candidates
+
+    up, down = NodeState.UP, NodeState.DOWN
+    members = ["p", "a", "b", "c", "d"]
+    health = {"p": down, "a": up, "b": up, "c": up, "d": down}
+    assert rank_candidates(members, "p", health) == ["a", "b", "c"]
+    assert rank_candidates(members, "p", health, {"a": 10, "b": 30, "c": 30, "d": 99}) == ["b", "c", "a"]
+    assert rank_candidates(members, "p", health, {"a": None, "b": 5, "c": None}) == ["b"]

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from failover_servers import HttpServer, TcpServer, TrickleHttpServer
+from failover_support import wait_for
 from shardwise import (
     AsyncMonitor,
     CallableCheck,
@@ -27,14 +28,6 @@ from shardwise.failover._rounds import CheckRounds, NodeConfig
 
 U, S, D = NodeState.UP, NodeState.SUSPECT, NodeState.DOWN
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 class Hung:
@@ -236,3 +229,22 @@ def test_stop_returns_within_its_timeout_when_a_check_hangs(hung: Hung) -> None:
     assert not stopper.is_alive(), "stop(timeout=1) still blocked after 10 s"
     assert took <= 3 * 1.0, took
     assert not monitor.running
+
+
+def test_restart_while_a_check_hangs_starts_no_second_check(hung: Hung) -> None:
+    monitor = Monitor(interval=0.05, timeout=0.1, rise=1, fall=1)
+    monitor.add_node("hung", CallableCheck(hung))
+    monitor.start()
+    try:
+        assert wait_for(lambda: monitor.state("hung") is D, 5)
+        monitor.stop(timeout=1.0)
+        monitor.start()
+        time.sleep(0.5)  # rounds go on failing: the abandoned check still runs
+        assert monitor.state("hung") is D and hung.calls == 1
+        last = monitor._nodes["hung"].last_result
+        assert last is not None and "still running" in last.reason
+        hung.release.set()  # it returns at last: the next checks run (and pass at once)
+        assert wait_for(lambda: monitor.state("hung") is U, 5)
+    finally:
+        monitor.stop()
+    assert hung.calls >= 2

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from failover_support import wait_for
 from redis_support import RedisServer
 from shardwise import ActionFence, Coordinator, FencingTokenError, NodeState
 
@@ -21,17 +22,6 @@ ACTOR = Path(__file__).with_name("failover_actor.py")
 TTL, INTERVAL = 1.5, 0.2
 FAST_SYNC = ["--repl-diskless-sync-delay", "0"]
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except redis.RedisError:
-            pass
-        time.sleep(step)
-    return False
 
 
 class Actor:

@@ -12,7 +12,7 @@ from typing import Any
 from shardwise.failover._checks import CheckResult
 from shardwise.failover._events import NodeEvent
 from shardwise.failover._registry import Listener, MonitorBase, MonitoredNode
-from shardwise.failover._threads import start_daemon
+from shardwise.failover._threads import DaemonWorkers
 
 __all__ = ["AsyncMonitor"]
 
@@ -39,6 +39,7 @@ class AsyncMonitor(MonitorBase):
         self._wakeups: dict[str, asyncio.Event] = {}
         self._checking: set[asyncio.Task[None]] = set()
         self._pending: set[asyncio.Future[Any]] = set()
+        self._workers = DaemonWorkers("shardwise-async-check")  # a fresh set per start()
         self._running = False
 
     @property
@@ -50,6 +51,7 @@ class AsyncMonitor(MonitorBase):
         if self._running:
             raise RuntimeError("monitor already started")
         self._loop = asyncio.get_running_loop()
+        self._workers = DaemonWorkers("shardwise-async-check")
         self._running = True
         self._sync_tasks()
         return self
@@ -70,6 +72,7 @@ class AsyncMonitor(MonitorBase):
         self._tasks.clear()
         self._wakeups.clear()
         self._pending.clear()
+        self._workers.close()
         self._deliver(wait=False)
         self._close_streams()
 
@@ -138,7 +141,10 @@ class AsyncMonitor(MonitorBase):
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to wake
                     loop.call_soon_threadsafe(finished)
 
-            start_daemon(run, f"shardwise-check:{node.name}")
+            try:
+                self._workers.run(run)
+            except RuntimeError:  # closed by stop()
+                self._abandon(node.name, run_id)
             return
 
         async def run_async() -> None:

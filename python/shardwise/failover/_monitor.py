@@ -40,7 +40,7 @@ class Monitor(MonitorBase):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._wake_at = math.inf  # when the scheduler means to look again
-        self._workers = DaemonWorkers(f"{name}-check")
+        self._workers = DaemonWorkers(f"{name}-check")  # a fresh set per start()
         self._checking: dict[threading.Lock, float] = {}  # running checks: done -> when overdue
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -54,6 +54,7 @@ class Monitor(MonitorBase):
         if self._thread is not None:
             raise RuntimeError("monitor already started")
         self._stopping.clear()
+        self._workers = DaemonWorkers(f"{self.name}-check")
         self._thread = start_daemon(self._loop, self.name)
         return self
 
@@ -123,7 +124,13 @@ class Monitor(MonitorBase):
 
         with self._lock:
             self._checking[done] = time.monotonic() + node.config.timeout + grace(node.config.timeout)
-        self._workers.run(run)
+        try:
+            self._workers.run(run)
+        except RuntimeError:  # stop() closed the workers meanwhile
+            self._abandon(node.name, run_id)
+            with self._lock:
+                self._checking.pop(done, None)
+            done.release()
 
     def check_now(self) -> None:
         """Run every node's check once, synchronously, in the calling thread (handy in scripts);

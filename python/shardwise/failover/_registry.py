@@ -283,6 +283,12 @@ class MonitorBase:
         """Run one check in the calling thread and record its result."""
         return self._finish(node.name, run_id, node.check.run(node.config.timeout))
 
+    def _abandon(self, name: str, run_id: int) -> None:
+        with self._lock:
+            node = self._nodes.get(name)
+            if node is not None:
+                node.rounds.abandon(run_id)
+
     def _pause_rounds(self) -> None:
         with self._lock:
             for node in self._nodes.values():

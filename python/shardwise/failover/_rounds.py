@@ -105,6 +105,13 @@ class CheckRounds:
             return False, None  # late: its round already failed with a timeout
         return True, self._count(result, now)
 
+    def abandon(self, run_id: int) -> None:
+        """Check ``run_id`` could not be started after all: nothing runs, its round is dropped."""
+        if run_id == self.run_id:
+            self.running = False
+        if run_id == self.round_run:
+            self.opened, self.round_run = None, 0
+
     def pause(self) -> None:
         """The monitor stops: close the open round uncounted (a check still running is discarded
         when it returns, and still blocks the node's next check until then)."""

@@ -35,7 +35,7 @@ class _Slot:
 class DaemonWorkers:
     """Runs each job at once: on an idle thread if there is one, else on a new daemon thread.
     Jobs never wait for one another, so a job that hangs holds its own thread only. Idle threads
-    end after ``idle`` seconds, or at :meth:`close`."""
+    end after ``idle`` seconds; after :meth:`close`, as soon as they are idle."""
 
     def __init__(self, name: str, idle: float = 5.0) -> None:
         self.name = name
@@ -43,9 +43,12 @@ class DaemonWorkers:
         self._lock = threading.Lock()
         self._idle: list[_Slot] = []
         self._started = 0
+        self._closed = False
 
     def run(self, job: Callable[[], object]) -> None:
         with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.name}: closed")
             if self._idle:
                 slot = self._idle.pop()
                 slot.job = job
@@ -66,6 +69,8 @@ class DaemonWorkers:
             except BaseException:  # a job's own failure: keep the thread usable
                 log.exception("%s: job failed", self.name)
             with self._lock:
+                if self._closed:
+                    return
                 self._idle.append(slot)
             if not slot.ready.acquire(timeout=self.idle):
                 with self._lock:
@@ -74,10 +79,11 @@ class DaemonWorkers:
                         return
                 slot.ready.acquire()  # handed a job as the wait ended: released, or about to be
 
-    def close(self, timeout: float = 1.0) -> None:
-        """End the idle threads (waiting at most ``timeout`` seconds); busy ones end when their
-        job returns, or never (hung), as daemons."""
+    def close(self, timeout: float = 0.0) -> None:
+        """End the idle threads (waiting at most ``timeout`` seconds for them); busy ones end when
+        their job returns, or never (hung), as daemons. Jobs may not be run after this."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for slot in idle:
             slot.job = None
