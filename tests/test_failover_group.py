@@ -154,6 +154,38 @@ class PrimaryWatch(threading.Thread):
         return min(self.samples, key=lambda sample: sample[1])
 
 
+class Writer(threading.Thread):
+    """Writes keys to whatever the group calls its primary; keeps those acknowledged while it was
+    the primary (before and after the write)."""
+
+    def __init__(self, group: FailoverGroup[redis.Redis], servers: dict[str, RedisServer]) -> None:
+        super().__init__(daemon=True)
+        self.group = group
+        once = Retry(NoBackoff(), 0)
+        self.clients = {name: s.client(socket_timeout=5, retry=once) for name, s in servers.items()}
+        self.acked: list[str] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.done.is_set():
+            name = self.group.primary
+            key = f"w{i}"
+            i += 1
+            try:
+                self.clients[name].set(key, 1)
+            except redis.RedisError:  # dead, or no longer the primary (READONLY)
+                time.sleep(0.005)
+                continue
+            if self.group.primary == name:
+                self.acked.append(key)
+
+    def finish(self) -> list[str]:
+        self.done.set()
+        self.join(10)
+        return self.acked
+
+
 def test_auto_failback_waits_until_the_old_primary_has_caught_up(
     redis_factory: Callable[..., RedisServer],
 ) -> None:
@@ -169,21 +201,32 @@ def test_auto_failback_waits_until_the_old_primary_has_caught_up(
         assert wait_for(lambda: group.primary != "r1", 10)
         new = group.primary
         fill(servers[new], range(keys, keys + later))  # written after the failover: must survive too
+        writer = Writer(group, servers)  # and so must every write acknowledged from now on
+        writer.start()
         # The old primary comes back empty; its full resync from the new primary takes seconds,
         # far longer than failback_after.
         servers[new].client().config_set("rdb-key-save-delay", 500)
         servers["r1"].restart()
         assert wait_for(lambda: monitor.state("r1") is NodeState.UP, 10)
         assert wait_for(lambda: group.primary == "r1", 30)
+        time.sleep(0.2)  # a few writes to the new primary too
         fewest = watch.fewest()
+        acked = writer.finish()
         assert replication(servers["r1"])["role"] == "master"
-        assert servers["r1"].client().dbsize() == keys + later
+        final = servers["r1"].client()
+        total = final.dbsize()
+        assert total >= keys + later + len(acked)  # (a write whose answer came too late is extra)
+        pipe = final.pipeline(transaction=False)
+        for key in acked:
+            pipe.exists(key)
+        assert all(pipe.execute()), "acknowledged writes are missing on the final primary"
         others = [n for n in servers if n != "r1"]
         assert wait_for(lambda: all(follows(servers[n], servers["r1"]) for n in others), 10)
-        assert wait_for(lambda: all(servers[n].client().dbsize() == keys + later for n in others), 10)
+        assert wait_for(lambda: all(servers[n].client().dbsize() == total for n in others), 10)
     group.close()
     promoter.close()
     assert fewest[1] >= keys, f"the group's primary {fewest[0]} held only {fewest[1]} of {keys} keys"
+    assert len(acked) > 100  # the writes went on during the resync and the switch-over
     assert [p.new_primary for p in group.history] == [new, "r1"]
     assert "fail-back" in group.history[-1].reason and group.history[-1].planned
 
@@ -250,3 +293,34 @@ def test_rank_candidates_by_offset_then_member_order() -> None:
     assert rank_candidates(members, "p", health) == ["a", "b", "c"]
     assert rank_candidates(members, "p", health, {"a": 10, "b": 30, "c": 30, "d": 99}) == ["b", "c", "a"]
     assert rank_candidates(members, "p", health, {"a": None, "b": 5, "c": None}) == ["b"]
+
+
+def test_planned_switch_over_waits_for_the_new_primary_and_refuses_late_writes(
+    redis_factory: Callable[..., RedisServer],
+) -> None:
+    servers = start_set(redis_factory, ("r1", "r2"))
+    promoter = RedisPromoter({name: server.client() for name, server in servers.items()}, timeout=3.0)
+    servers["r2"].client().execute_command("CLIENT", "PAUSE", 1500, "WRITE")  # r2 applies nothing for 1.5 s
+    fill(servers["r1"], range(500))  # acknowledged by the primary, not yet on r2
+    late: dict[str, str] = {}
+
+    def write_during_switch_over() -> None:
+        time.sleep(0.3)
+        try:
+            servers["r1"].client(socket_timeout=5).set("late", 1)
+            late["acknowledged"] = "yes"
+        except redis.ResponseError as error:
+            late["refused"] = type(error).__name__
+
+    writer = threading.Thread(target=write_during_switch_over)
+    writer.start()
+    started = time.monotonic()
+    promoter(Promotion("g", "r2", "r1", ("r1",), "switch-over", planned=True))
+    took = time.monotonic() - started
+    writer.join(10)
+    assert took >= 1.0  # it waited for r2 to catch up
+    assert replication(servers["r2"])["role"] == "master"
+    assert servers["r2"].client().dbsize() == 500 + ("acknowledged" in late)
+    assert late == {"refused": "ReadOnlyError"}  # paused, then refused: never acknowledged, then lost
+    assert wait_for(lambda: follows(servers["r1"], servers["r2"]), 10)
+    promoter.close()

@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import time
+import warnings
 from typing import Any
 
 from shardwise.failover._registry import MonitorBase, MonitoredNode
@@ -33,8 +34,16 @@ class Monitor(MonitorBase):
     discarded. ``stop(timeout)`` returns within ``timeout`` and abandons checks still running.
     """
 
-    def __init__(self, *, name: str = "shardwise-monitor", **settings: Any) -> None:
+    def __init__(
+        self, *, name: str = "shardwise-monitor", max_workers: int | None = None, **settings: Any
+    ) -> None:
         super().__init__(**settings)
+        if max_workers is not None:
+            warnings.warn(
+                "Monitor(max_workers=...) is ignored: checks no longer share a bounded pool",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.name = name
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
