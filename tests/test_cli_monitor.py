@@ -205,6 +205,13 @@ def test_check_lists_the_nodes(tmp_path: Path) -> None:
     [
         ('[defaults]\nrise = 1.7\n[nodes.a]\ntcp = "127.0.0.1:1"\n', ["[defaults]", "rise", "integer"]),
         ('[nodes.a]\ntcp = "127.0.0.1:1"\nfall = 2.5\n', ["[nodes.a]", "fall", "integer"]),
+        ('[nodes.a]\ntcp = "127.0.0.1:1"\ninterval = true\n', ["[nodes.a]", "interval", "number"]),
+        ('[defaults]\ntimeout = "1"\n[nodes.a]\ntcp = "127.0.0.1:1"\n', ["[defaults]", "timeout", "number"]),
+        (
+            f'{ONE_NODE}[nodes.b]\ntcp = "127.0.0.1:2"\n[groups.g]\nprimary = "a"\nbackups = ["b"]\n'
+            "failback_after = true\n",
+            ["[groups.g]", "failback_after"],
+        ),
         ('[nodes.a]\nredis = "redis://127.0.0.1:99999/0"\n', ["[nodes.a]", "port"]),
         ('[nodes.a]\nredis = "redis://127.0.0.1:6379/zero"\n', ["[nodes.a]", "database number"]),
         ('[nodes.a]\nredis = "redis://:s3cret@127.0.0.1:99999/0"\n', ["[nodes.a]", "port", "***"]),

@@ -44,9 +44,10 @@ example config (durations in seconds):
   [groups.queue]        # promote a backup when the primary goes down
   primary = "queue"
   backups = ["queue-replica"]
-  promote = "redis"     # REPLICAOF NO ONE on the new primary (members must be redis nodes);
-                        # "none" only reports the change
-  failback = "manual"   # or "auto" (after failback_after seconds of health; default 30)
+  promote = "redis"     # REPLICAOF NO ONE on the most up-to-date replica (members must be
+                        # redis nodes); "none" only reports the change
+  failback = "manual"   # or "auto": after failback_after seconds of health (default 30), once
+                        # the old primary has caught up (redis)
 
   [coordination]        # optional: several monitor processes, one leader acts (Redis lock)
   redis = "redis://127.0.0.1:6379/0"
@@ -303,7 +304,7 @@ def build_groups(
                     backups,
                     promote=hook,
                     failback=spec.get("failback", "manual"),
-                    failback_after=float(spec.get("failback_after", 30.0)),
+                    failback_after=spec.get("failback_after", 30.0),
                     coordinator=coordinator,
                     name=name,
                 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -73,6 +75,12 @@ def rank_candidates(
     return sorted(known, key=lambda m: -(offsets[m] or 0))
 
 
+def _failback_seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < math.inf:
+        raise ConfigurationError(f"failback_after must be a finite number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
 class FailoverGroup(Generic[T]):
     """A primary and ordered backups; attach it to a monitor watching the same node names.
 
@@ -114,8 +122,7 @@ class FailoverGroup(Generic[T]):
             raise ConfigurationError(f"group members must be distinct, got {members!r}")
         if failback not in ("auto", "manual"):
             raise ConfigurationError(f"failback must be 'auto' or 'manual', got {failback!r}")
-        if not failback_after >= 0:
-            raise ConfigurationError(f"failback_after must be >= 0 seconds, got {failback_after!r}")
+        failback_after = _failback_seconds(failback_after)
         if resources is not None and set(members) - set(resources):
             raise ConfigurationError(f"resources lack {sorted(set(members) - set(resources))}")
         self.name = name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import threading
 import time
 from collections import deque
@@ -23,11 +24,14 @@ log = logging.getLogger("shardwise.failover")
 Listener = Callable[[NodeEvent], Any]
 
 
-def _seconds(name: str, value: float, *, allow_zero: bool = False) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+def _seconds(name: str, value: object) -> float:
+    """A duration setting: a real number (not a bool or a string), finite and > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
         raise ConfigurationError(f"{name} must be a finite number of seconds > 0, got {value!r}")
-    return value
+    return seconds
 
 
 @dataclass
