@@ -25,8 +25,10 @@ examples:
   shardwise bench --quick
   shardwise lock --redis redis://127.0.0.1:6379/0 nightly-report -- ./make-report.sh
   shardwise monitor monitor.toml
+  shardwise lockcheck                      # naive vs redis-py vs shardwise lock under injected faults
 
-exit codes: 0 ok, 1 error, 2 bad option, 3 lock not acquired, 4 lock lost, 130 interrupted
+exit codes: 0 ok, 1 error, 2 bad option, 3 lock not acquired, 4 lock lost,
+5 lockcheck found a violation in a lock that claims safety, 130 interrupted
 (lock: otherwise the command's own status)."""
 
 
