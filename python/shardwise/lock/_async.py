@@ -14,7 +14,7 @@ import contextlib
 import inspect
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -23,23 +23,10 @@ import redis.asyncio
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from shardwise.errors import LockError
-from shardwise.lock._base import LockBase, MultiMaster, SingleMaster
+from shardwise.lock import _protocol as p
+from shardwise.lock._base import LockBase, MultiMaster, SingleMaster, watching
 from shardwise.lock._clients import Bounded, Slots, async_bounded, failure
 from shardwise.lock._common import LockKeys, logger
-from shardwise.lock._protocol import (
-    Call,
-    Enter,
-    Hold,
-    Op,
-    Renew,
-    Request,
-    Sleep,
-    Steps,
-    Subscribe,
-    cleanup_loop,
-    renew_steps,
-    watchdog_steps,
-)
 from shardwise.lock._scripts import invocation
 
 T = TypeVar("T")
@@ -92,7 +79,7 @@ class _Node:
             self._last = loop, await async_bounded(self._client, self._keys.lock, self._bound, moved)
         return self._last[1]
 
-    async def run(self, op: Op, args: tuple[Any, ...]) -> Any:
+    async def run(self, op: p.Op, args: tuple[Any, ...]) -> Any:
         source, keys, argv = invocation(op, self._keys, args)
         try:
             try:
@@ -225,46 +212,41 @@ class AsyncLock(LockBase):
 
     # --- the driver ----------------------------------------------------------------------------
 
-    async def _drive(self, steps: Steps[T]) -> T:
-        subscription = _Subscription()
-        send: Callable[[Any], Request] = steps.send
-        value: Any = None
+    async def _drive(self, steps: p.Steps[T]) -> T:
+        stepper, subscription = p.Stepper(steps), _Subscription()
         try:
-            while True:
+            while (request := stepper.next()) is not None:
                 try:
-                    request = send(value)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
-                try:
-                    value, send = await self._perform(request, subscription), steps.send
+                    stepper.reply(await self._perform(request, subscription))
                 except BaseException as exc:  # handed to the operation, which cleans up
-                    value, send = exc, steps.throw
+                    stepper.fail(exc)
         finally:
             subscription.close()
+        return stepper.result  # type: ignore[no-any-return]
 
-    async def _perform(self, request: Request, subscription: _Subscription) -> tuple[Any, float]:
-        if isinstance(request, Call):  # all masters at once
+    async def _perform(self, request: p.Request, subscription: _Subscription) -> tuple[Any, float]:
+        if isinstance(request, p.Call):  # all masters at once
             answer: Any = await asyncio.gather(
                 *(self._nodes[n].run(request.op, request.args) for n in request.nodes)
             )
-        elif isinstance(request, Sleep):
+        elif isinstance(request, p.Sleep):
             await (
                 subscription.wait(request.seconds)
                 if request.wake_on_release
                 else asyncio.sleep(request.seconds)
             )
             answer = False
-        elif isinstance(request, Subscribe):
+        elif isinstance(request, p.Subscribe):
             answer = await subscription.open(self._nodes[0], self.keys.channel, self._settings.call_timeout)
-        elif isinstance(request, Enter):
+        elif isinstance(request, p.Enter):
             answer = await self._enter(request)
-        elif isinstance(request, Renew):
+        elif isinstance(request, p.Renew):
             answer = await self._renew(request)
         else:
             answer = self._took_cleanup_jobs(request.pending)
         return answer, time.monotonic()
 
-    async def _enter(self, request: Enter) -> bool:
+    async def _enter(self, request: p.Enter) -> bool:
         me = asyncio.current_task()
         while not self._own.enter(me, self._spec.title()):
             left = None if request.deadline is None else request.deadline - time.monotonic()
@@ -273,12 +255,12 @@ class AsyncLock(LockBase):
             await self._gate.wait(60.0 if left is None else min(left, 60.0))
         return True
 
-    async def _renew(self, request: Renew) -> Any:
+    async def _renew(self, request: p.Renew) -> Any:
         while self._renewing:  # renewals apply in server order
             await self._renewed.wait(60.0)
         self._renewing = True
         try:
-            steps = renew_steps(self._spec, request.hold, request.ms, request.replace_ttl, time.monotonic())
+            steps = p.renew_steps(self._spec, request.hold, request.ms, request.replace_ttl, time.monotonic())
             return self._applied(request.hold, await self._drive(steps))
         finally:
             self._renewing = False
@@ -289,7 +271,7 @@ class AsyncLock(LockBase):
     def _wake(self) -> None:
         self._gate.wake()
 
-    def _start_watchdog(self, hold: Hold) -> None:
+    def _start_watchdog(self, hold: p.Hold) -> None:
         self._watchdog = spawn(_watch(weakref.ref(self), hold))
 
     def _stop_watchdog(self) -> None:
@@ -298,7 +280,7 @@ class AsyncLock(LockBase):
             task.cancel()
 
     def _start_cleanup(self) -> None:
-        spawn(self._drive(cleanup_loop(time.monotonic())))
+        spawn(self._drive(p.cleanup_loop(time.monotonic())))
 
     def _notify_lost(self) -> None:
         if self.on_lost is not None:
@@ -317,32 +299,16 @@ class AsyncLock(LockBase):
         self._watchdog = None
 
 
-async def _watch(ref: weakref.ref[AsyncLock], hold: Hold) -> None:
-    """The watchdog task (release cancels it). It keeps only a weak reference between renewals,
-    so a lock object dropped without release stops being renewed and its key expires."""
-    lock = ref()
-    if lock is None:
-        return
-    steps = watchdog_steps(hold, lock._spec.ttl_ms, lock.renew_interval, time.monotonic())
-    del lock
-    reply: Any = None
-    while True:
-        try:
-            request = steps.send(reply)
-        except StopIteration as done:
-            lock = ref()
-            if lock is not None:
-                lock._watchdog_lost(hold, done.value)
-            return
-        if isinstance(request, Sleep):
-            await asyncio.sleep(request.seconds)
-            reply = False, time.monotonic()
-            continue
-        lock = ref()
+async def _watch(ref: weakref.ref[AsyncLock], hold: p.Hold) -> None:
+    """The watchdog task (see ``watching``); release cancels it."""
+    stepper = p.Stepper(watching(ref, hold))
+    while (step := stepper.next()) is not None:
+        request, lock = step
         if lock is None:
-            return
-        reply = await lock._perform(request, _Subscription())
-        del lock
+            await asyncio.sleep(request.seconds)
+            stepper.reply((False, time.monotonic()))
+        else:
+            stepper.reply(await lock._perform(request, _Subscription()))
 
 
 class AsyncRedisLock(SingleMaster, AsyncLock):

@@ -19,7 +19,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
@@ -35,8 +35,10 @@ from shardwise.lock._protocol import (
     Op,
     Outcome,
     Renew,
+    Sleep,
     Spec,
     Status,
+    Stepper,
     Steps,
     abandoned,
     acquire_steps,
@@ -44,6 +46,7 @@ from shardwise.lock._protocol import (
     judge_remaining,
     query_steps,
     release_steps,
+    watchdog_steps,
 )
 from shardwise.lock._settings import SINGLE_MASTER_DRIFT, Settings, acquire_args, extension, make_settings
 
@@ -407,6 +410,30 @@ class LockBase:
             return False
         logger.warning("%s was no longer owned when its with-block ended: %s", self._spec.title(), error)
         return True
+
+
+def watching(ref: weakref.ref[Any], hold: Hold) -> Generator[tuple[Any, Any], Any, None]:
+    """The watchdog of ``hold``, for a driver: yields (request, lock) — lock is None for a Sleep,
+    else the lock object to perform the request. Between renewals it keeps only the weak
+    reference ``ref``, so a lock object dropped without release stops being renewed (its key
+    expires); it ends when the hold is released, and reports a loss to the lock."""
+    lock = ref()
+    if lock is None:
+        return
+    stepper = Stepper(watchdog_steps(hold, lock._spec.ttl_ms, lock.renew_interval, time.monotonic()))
+    del lock
+    while (request := stepper.next()) is not None:
+        if isinstance(request, Sleep):
+            stepper.reply((yield request, None))
+            continue
+        lock = ref()
+        if lock is None or hold is not lock._own.hold:
+            return  # dropped, or released meanwhile
+        stepper.reply((yield request, lock))
+        del lock
+    lock = ref()
+    if lock is not None:
+        lock._watchdog_lost(hold, stepper.result)
 
 
 class SingleMaster(LockBase):

@@ -141,6 +141,31 @@ Request: TypeAlias = Call | Sleep | Subscribe | Renew | Swap | Enter
 Steps = Generator[Request, Any, T]
 
 
+class Stepper:
+    """Steps through a generator of requests for a driver: ``next()`` gives the next request (None
+    once done, the result in ``result``); the driver answers with ``reply`` or ``fail``."""
+
+    def __init__(self, steps: Generator[Any, Any, Any]) -> None:
+        self._steps = steps
+        self._send: Any = steps.send
+        self._value: Any = None
+        self.result: Any = None
+
+    def next(self) -> Any:
+        try:
+            return self._send(self._value)
+        except StopIteration as done:
+            self.result = done.value
+            return None
+
+    def reply(self, value: Any) -> None:
+        self._value, self._send = value, self._steps.send
+
+    def fail(self, error: BaseException) -> None:
+        """Raise ``error`` inside the generator (at its pending ``yield``), which may clean up."""
+        self._value, self._send = error, self._steps.throw
+
+
 @dataclass(frozen=True)
 class Failed:
     """A master gave no usable answer. ``transient``: no answer or a connection problem (worth a

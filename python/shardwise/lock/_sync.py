@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -14,24 +13,10 @@ import redis
 from redis.cluster import RedisCluster
 
 from shardwise.errors import LockError
-from shardwise.lock._base import LockBase, MultiMaster, SingleMaster
+from shardwise.lock import _protocol as p
+from shardwise.lock._base import LockBase, MultiMaster, SingleMaster, watching
 from shardwise.lock._clients import Bounded, Slots, failure, sync_bounded
 from shardwise.lock._common import LockKeys, logger
-from shardwise.lock._protocol import (
-    Call,
-    Enter,
-    Failed,
-    Hold,
-    Op,
-    Renew,
-    Request,
-    Sleep,
-    Steps,
-    Subscribe,
-    cleanup_loop,
-    renew_steps,
-    watchdog_steps,
-)
 from shardwise.lock._scripts import invocation
 
 T = TypeVar("T")
@@ -52,7 +37,7 @@ class _Node:
             self._target = sync_bounded(self._client, self._keys.lock, self._bound, moved)
         return self._target
 
-    def run(self, op: Op, args: tuple[Any, ...]) -> Any:
+    def run(self, op: p.Op, args: tuple[Any, ...]) -> Any:
         source, keys, argv = invocation(op, self._keys, args)
         try:
             try:
@@ -65,7 +50,7 @@ class _Node:
 
 class _Subscription:
     """The release channel of one waiting acquire, on a connection of the bounded pool (opened on
-    the protocol's Subscribe, closed when the acquire ends)."""
+    the protocol's p.Subscribe, closed when the acquire ends)."""
 
     def __init__(self) -> None:
         self._slots: Slots | None = None
@@ -189,39 +174,34 @@ class SyncLock(LockBase):
 
     # --- the driver ----------------------------------------------------------------------------
 
-    def _drive(self, steps: Steps[T]) -> T:
-        subscription = _Subscription()
-        send: Callable[[Any], Request] = steps.send
-        value: Any = None
+    def _drive(self, steps: p.Steps[T]) -> T:
+        stepper, subscription = p.Stepper(steps), _Subscription()
         try:
-            while True:
+            while (request := stepper.next()) is not None:
                 try:
-                    request = send(value)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
-                try:
-                    value, send = self._perform(request, subscription), steps.send
+                    stepper.reply(self._perform(request, subscription))
                 except BaseException as exc:  # handed to the operation, which cleans up
-                    value, send = exc, steps.throw
+                    stepper.fail(exc)
         finally:
             subscription.close()
+        return stepper.result  # type: ignore[no-any-return]
 
-    def _perform(self, request: Request, subscription: _Subscription) -> tuple[Any, float]:
-        if isinstance(request, Call):
+    def _perform(self, request: p.Request, subscription: _Subscription) -> tuple[Any, float]:
+        if isinstance(request, p.Call):
             answer: Any = [self._call_one(request, node) for node in request.nodes]
-        elif isinstance(request, Sleep):
+        elif isinstance(request, p.Sleep):
             if request.wake_on_release:
                 subscription.wait(request.seconds)
             else:
                 time.sleep(request.seconds)
             answer = False
-        elif isinstance(request, Subscribe):
+        elif isinstance(request, p.Subscribe):
             answer = subscription.open(self._nodes[0], self.keys.channel, self._settings.call_timeout)
-        elif isinstance(request, Enter):
+        elif isinstance(request, p.Enter):
             answer = self._enter(request)
-        elif isinstance(request, Renew):
+        elif isinstance(request, p.Renew):
             with self._renewing:  # renewals apply in server order
-                steps = renew_steps(
+                steps = p.renew_steps(
                     self._spec, request.hold, request.ms, request.replace_ttl, time.monotonic()
                 )
                 answer = self._applied(request.hold, self._drive(steps))
@@ -229,13 +209,13 @@ class SyncLock(LockBase):
             answer = self._took_cleanup_jobs(request.pending)
         return answer, time.monotonic()
 
-    def _call_one(self, call: Call, node: int) -> Any:
+    def _call_one(self, call: p.Call, node: int) -> Any:
         """One master's answer; masters are called one after another, none after ``call.until``."""
         if call.until is not None and time.monotonic() >= call.until:
-            return Failed(TimeoutError("not called: no time was left for it"))
+            return p.Failed(TimeoutError("not called: no time was left for it"))
         return self._nodes[node].run(call.op, call.args)
 
-    def _enter(self, request: Enter) -> bool:
+    def _enter(self, request: p.Enter) -> bool:
         me = threading.get_ident()
         with self._guard:
             while not self._own.enter(me, self._spec.title()):
@@ -250,7 +230,7 @@ class SyncLock(LockBase):
     def _wake(self) -> None:
         self._guard.notify()
 
-    def _start_watchdog(self, hold: Hold) -> None:
+    def _start_watchdog(self, hold: p.Hold) -> None:
         self._stop = threading.Event()
         name = f"shardwise-lock-watchdog:{self.name}"
         threading.Thread(
@@ -263,7 +243,7 @@ class SyncLock(LockBase):
         self._stop = None
 
     def _start_cleanup(self) -> None:
-        steps = cleanup_loop(time.monotonic())
+        steps = p.cleanup_loop(time.monotonic())
         threading.Thread(
             target=self._drive, args=(steps,), name="shardwise-lock-cleanup", daemon=True
         ).start()
@@ -287,31 +267,15 @@ class SyncLock(LockBase):
             stop.set()
 
 
-def _watch(ref: weakref.ref[SyncLock], hold: Hold, stop: threading.Event) -> None:
-    """The watchdog thread. It keeps only a weak reference between renewals, so a lock object
-    dropped without release stops being renewed and its key expires."""
-    lock = ref()
-    if lock is None:
-        return
-    steps = watchdog_steps(hold, lock._spec.ttl_ms, lock.renew_interval, time.monotonic())
-    del lock
-    reply: Any = None
-    while True:
-        try:
-            request = steps.send(reply)
-        except StopIteration as done:
-            lock = ref()
-            if lock is not None:
-                lock._watchdog_lost(hold, done.value)
-            return
-        if isinstance(request, Sleep):
-            reply = stop.wait(request.seconds), time.monotonic()
-            continue
-        lock = ref()
-        if lock is None or stop.is_set():
-            return
-        reply = lock._perform(request, _Subscription())
-        del lock
+def _watch(ref: weakref.ref[SyncLock], hold: p.Hold, stop: threading.Event) -> None:
+    """The watchdog thread (see ``watching``); release sets ``stop``."""
+    stepper = p.Stepper(watching(ref, hold))
+    while (step := stepper.next()) is not None:
+        request, lock = step
+        if lock is None:
+            stepper.reply((stop.wait(request.seconds), time.monotonic()))
+        else:
+            stepper.reply(lock._perform(request, _Subscription()))
 
 
 class RedisLock(SingleMaster, SyncLock):
