@@ -70,6 +70,9 @@ if ARGV[3] == '0' then
     ms = ms + left
   end
 end
+if ms < 1 then
+  ms = 1
+end
 redis.call('PEXPIRE', KEYS[1], ms)
 return ms
 """
