@@ -156,6 +156,8 @@ class AsyncLock(LockBase):
         self._renewing = False
         self._renewed = _Waiters()
         self._watchdog: asyncio.Task[None] | None = None
+        self._cleanup_jobs: list[p.Abandoned] = []
+        self._cleaning = False
 
     # --- redis-py's Lock API -------------------------------------------------------------------
 
@@ -242,8 +244,9 @@ class AsyncLock(LockBase):
             answer = await self._enter(request)
         elif isinstance(request, p.Renew):
             answer = await self._renew(request)
-        else:
-            answer = self._took_cleanup_jobs(request.pending)
+        else:  # Swap: the clean-up task's pending jobs for the pending and new ones
+            answer, self._cleanup_jobs = p.merged(request.pending, self._cleanup_jobs), []
+            self._cleaning = bool(answer)
         return answer, time.monotonic()
 
     async def _enter(self, request: p.Enter) -> bool:
@@ -279,8 +282,11 @@ class AsyncLock(LockBase):
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
-    def _start_cleanup(self) -> None:
-        spawn(self._drive(p.cleanup_loop(time.monotonic())))
+    def _clean_up_later(self, job: p.Abandoned) -> None:
+        self._cleanup_jobs = list(p.merged(self._cleanup_jobs, [job]))
+        if not self._cleaning:  # one clean-up task per lock object at a time
+            self._cleaning = True
+            spawn(self._drive(p.cleanup_loop(time.monotonic())))
 
     def _notify_lost(self) -> None:
         if self.on_lost is not None:
@@ -297,6 +303,7 @@ class AsyncLock(LockBase):
         self._renewing = False
         self._renewed = _Waiters()
         self._watchdog = None
+        self._cleanup_jobs, self._cleaning = [], False
 
 
 async def _watch(ref: weakref.ref[AsyncLock], hold: p.Hold) -> None:

@@ -50,8 +50,6 @@ from shardwise.lock._protocol import (
 )
 from shardwise.lock._settings import SINGLE_MASTER_DRIFT, Settings, acquire_args, extension, make_settings
 
-MAX_CLEANUP_JOBS = 64  # pending clean-ups kept per lock object (the oldest are dropped past it)
-
 
 class Ownership:
     """Which thread (or task) holds a lock object, and its hold. Callers serialise access."""
@@ -133,8 +131,6 @@ class LockBase:
             wake_on_release=not self._redlock,
         )
         self._own = Ownership()
-        self._cleanup_jobs: list[Abandoned] = []
-        self._cleaning = False
         self._rng = random.Random()
         _every_lock.add(self)
 
@@ -244,13 +240,8 @@ class LockBase:
     def _stop_watchdog(self) -> None:
         raise NotImplementedError
 
-    def _start_cleanup(self) -> None:
-        raise NotImplementedError
-
     def _after_fork_in_child(self, parent: int) -> None:
         self._own.forked(parent)
-        self._cleanup_jobs = []
-        self._cleaning = False
 
     # --- the operations, as generators of requests -------------------------------------------------
 
@@ -379,20 +370,8 @@ class LockBase:
             self._lose(hold, reason)
 
     def _clean_up_later(self, job: Abandoned) -> None:
-        """Queue a clean-up job; start the clean-up loop unless it runs."""
-        with self._guard:
-            self._cleanup_jobs = [*self._cleanup_jobs, job][-MAX_CLEANUP_JOBS:]
-            start, self._cleaning = not self._cleaning, True
-        if start:
-            self._start_cleanup()
-
-    def _took_cleanup_jobs(self, pending: Sequence[Abandoned]) -> tuple[Abandoned, ...]:
-        """The clean-up loop's hand-over: its pending jobs plus the new ones (none: it ends)."""
-        with self._guard:
-            jobs = (*pending, *self._cleanup_jobs)[-MAX_CLEANUP_JOBS:]
-            self._cleanup_jobs = []
-            self._cleaning = bool(jobs)
-        return jobs
+        """Remove, in the background, a key an operation may have left (see ``cleanup_steps``)."""
+        raise NotImplementedError
 
     def _not_acquired(self) -> LockNotAcquiredError:
         if not self.blocking:

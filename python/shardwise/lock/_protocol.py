@@ -42,6 +42,7 @@ MAX_SLOW_ROUNDS = 3  # rounds in a row granted by a quorum but too slow: then ac
 VOID_MS = 60_000  # lifetime of a void key (see _scripts): far longer than a late attempt's delay
 CLEANUP_HORIZON = 60.0  # seconds to keep trying to clean up after a master that does not answer
 CLEANUP_FIRST_RETRY, CLEANUP_MAX_RETRY = 0.05, 1.0
+MAX_CLEANUP_JOBS = 256  # pending clean-ups kept (the oldest are dropped; their keys expire by TTL)
 
 
 # --- arithmetic ------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ class Op(enum.Enum):
     ACQUIRE = "acquire"  # (token, call id, ttl ms, reclaim) -> [1, fence, pttl] | [0, pttl]
     FENCE = "fence"  # (token, value) -> 1 | 0
     RELEASE = "release"  # (token,) -> 1 | 0
-    ABANDON = "abandon"  # (token, call id, void ms) -> 1 | 0
+    ABANDON = "abandon"  # (token, call id, void ms[, the lock's keys]) -> 1 | 0
     EXTEND = "extend"  # (token, ms, replace) -> new pttl | -1
     PTTL = "pttl"  # (token,) -> pttl | -1 (no expiry) | -3 (not ours)
     EXISTS = "exists"  # () -> 1 | 0
@@ -276,12 +277,14 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Abandoned:
-    """A key that may be left on some masters: remove it (and void its acquire call)."""
+    """A key that may be left on some masters: remove it (and void its acquire call). ``keys``:
+    the lock's keys, for a driver that cleans up after many locks (None: the driver's own)."""
 
     token: str | bytes
     call_id: str
     nodes: tuple[int, ...]
     give_up_at: float
+    keys: Any = None
 
 
 # --- reading answers -------------------------------------------------------------------------
@@ -583,7 +586,8 @@ def cleanup_steps(
         targets = tuple(n for n in job.nodes if n not in down)
         failed = tuple(n for n in job.nodes if n in down)
         if targets:
-            answers, now = yield Call(Op.ABANDON, targets, (job.token, job.call_id, VOID_MS))
+            extra = () if job.keys is None else (job.keys,)
+            answers, now = yield Call(Op.ABANDON, targets, (job.token, job.call_id, VOID_MS, *extra))
             newly = tuple(n for n, a in zip(targets, answers, strict=True) if isinstance(a, Failed))
             down.update(newly)
             failed += newly
@@ -606,6 +610,11 @@ def cleanup_loop(now: float) -> Steps[None]:
             delay = min(2 * delay, CLEANUP_MAX_RETRY)
         else:
             delay = CLEANUP_FIRST_RETRY
+
+
+def merged(pending: Sequence[Abandoned], new: Sequence[Abandoned]) -> tuple[Abandoned, ...]:
+    """The clean-up jobs of the next round: those still pending, then the new ones (capped)."""
+    return (*pending, *new)[-MAX_CLEANUP_JOBS:]
 
 
 def abandoned(hold_token: str | bytes, call_id: str, nodes: Sequence[int], now: float) -> Abandoned:

@@ -126,8 +126,9 @@ def invocation(op: Op, keys: LockKeys, args: tuple[Any, ...]) -> tuple[str, list
         return ACQUIRE, [keys.lock, keys.fence, keys.void(call_id)], [token, ttl_ms, "1" if reclaim else "0"]
     if op is Op.RELEASE:
         return RELEASE, [keys.lock], [args[0], keys.channel]
-    if op is Op.ABANDON:
-        token, call_id, void_ms = args
+    if op is Op.ABANDON:  # a clean-up for another lock object passes that lock's keys
+        token, call_id, void_ms, *other = args
+        keys = other[0] if other else keys
         return ABANDON, [keys.lock, keys.void(call_id)], [token, keys.channel, void_ms]
     if op is Op.EXTEND:
         token, ms, replace = args

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -206,7 +208,7 @@ class SyncLock(LockBase):
                 )
                 answer = self._applied(request.hold, self._drive(steps))
         else:
-            answer = self._took_cleanup_jobs(request.pending)
+            raise TypeError(f"unexpected request {request!r}")
         return answer, time.monotonic()
 
     def _call_one(self, call: p.Call, node: int) -> Any:
@@ -242,11 +244,8 @@ class SyncLock(LockBase):
             self._stop.set()
         self._stop = None
 
-    def _start_cleanup(self) -> None:
-        steps = p.cleanup_loop(time.monotonic())
-        threading.Thread(
-            target=self._drive, args=(steps,), name="shardwise-lock-cleanup", daemon=True
-        ).start()
+    def _clean_up_later(self, job: p.Abandoned) -> None:
+        _janitor.add(self._nodes, self.keys, job)
 
     def _notify_lost(self) -> None:
         if self.on_lost is not None:
@@ -265,6 +264,57 @@ class SyncLock(LockBase):
         stop = getattr(self, "_stop", None)
         if stop is not None:
             stop.set()
+
+
+class _Janitor:
+    """The one thread that cleans up after every blocking lock of the process (``cleanup_loop``
+    over all their pending jobs; a master that failed is tried once per round, for all locks)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._mutex = threading.Lock()
+        self._jobs: list[p.Abandoned] = []
+        self._running = False
+        self._nodes: list[_Node] = []  # the masters seen, numbered by their bounded client
+        self._numbers: dict[int, int] = {}
+
+    def add(self, nodes: list[_Node], keys: LockKeys, job: p.Abandoned) -> None:
+        with self._mutex:
+            numbers = tuple(self._number(nodes[n]) for n in job.nodes)
+            self._jobs = list(p.merged(self._jobs, [replace(job, nodes=numbers, keys=keys)]))
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._run, name="shardwise-lock-cleanup", daemon=True).start()
+
+    def _number(self, node: _Node) -> int:
+        key = id(node.target())  # kept alive by the node, which this janitor keeps
+        if key not in self._numbers:
+            self._numbers[key] = len(self._nodes)
+            self._nodes.append(node)
+        return self._numbers[key]
+
+    def _run(self) -> None:
+        stepper = p.Stepper(p.cleanup_loop(time.monotonic()))
+        while (request := stepper.next()) is not None:
+            if isinstance(request, p.Call):
+                stepper.reply(
+                    ([self._nodes[n].run(request.op, request.args) for n in request.nodes], time.monotonic())
+                )
+            elif isinstance(request, p.Sleep):
+                time.sleep(request.seconds)
+                stepper.reply((False, time.monotonic()))
+            else:
+                with self._mutex:
+                    jobs, self._jobs = p.merged(request.pending, self._jobs), []
+                    self._running = bool(jobs)
+                stepper.reply((jobs, time.monotonic()))
+
+
+_janitor = _Janitor()
+os.register_at_fork(after_in_child=_janitor.reset)  # the parent's clean-ups are the parent's
 
 
 def _watch(ref: weakref.ref[SyncLock], hold: p.Hold, stop: threading.Event) -> None:
