@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -446,6 +447,63 @@ def test_redlock_late_answer_from_a_paused_master_is_cleaned_up(masters: list[Re
             await asyncio.sleep(0.02)
         assert not await clients[0].exists(lock.keys.lock)  # not left there for its 30 s TTL
         for client in clients:
+            await client.aclose()
+
+    run(scenario())
+
+
+# --- cancellation at random moments (issue 11, #13) ------------------------------------------
+
+
+@pytest.mark.parametrize("contended", [False, True], ids=["free", "held-by-another"])
+@pytest.mark.parametrize("kind", ["AsyncRedisLock", "AsyncRedlock"])
+def test_random_cancels_never_leave_the_lock_held(
+    redis_factory: Callable[..., RedisServer], kind: str, contended: bool
+) -> None:
+    """100 acquires cancelled at random moments: each cancelled acquire stops at once, and after
+    each the lock is free (or was released by us) within a short bound — never held until its
+    30 s TTL. The old code used asyncio.wait_for, whose cancellation Python 3.10/3.11 can swallow:
+    a cancelled acquire went on waiting, and took the lock once its holder let go."""
+    servers = [redis_factory() for _ in range(3 if kind == "AsyncRedlock" else 1)]
+    rng = random.Random(11)
+
+    def make(clients: list[aioredis.Redis]) -> AsyncRedisLock | AsyncRedlock:
+        if kind == "AsyncRedlock":
+            return AsyncRedlock(clients, "cancels", ttl=30, sleep=0.01)
+        return AsyncRedisLock(clients[0], "cancels", ttl=30, sleep=0.01)
+
+    async def scenario() -> None:
+        clients = [aclient(s, socket_timeout=None) for s in servers]
+        lock, holder = make(clients), make([aclient(s) for s in servers])
+        probes = [aclient(s) for s in servers]
+        await lock.acquire()  # warm up: connections open, scripts loaded
+        await lock.release()
+        outcomes = {"cancelled": 0, "acquired": 0}
+        for _ in range(100):
+            if contended:
+                assert await holder.acquire(blocking_timeout=5)
+            task = asyncio.create_task(lock.acquire(blocking_timeout=5))
+            for _ in range(rng.randrange(16)):  # cancel after a random number of loop turns
+                await asyncio.sleep(0)
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=1.0)
+            assert task in done, "a cancelled acquire kept running"
+            acquired = not task.cancelled() and task.result()
+            outcomes["acquired" if acquired else "cancelled"] += 1
+            if acquired:
+                await lock.release()
+            if contended:
+                await holder.release()
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                held = [await probe.exists(lock.keys.lock) for probe in probes]
+                if not any(held):
+                    break
+                await asyncio.sleep(0.005)
+            assert not any(held), f"left held after a cancel ({outcomes})"
+            assert not await lock.owned()  # nor believed held
+        assert outcomes["cancelled"] > 30  # the cancels did land mid-acquire
+        for client in clients + probes:
             await client.aclose()
 
     run(scenario())

@@ -135,6 +135,17 @@ class _Subscription:
             slots.give()
 
 
+def _cancel_pending() -> bool:
+    """True when the current task was asked to cancel and has not handled it (Python 3.11+).
+
+    Timeouts inside the Redis client can turn a cancellation that meets their own expiry into a
+    TimeoutError (Python 3.11's asyncio.timeout, the async_timeout package), so an acquire checks
+    after every step: a cancelled acquire must not go on to take the lock."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling is not None and cancelling())
+
+
 async def _close_quietly(pubsub: Any) -> None:
     try:
         await pubsub.aclose()
@@ -171,7 +182,8 @@ class AsyncLock(LockBase):
     ) -> bool:
         """Take the lock (see :meth:`RedisLock.acquire`). Cancellation-safe: a cancelled acquire
         holds nothing, and what it may have set in Redis is removed by a background task."""
-        return await self._drive(self._acquiring(sleep, blocking, blocking_timeout, token, unexpected))
+        steps = self._acquiring(sleep, blocking, blocking_timeout, token, unexpected)
+        return await self._drive(steps, stop_when_cancelled=True)
 
     async def release(self) -> None:
         """Release the lock (see :meth:`RedisLock.release`). Cancellation-safe: if cancelled
@@ -214,12 +226,14 @@ class AsyncLock(LockBase):
 
     # --- the driver ----------------------------------------------------------------------------
 
-    async def _drive(self, steps: p.Steps[T]) -> T:
+    async def _drive(self, steps: p.Steps[T], stop_when_cancelled: bool = False) -> T:
         stepper, subscription = p.Stepper(steps), _Subscription()
         try:
             while (request := stepper.next()) is not None:
                 try:
                     stepper.reply(await self._perform(request, subscription))
+                    if stop_when_cancelled and _cancel_pending():
+                        raise asyncio.CancelledError  # a library below swallowed it
                 except BaseException as exc:  # handed to the operation, which cleans up
                     stepper.fail(exc)
         finally:
