@@ -263,6 +263,9 @@ class AsyncLock(LockBase):
             self._cleaning = bool(answer)
         return answer, time.monotonic()
 
+    def _try_claim(self) -> bool:
+        return self._own.enter(asyncio.current_task(), self._spec.title())
+
     async def _enter(self, request: p.Enter) -> bool:
         me = asyncio.current_task()
         while not self._own.enter(me, self._spec.title()):

@@ -26,7 +26,7 @@ from typing import Any
 
 from shardwise.errors import LockError, LockLostError, LockNotAcquiredError, LockNotOwnedError
 from shardwise.lock._clients import label
-from shardwise.lock._common import LockKeys, lock_keys, logger, new_token, validate_name
+from shardwise.lock._common import LockKeys, lock_keys, logger, validate_name
 from shardwise.lock._protocol import (
     Abandoned,
     Acquired,
@@ -254,13 +254,15 @@ class LockBase:
         unexpected: Mapping[str, object],
     ) -> Steps[bool]:
         args = acquire_args(self._settings, sleep, blocking, blocking_timeout, token, unexpected, self._kind)
-        deadline = None if args.wait is None else time.monotonic() + args.wait
-        entered, now = yield Enter(args.blocking, deadline)
-        if not entered:
-            return False
+        now = time.monotonic()
+        deadline = None if args.wait is None else now + args.wait
+        if not self._try_claim():  # another thread or task has the object: wait for it
+            entered, now = yield Enter(args.blocking, deadline)
+            if not entered:
+                return False
         if deadline is not None:  # the local wait counts against blocking_timeout
             args = replace(args, wait=max(0.0, deadline - now))
-        call_id = new_token()
+        call_id = args.call_id
         try:
             result = yield from acquire_steps(self._spec, args, call_id, now, self._rng)
         except BaseException:  # interrupted or cancelled mid-call: an attempt may have landed
@@ -327,9 +329,9 @@ class LockBase:
 
     # --- helpers of the operations ---------------------------------------------------------------
 
-    def _claim(self, me: object) -> bool:
-        with self._guard:
-            return self._own.enter(me, self._spec.title())
+    def _try_claim(self) -> bool:
+        """Claim the object for the calling thread (task) if nobody has it; no waiting."""
+        raise NotImplementedError
 
     def _leave(self) -> None:
         with self._guard:

@@ -55,6 +55,6 @@ def to_ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
-def new_token() -> str:
-    """A fresh 128-bit random value (32 hex characters): owner tokens and acquire-call ids."""
-    return secrets.token_hex(16)
+def new_token(size: int = 16) -> str:
+    """``size`` fresh random bytes as hex (by default 128 bits): owner tokens, acquire-call ids."""
+    return secrets.token_hex(size)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias, TypeVar
 
 from shardwise.errors import (
@@ -86,7 +86,7 @@ class Op(enum.Enum):
     EXISTS = "exists"  # () -> 1 | 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # hot: a plain init is cheaper than a frozen one
 class Call:
     """Run ``op`` with ``args`` on each master of ``nodes``. A driver that calls the masters one by
     one starts no call at or after ``until`` (such masters answer :class:`Failed`)."""
@@ -97,7 +97,7 @@ class Call:
     until: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # hot: a plain init is cheaper than a frozen one
 class Sleep:
     """Wait ``seconds``; with ``wake_on_release`` a release message on the subscription ends it.
     In the watchdog the reply is True when the hold was released meanwhile (stop)."""
@@ -106,12 +106,12 @@ class Sleep:
     wake_on_release: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subscribe:
     """Open the release subscription; the reply is True when it is open."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Renew:
     """Renew ``hold`` by ``ms`` (set or added, see :func:`renew_steps`), one renewal at a time
     per lock object so they apply in server order; the reply is the :class:`Outcome`, applied."""
@@ -121,7 +121,7 @@ class Renew:
     replace_ttl: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Enter:
     """Claim the lock object locally for the calling thread (or task), waiting for another holder
     to release it until ``deadline`` when ``blocking``; the reply is True when claimed."""
@@ -130,7 +130,7 @@ class Enter:
     deadline: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Swap:
     """Clean-up loop: hand back the jobs still pending; the reply is them plus the new ones (an
     empty tuple ends the loop, and the driver notes that no loop runs)."""
@@ -145,6 +145,8 @@ Steps = Generator[Request, Any, T]
 class Stepper:
     """Steps through a generator of requests for a driver: ``next()`` gives the next request (None
     once done, the result in ``result``); the driver answers with ``reply`` or ``fail``."""
+
+    __slots__ = ("_send", "_steps", "_value", "result")
 
     def __init__(self, steps: Generator[Any, Any, Any]) -> None:
         self._steps = steps
@@ -167,7 +169,7 @@ class Stepper:
         self._value, self._send = error, self._steps.throw
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # hot: a plain init is cheaper than a frozen one
 class Failed:
     """A master gave no usable answer. ``transient``: no answer or a connection problem (worth a
     retry); otherwise Redis answered with an error (e.g. a key of the wrong type)."""
@@ -191,32 +193,30 @@ class Spec:
     redlock: bool  # errors say "masters" and use QuorumNotReachedError; waits are randomised
     wake_on_release: bool  # waiters subscribe to the release channel
 
-    @property
-    def masters(self) -> int:
-        return len(self.labels)
+    masters: int = field(init=False)
+    quorum: int = field(init=False)
+    nodes: tuple[int, ...] = field(init=False)  # 0 .. masters - 1
+    ttl_ms: int = field(init=False)
+    validity: float = field(init=False)  # the longest validity a round can give: ttl - drift
+    label: str = field(init=False)  # "RedisLock 'name'", for messages
 
-    @property
-    def quorum(self) -> int:
-        return quorum(self.masters)
-
-    @property
-    def nodes(self) -> tuple[int, ...]:
-        return tuple(range(self.masters))
-
-    @property
-    def ttl_ms(self) -> int:
-        return max(1, round(self.ttl * 1000))
-
-    @property
-    def validity(self) -> float:
-        """The longest validity a round can give: ``ttl - drift``."""
-        return self.ttl - drift(self.ttl, self.drift_factor)
+    def __post_init__(self) -> None:  # derived once: the decisions read them on every call
+        masters = len(self.labels)
+        for name, value in [
+            ("masters", masters),
+            ("quorum", quorum(masters)),
+            ("nodes", tuple(range(masters))),
+            ("ttl_ms", max(1, round(self.ttl * 1000))),
+            ("validity", self.ttl - drift(self.ttl, self.drift_factor)),
+            ("label", f"{self.kind} {self.name!r}"),
+        ]:
+            object.__setattr__(self, name, value)
 
     def title(self) -> str:
-        return f"{self.kind} {self.name!r}"
+        return self.label
 
 
-@dataclass
+@dataclass(slots=True)
 class Hold:
     """One acquisition by one lock object."""
 
@@ -240,16 +240,17 @@ class Hold:
         return first
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # hot: a plain init is cheaper than a frozen one
 class AcquireArgs:
     sleep: float
     blocking: bool
     wait: float | None  # seconds; None waits as long as needed
     token: str | bytes
     reclaim: bool  # the token is ours (random): an earlier attempt of the call may be reclaimed
+    call_id: str = ""  # random id of this acquire call (its void key)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # hot: a plain init is cheaper than a frozen one
 class Acquired:
     """The outcome of an acquire call: a hold, or none (and maybe an error to raise); ``unsure``
     are the masters that may still hold the call's key and must be cleaned up."""
@@ -265,7 +266,7 @@ class Status(enum.Enum):
     UNKNOWN = "unknown"  # too few answers to tell
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # hot: a plain init is cheaper than a frozen one
 class Outcome:
     """The outcome of a release or a renewal."""
 
@@ -275,7 +276,7 @@ class Outcome:
     error: LockError | None = None  # for UNKNOWN
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Abandoned:
     """A key that may be left on some masters: remove it (and void its acquire call). ``keys``:
     the lock's keys, for a driver that cleans up after many locks (None: the driver's own)."""
@@ -292,11 +293,17 @@ class Abandoned:
 
 def split(answers: Sequence[Any]) -> tuple[list[tuple[int, Failed]], dict[int, Any]]:
     """The failures (by master) and the answers (by master) of one :class:`Call` over all masters."""
-    failures = [(n, a) for n, a in enumerate(answers) if isinstance(a, Failed)]
-    return failures, {n: a for n, a in enumerate(answers) if not isinstance(a, Failed)}
+    failures: list[tuple[int, Failed]] = []
+    replies: dict[int, Any] = {}
+    for node, answer in enumerate(answers):
+        if isinstance(answer, Failed):
+            failures.append((node, answer))
+        else:
+            replies[node] = answer
+    return failures, replies
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # hot: a plain init is cheaper than a frozen one
 class Round:
     """The answers to one ACQUIRE call over every master."""
 
@@ -312,15 +319,24 @@ class Round:
 
 
 def read_acquire(answers: Sequence[Any]) -> Round:
+    if len(answers) == 1 and not isinstance(answers[0], Failed):  # one master: the common case
+        reply = answers[0]
+        if int(reply[0]) == 1:
+            return Round((0,), {0: int(reply[1])}, {0: int(reply[2]) / 1000.0}, (), ())
+        return Round((), {}, {}, (int(reply[1]),), ())
     failures, replies = split(answers)
-    granted = tuple(n for n, r in replies.items() if int(r[0]) == 1)
-    return Round(
-        granted,
-        {n: int(replies[n][1]) for n in granted},
-        {n: int(replies[n][2]) / 1000.0 for n in granted},
-        tuple(int(r[1]) for n, r in replies.items() if n not in granted),
-        tuple(failures),
-    )
+    granted: list[int] = []
+    fences: dict[int, int] = {}
+    remaining: dict[int, float] = {}
+    denied: list[int] = []
+    for node, reply in replies.items():
+        if int(reply[0]) == 1:
+            granted.append(node)
+            fences[node] = int(reply[1])
+            remaining[node] = int(reply[2]) / 1000.0
+        else:
+            denied.append(int(reply[1]))
+    return Round(tuple(granted), fences, remaining, tuple(denied), tuple(failures))
 
 
 def describe_failures(spec: Spec, failures: Sequence[tuple[int, Failed]]) -> str:
@@ -372,7 +388,7 @@ def acquire_steps(
 ) -> Steps[Acquired]:
     """The acquire loop: rounds until held, refused for good, out of time, or unreachable."""
     deadline = None if args.wait is None else now + args.wait
-    unsure: set[int] = set()
+    unsure: set[int] = set()  # masters whose answer was lost: they may hold the key
     slow_rounds = 0
     unreachable_since: float | None = None
     subscribed = tried_subscribing = False
@@ -382,13 +398,18 @@ def acquire_steps(
             Op.ACQUIRE, spec.nodes, (args.token, call_id, spec.ttl_ms, args.reclaim), start + spec.validity
         )
         got, elapsed = read_acquire(answers), now - start
-        unsure.update(n for n, _ in got.failures)
+        if got.failures:
+            unsure.update(n for n, _ in got.failures)
         slow = False
         if len(got.granted) >= spec.quorum:
-            hold, slow, now = yield from _confirm(spec, args.token, call_id, got, start, now)
-            if hold is not None:
-                hold.unsure = tuple(sorted(unsure))
-                return Acquired(hold)
+            until, fence, behind = _granted(spec, got, start)
+            if until > now and behind:  # write the token back, then check the validity again
+                until, now = yield from _raise_fence(spec, args.token, got, behind, fence, start, until)
+            if until > now:
+                return Acquired(
+                    Hold(args.token, call_id, fence, until, tuple(sorted(unsure)) if unsure else ())
+                )
+            slow = until > float("-inf")  # -inf: the write-back lost the quorum, not the time
         if got.granted:  # a failed round is released everywhere it was granted
             replies, now = yield Call(Op.RELEASE, got.granted, (args.token,))
             unsure.update(n for n, r in zip(got.granted, replies, strict=True) if isinstance(r, Failed))
@@ -424,27 +445,29 @@ def acquire_steps(
         _, now = yield Sleep(min(max(0.0, wait), MAX_WAIT_STEP), subscribed)
 
 
-def _confirm(
-    spec: Spec, token: str | bytes, call_id: str, got: Round, start: float, now: float
-) -> Generator[Request, Any, tuple[Hold | None, bool, float]]:
-    """A quorum granted: check the validity, write the fencing token back, check again.
-    Returns the hold (or None), whether the round failed by slowness, and the time."""
+def _granted(spec: Spec, got: Round, start: float) -> tuple[float, int, tuple[int, ...]]:
+    """A quorum granted: the validity, the fencing token, and the granting masters behind it."""
     until = valid_until(start, [got.remaining[n] for n in got.granted], spec.quorum, spec.drift_factor)
-    if until <= now:
-        return None, True, now
-    fence = max(got.fences[n] for n in got.granted)
-    behind = tuple(n for n in got.granted if got.fences[n] < fence)
-    confirmed = [n for n in got.granted if n not in behind]
-    if behind:
-        replies, now = yield Call(Op.FENCE, behind, (token, fence), until)
-        raised = zip(behind, replies, strict=True)
-        confirmed += [n for n, r in raised if not isinstance(r, Failed) and int(r) == 1]
-    until = valid_until(start, [got.remaining[n] for n in confirmed], spec.quorum, spec.drift_factor)
-    if len(confirmed) < spec.quorum:
-        return None, False, now
-    if until <= now:
-        return None, True, now
-    return Hold(token, call_id, fence, until), False, now
+    fence = max(got.fences.values())
+    return until, fence, tuple(n for n in got.granted if got.fences[n] < fence)
+
+
+def _raise_fence(
+    spec: Spec,
+    token: str | bytes,
+    got: Round,
+    behind: tuple[int, ...],
+    fence: int,
+    start: float,
+    until: float,
+) -> Generator[Request, Any, tuple[float, float]]:
+    """Raise the counters of the masters ``behind`` to ``fence``; the validity over the masters
+    that hold it (minus infinity when they are no quorum), and the time."""
+    replies, now = yield Call(Op.FENCE, behind, (token, fence), until)
+    raised = zip(behind, replies, strict=True)
+    refused = {n for n, r in raised if isinstance(r, Failed) or int(r) != 1}
+    lives = [got.remaining[n] for n in got.granted if n not in refused]
+    return valid_until(start, lives, spec.quorum, spec.drift_factor), now
 
 
 def _retry_wait(spec: Spec, sleep: float, denied_pttl: Sequence[int], rng: random.Random) -> float:
@@ -472,20 +495,24 @@ def _too_slow(spec: Spec, elapsed: float) -> LockError:
 def release_steps(spec: Spec, hold: Hold) -> Steps[Outcome]:
     """Release everywhere: compare-and-delete where we know the key landed, ABANDON (which also
     voids the acquire call) on the masters whose acquire answer was lost."""
+    if not hold.unsure:
+        replies, _ = yield Call(Op.RELEASE, spec.nodes, (hold.token,))
+        return judge_release(spec, replies)
     answers: dict[int, Any] = {}
     sure = tuple(n for n in spec.nodes if n not in hold.unsure)
     if sure:
         replies, _ = yield Call(Op.RELEASE, sure, (hold.token,))
         answers.update(zip(sure, replies, strict=True))
-    if hold.unsure:
-        replies, _ = yield Call(Op.ABANDON, hold.unsure, (hold.token, hold.call_id, VOID_MS))
-        answers.update(zip(hold.unsure, replies, strict=True))
+    replies, _ = yield Call(Op.ABANDON, hold.unsure, (hold.token, hold.call_id, VOID_MS))
+    answers.update(zip(hold.unsure, replies, strict=True))
     return judge_release(spec, [answers[n] for n in spec.nodes])
 
 
 def judge_release(spec: Spec, answers: Sequence[Any]) -> Outcome:
     """Released when a majority deleted our key; not owned when a majority did not have it (the
     lock was lost before); unknown otherwise (too few answers)."""
+    if len(answers) == 1 and not isinstance(answers[0], Failed):  # one master: the common case
+        return Outcome(Status.DONE if int(answers[0]) == 1 else Status.NOT_OWNED)
     failures, replies = split(answers)
     failed = tuple(n for n, _ in failures)
     released = sum(1 for r in replies.values() if int(r) == 1)

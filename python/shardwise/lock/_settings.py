@@ -177,8 +177,9 @@ def acquire_args(
             f"{kind}.acquire({sleep}): the first parameter of acquire() is sleep (seconds between "
             f"attempts), as in redis-py's Lock; write acquire(blocking={sleep})"
         )
+    fresh = new_token(32)  # one draw for the owner token and the call id
     if token is None:
-        value: str | bytes = new_token()
+        value: str | bytes = fresh[:32]
     elif isinstance(token, (str, bytes)) and token:
         value = token
     else:
@@ -189,6 +190,7 @@ def acquire_args(
         wait=settings.blocking_timeout if blocking_timeout is None else _wait(blocking_timeout),
         token=value,
         reclaim=token is None,
+        call_id=fresh[32:],
     )
 
 

@@ -103,11 +103,12 @@ class SyncLock(LockBase):
     of the operations (masters called one after another, each bounded) and keeps the threads."""
 
     _clients = (redis.Redis, RedisCluster)
-    _guard: threading.Condition
+    _guard: threading.Lock
 
     def _connect(self, clients: list[Any]) -> None:
         self._nodes = [_Node(c, self.keys, self._settings.call_timeout) for c in clients]
-        self._guard = threading.Condition(threading.Lock())
+        self._guard = threading.Lock()
+        self._freed = threading.Condition(self._guard)  # a holder left: waiting threads may claim
         self._renewing = threading.Lock()
         self._stop: threading.Event | None = None
 
@@ -217,6 +218,10 @@ class SyncLock(LockBase):
             return p.Failed(TimeoutError("not called: no time was left for it"))
         return self._nodes[node].run(call.op, call.args)
 
+    def _try_claim(self) -> bool:
+        with self._guard:
+            return self._own.enter(threading.get_ident(), self._spec.title())
+
     def _enter(self, request: p.Enter) -> bool:
         me = threading.get_ident()
         with self._guard:
@@ -224,13 +229,13 @@ class SyncLock(LockBase):
                 left = None if request.deadline is None else request.deadline - time.monotonic()
                 if not request.blocking or (left is not None and left <= 0):
                     return False
-                self._guard.wait(60.0 if left is None else min(left, 60.0))
+                self._freed.wait(60.0 if left is None else min(left, 60.0))
         return True
 
     # --- flavour hooks -----------------------------------------------------------------------
 
     def _wake(self) -> None:
-        self._guard.notify()
+        self._freed.notify()
 
     def _start_watchdog(self, hold: p.Hold) -> None:
         self._stop = threading.Event()
@@ -256,7 +261,8 @@ class SyncLock(LockBase):
 
     def _after_fork_in_child(self, parent: int) -> None:
         super()._after_fork_in_child(parent)
-        self._guard = threading.Condition(threading.Lock())  # another thread may have held them
+        self._guard = threading.Lock()  # another thread may have held them at fork
+        self._freed = threading.Condition(self._guard)
         self._renewing = threading.Lock()
         self._stop = None
 
