@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import threading
 import time
@@ -9,10 +10,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 from redis.sentinel import Sentinel
 from redis_support import RedisServer, free_port, redis_server_binary
-from shardwise import FencedResource, RedisLock
+from shardwise import AsyncRedisLock, FencedResource, LockBackendError, RedisLock
 
 
 @pytest.fixture
@@ -88,3 +90,110 @@ def test_lock_through_sentinel(sentinel: Sentinel) -> None:
     assert a.fencing_token is not None and b.fencing_token is not None
     assert b.fencing_token > a.fencing_token
     b.release()
+
+
+# --- more ways to build a client: the lock keeps each one's settings in its bounded client ------
+
+
+def test_from_url_keeps_the_database_and_decoding(redis_server: RedisServer) -> None:
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{redis_server.port}/3", decode_responses=True)
+    lock = RedisLock(client, "url", ttl=5)
+    assert lock.acquire(blocking=False) and lock.owned()
+    assert redis_server.client(db=3).exists(lock.keys.lock) == 1  # in db 3, as the URL says
+    assert redis_server.client(db=0).exists(lock.keys.lock) == 0
+    assert lock.extend(5) and lock.ttl_remaining() is not None
+    lock.release()
+
+
+def test_resp3_client(redis_server: RedisServer) -> None:
+    lock = RedisLock(redis.Redis(port=redis_server.port, protocol=3), "resp3", ttl=5)
+    other = RedisLock(redis_server.client(), "resp3", ttl=5)
+    assert lock.acquire(blocking=False) and not other.acquire(blocking=False)
+    assert lock.locked() and lock.owned()
+    lock.release()
+
+
+def test_sentinel_master_without_socket_timeout_is_bounded(
+    sentinel: Sentinel, redis_server: RedisServer
+) -> None:
+    master = sentinel.master_for("lockmaster", socket_timeout=None)
+    lock = RedisLock(master, "sentinel-hung", ttl=3, call_timeout=0.2)
+    assert lock.acquire(blocking=False)
+    redis_server.pause()
+    try:
+        started = time.monotonic()
+        with pytest.raises(LockBackendError):
+            lock.release()
+        assert time.monotonic() - started < 2.0
+    finally:
+        redis_server.resume()
+
+
+@pytest.fixture
+def two_node_cluster(redis_factory: Callable[..., RedisServer]) -> tuple[RedisServer, RedisServer]:
+    a, b = redis_factory(cluster=True), redis_factory(cluster=True)
+    a.client().execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 8191)
+    b.client().execute_command("CLUSTER", "ADDSLOTSRANGE", 8192, 16383)
+    a.client().execute_command("CLUSTER", "MEET", "127.0.0.1", b.port)
+    deadline = time.monotonic() + 20
+    while True:
+        infos = [s.client().execute_command("CLUSTER", "INFO") for s in (a, b)]
+        if all(b"cluster_state:ok" in i and b"cluster_known_nodes:2" in i for i in infos):
+            return a, b
+        if time.monotonic() > deadline:
+            pytest.fail("the two-node cluster did not become ready")
+        time.sleep(0.05)
+
+
+def test_cluster_lock_follows_its_slot_when_it_moves(
+    two_node_cluster: tuple[RedisServer, RedisServer],
+) -> None:
+    a, b = two_node_cluster
+    name = next(n for n in (f"moving-{i}" for i in range(1000)) if redis.cluster.key_slot(n.encode()) < 8192)
+    slot = redis.cluster.key_slot(name.encode())
+    cluster = RedisCluster(host="127.0.0.1", port=a.port)
+    lock = RedisLock(cluster, name, ttl=10)
+    assert lock.acquire(blocking=False)
+    first = lock.fencing_token
+    lock.release()
+    # move the slot (and its fencing counter) from a to b, as a resharding does
+    id_a, id_b = (s.client().execute_command("CLUSTER", "MYID").decode() for s in (a, b))
+    b.client().execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", id_a)
+    a.client().execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", id_b)
+    a.client().execute_command("MIGRATE", "127.0.0.1", b.port, "", 0, 5000, "KEYS", lock.keys.fence)
+    for server in (a, b):
+        server.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", id_b)
+    assert lock.acquire(blocking=False)  # the bounded client of a answers MOVED: the lock follows it
+    assert b.client().exists(lock.keys.lock) == 1
+    assert a.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+    assert first is not None and lock.fencing_token is not None and lock.fencing_token > first
+    lock.release()
+    assert b.client().exists(lock.keys.lock) == 0
+
+
+def test_async_lock_on_redis_cluster(redis_factory: Callable[..., RedisServer]) -> None:
+    server = redis_factory(cluster=True)
+    admin = server.client()
+    admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+    deadline = time.monotonic() + 10
+    while b"cluster_state:ok" not in admin.execute_command("CLUSTER", "INFO"):
+        if time.monotonic() > deadline:
+            pytest.fail("the one-node cluster did not become ready")
+        time.sleep(0.05)
+
+    async def scenario() -> None:
+        cluster = AsyncRedisCluster(host="127.0.0.1", port=server.port)
+        a = AsyncRedisLock(cluster, "async-cluster", ttl=10, thread_local=False)
+        b = AsyncRedisLock(cluster, "async-cluster", ttl=10, sleep=30)
+        assert await a.acquire(blocking=False) and await a.owned()
+        asyncio.get_running_loop().call_later(0.3, lambda: asyncio.ensure_future(a.release()))
+        started = time.monotonic()
+        assert await b.acquire(blocking_timeout=20)  # woken by the release message, not a 30 s poll
+        assert time.monotonic() - started < 8
+        assert (
+            a.fencing_token is not None and b.fencing_token is not None and b.fencing_token > a.fencing_token
+        )
+        await b.release()
+        await cluster.aclose()
+
+    asyncio.run(scenario())
