@@ -269,20 +269,20 @@ class LockBase:
             self._leave()
             self._clean_up_later(abandoned(args.token, call_id, self._spec.nodes, time.monotonic()))
             raise
-        if result.hold is None:
-            self._leave()
-        hold = self._settle(result, args.token, call_id)
+        hold = result.hold
         if hold is None:
+            self._leave()
+            self._settle(result, args.token, call_id)  # raises the error, if any
             return False
         with self._guard:
             self._own.hold = self._own.last = hold
-            if self.auto_renew:
+            if self._settings.auto_renew:
                 self._start_watchdog(hold)
         return True
 
     def _releasing(self) -> Steps[None]:
         with self._guard:
-            hold = self._own.owned_hold(self.thread_local, self._spec.title(), "release")
+            hold = self._own.owned_hold(self._settings.thread_local, self._spec.label, "release")
             self._own.hold = None
             self._stop_watchdog()
         try:
@@ -338,15 +338,17 @@ class LockBase:
             self._own.leave()
             self._wake()
 
-    def _settle(self, result: Acquired, token: str | bytes, call_id: str) -> Hold | None:
-        """An acquire call ended: queue the clean-up of what may be left, raise its error."""
-        if result.hold is None and result.unsure:
+    def _settle(self, result: Acquired, token: str | bytes, call_id: str) -> None:
+        """An acquire call ended without a hold: queue the clean-up of what it may have left in
+        Redis, raise its error."""
+        if result.unsure:
             self._clean_up_later(abandoned(token, call_id, result.unsure, time.monotonic()))
         if result.error is not None:
             raise result.error from result.error.__cause__
-        return result.hold
 
     def _finish_release(self, hold: Hold, outcome: Outcome) -> None:
+        if outcome.status is Status.DONE and not outcome.failed and hold.lost_reason is None:
+            return  # the common case
         if outcome.failed:
             self._clean_up_later(abandoned(hold.token, hold.call_id, outcome.failed, time.monotonic()))
         if hold.lost or outcome.status is Status.NOT_OWNED:

@@ -447,6 +447,10 @@ def acquire_steps(
 
 def _granted(spec: Spec, got: Round, start: float) -> tuple[float, int, tuple[int, ...]]:
     """A quorum granted: the validity, the fencing token, and the granting masters behind it."""
+    if len(got.granted) == 1:  # one master (a RedisLock): nobody is behind
+        (node,) = got.granted
+        life = got.remaining[node]
+        return start + life - drift(life, spec.drift_factor), got.fences[node], ()
     until = valid_until(start, [got.remaining[n] for n in got.granted], spec.quorum, spec.drift_factor)
     fence = max(got.fences.values())
     return until, fence, tuple(n for n in got.granted if got.fences[n] < fence)

@@ -165,6 +165,11 @@ def acquire_args(
 ) -> AcquireArgs:
     """The arguments of one acquire: redis-py's ``acquire(sleep, blocking, blocking_timeout, token)``,
     with clear errors for the calls that meant something else before."""
+    fresh = new_token(32)  # one draw for the owner token and the call id
+    if sleep is None and blocking is None and blocking_timeout is None and token is None and not unexpected:
+        return AcquireArgs(  # the common call, acquire() with the constructor's settings
+            settings.sleep, settings.blocking, settings.blocking_timeout, fresh[:32], True, fresh[32:]
+        )
     if "timeout" in unexpected:
         raise TypeError(
             f"{kind}.acquire() takes no 'timeout': write acquire(blocking_timeout=...) for the wait, "
@@ -177,7 +182,6 @@ def acquire_args(
             f"{kind}.acquire({sleep}): the first parameter of acquire() is sleep (seconds between "
             f"attempts), as in redis-py's Lock; write acquire(blocking={sleep})"
         )
-    fresh = new_token(32)  # one draw for the owner token and the call id
     if token is None:
         value: str | bytes = fresh[:32]
     elif isinstance(token, (str, bytes)) and token:

@@ -109,6 +109,7 @@ class SyncLock(LockBase):
         self._nodes = [_Node(c, self.keys, self._settings.call_timeout) for c in clients]
         self._guard = threading.Lock()
         self._freed = threading.Condition(self._guard)  # a holder left: waiting threads may claim
+        self._waiting = 0  # threads waiting on _freed
         self._renewing = threading.Lock()
         self._stop: threading.Event | None = None
 
@@ -220,22 +221,27 @@ class SyncLock(LockBase):
 
     def _try_claim(self) -> bool:
         with self._guard:
-            return self._own.enter(threading.get_ident(), self._spec.title())
+            return self._own.enter(threading.get_ident(), self._spec.label)
 
     def _enter(self, request: p.Enter) -> bool:
         me = threading.get_ident()
         with self._guard:
-            while not self._own.enter(me, self._spec.title()):
+            while not self._own.enter(me, self._spec.label):
                 left = None if request.deadline is None else request.deadline - time.monotonic()
                 if not request.blocking or (left is not None and left <= 0):
                     return False
-                self._freed.wait(60.0 if left is None else min(left, 60.0))
+                self._waiting += 1
+                try:
+                    self._freed.wait(60.0 if left is None else min(left, 60.0))
+                finally:
+                    self._waiting -= 1
         return True
 
     # --- flavour hooks -----------------------------------------------------------------------
 
     def _wake(self) -> None:
-        self._freed.notify()
+        if self._waiting:
+            self._freed.notify()
 
     def _start_watchdog(self, hold: p.Hold) -> None:
         self._stop = threading.Event()
@@ -263,6 +269,7 @@ class SyncLock(LockBase):
         super()._after_fork_in_child(parent)
         self._guard = threading.Lock()  # another thread may have held them at fork
         self._freed = threading.Condition(self._guard)
+        self._waiting = 0
         self._renewing = threading.Lock()
         self._stop = None
 
