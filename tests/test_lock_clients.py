@@ -17,8 +17,8 @@ from redis_support import RedisServer, free_port, redis_server_binary
 from shardwise import AsyncRedisLock, FencedResource, LockBackendError, RedisLock
 
 
-@pytest.fixture
-def cluster(redis_factory: Callable[..., RedisServer]) -> RedisCluster:
+def one_node_cluster(redis_factory: Callable[..., RedisServer]) -> RedisServer:
+    """A redis-server in cluster mode that serves every slot itself."""
     server = redis_factory(cluster=True)
     admin = server.client()
     admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
@@ -27,7 +27,12 @@ def cluster(redis_factory: Callable[..., RedisServer]) -> RedisCluster:
         if time.monotonic() > deadline:
             pytest.fail("the one-node cluster did not become ready")
         time.sleep(0.05)
-    return RedisCluster(host="127.0.0.1", port=server.port, socket_timeout=5)
+    return server
+
+
+@pytest.fixture
+def cluster(redis_factory: Callable[..., RedisServer]) -> RedisCluster:
+    return RedisCluster(host="127.0.0.1", port=one_node_cluster(redis_factory).port, socket_timeout=5)
 
 
 def test_lock_on_redis_cluster(cluster: RedisCluster) -> None:
@@ -172,14 +177,7 @@ def test_cluster_lock_follows_its_slot_when_it_moves(
 
 
 def test_async_lock_on_redis_cluster(redis_factory: Callable[..., RedisServer]) -> None:
-    server = redis_factory(cluster=True)
-    admin = server.client()
-    admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
-    deadline = time.monotonic() + 10
-    while b"cluster_state:ok" not in admin.execute_command("CLUSTER", "INFO"):
-        if time.monotonic() > deadline:
-            pytest.fail("the one-node cluster did not become ready")
-        time.sleep(0.05)
+    server = one_node_cluster(redis_factory)
 
     async def scenario() -> None:
         cluster = AsyncRedisCluster(host="127.0.0.1", port=server.port)

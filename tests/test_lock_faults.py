@@ -35,19 +35,24 @@ def no_timeout_client(server: RedisServer) -> redis.Redis:
     return redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=None, socket_connect_timeout=None)
 
 
-def acquire_in_thread(lock: RedisLock, **kwargs: object) -> tuple[threading.Thread, list[object]]:
-    """Start ``lock.acquire(**kwargs)`` in a thread (the waiter); its result lands in the list."""
+def hand_over(holder: RedisLock, waiter: RedisLock, **kwargs: object) -> list[object]:
+    """``holder`` takes the lock; ``waiter.acquire(**kwargs)`` waits in a thread; the holder lets go
+    0.3 s later (from this thread). Returns what the waiter's acquire returned (or raised)."""
+    assert holder.acquire()
     results: list[object] = []
 
     def wait() -> None:
         try:
-            results.append(lock.acquire(**kwargs))  # type: ignore[arg-type]
+            results.append(waiter.acquire(**kwargs))  # type: ignore[arg-type]
         except Exception as exc:
             results.append(exc)
 
     thread = threading.Thread(target=wait)
     thread.start()
-    return thread, results
+    time.sleep(0.3)
+    holder.release()
+    thread.join(10)
+    return results
 
 
 # --- #9: a hung master costs only the operation that touched it ------------------------------
@@ -146,12 +151,8 @@ def test_contended_acquire_works_with_a_single_connection_pool(redis_server: Red
         client = redis.Redis(host="127.0.0.1", port=redis_server.port, max_connections=1)
     holder = RedisLock(redis_server.client(), "one-connection", ttl=10)
     waiter = RedisLock(client, "one-connection", ttl=10)
-    assert holder.acquire()
-    thread, results = acquire_in_thread(waiter, blocking_timeout=5)
-    time.sleep(0.3)
-    holder.release()
-    thread.join(10)
-    assert results == [True]  # it polled: the pool could not spare a connection for a subscription
+    # it polls: the pool cannot spare a connection for a subscription
+    assert hand_over(holder, waiter, blocking_timeout=5) == [True]
 
 
 def test_a_shared_blocking_pool_of_one_serves_holder_and_waiter(redis_server: RedisServer) -> None:
@@ -162,12 +163,7 @@ def test_a_shared_blocking_pool_of_one_serves_holder_and_waiter(redis_server: Re
     )
     holder = RedisLock(client, "shared-one", ttl=10)
     waiter = RedisLock(client, "shared-one", ttl=10)
-    assert holder.acquire()
-    thread, results = acquire_in_thread(waiter, blocking_timeout=5)
-    time.sleep(0.3)
-    holder.release()
-    thread.join(10)
-    assert results == [True]
+    assert hand_over(holder, waiter, blocking_timeout=5) == [True]
 
 
 # --- #12: fork -------------------------------------------------------------------------------
@@ -312,21 +308,11 @@ def test_a_huge_blocking_timeout_waits_as_asked(redis_server: RedisServer) -> No
     client = redis_server.client()
     holder = RedisLock(client, "huge-wait", ttl=10)
     waiter = RedisLock(client, "huge-wait", ttl=10, thread_local=False)
-    assert holder.acquire()
-    thread, results = acquire_in_thread(waiter, blocking_timeout=1e10)  # the old code: OverflowError
-    time.sleep(0.3)
-    holder.release()
-    thread.join(10)
-    assert results == [True]
+    assert hand_over(holder, waiter, blocking_timeout=1e10) == [True]  # the old code: OverflowError
     waiter.release()
     # the same through the local wait of an object shared by two threads
     shared = RedisLock(client, "huge-local", ttl=10, thread_local=False)
-    assert shared.acquire()
-    thread, results = acquire_in_thread(shared, blocking_timeout=1e10)
-    time.sleep(0.3)
-    shared.release()
-    thread.join(10)
-    assert results == [True]
+    assert hand_over(shared, shared, blocking_timeout=1e10) == [True]
 
 
 # --- #16: Redis down: prompt, with the real cause -----------------------------------------------

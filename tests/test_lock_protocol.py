@@ -353,61 +353,8 @@ def test_cleanup_retries_only_what_failed_and_skips_a_master_once_it_failed(
 # --- settings ----------------------------------------------------------------------------------
 
 
-@given(
-    masters=st.integers(1, 7),
-    ttl=st.floats(1e-4, 20.0),
-    factor=st.floats(0.0, 0.6),
-    node_timeout=st.one_of(st.none(), st.floats(0.001, 5.0)),
-)
-def test_settings_refuse_what_cannot_work(
-    masters: int, ttl: float, factor: float, node_timeout: float | None
-) -> None:
-    lose = masters - p.quorum(masters)
-
-    def make() -> Any:
-        return make_settings(
-            masters=masters,
-            ttl=ttl,
-            timeout=None,
-            sleep=None,
-            blocking=True,
-            blocking_timeout=None,
-            thread_local=True,
-            raise_on_release_error=True,
-            auto_renew=False,
-            on_lost=None,
-            renew_interval=ttl / 4,
-            call_timeout=node_timeout,
-            call_timeout_name="node_timeout",
-            drift_factor=factor,
-        )
-
-    waiting = lose * (node_timeout or 0.0)
-    works = (
-        factor < 0.5
-        and ttl - p.drift(ttl, factor) - waiting >= MIN_VALIDITY
-        and ttl / 4 < ttl - p.drift(ttl, factor)
-    )
-    if not works:
-        with pytest.raises(ValueError, match=r"ttl|drift_factor|renew_interval"):
-            make()
-        return
-    settings = make()
-    # a round that waits on every master Redlock may lose still leaves validity
-    assert settings.ttl - p.drift(settings.ttl, factor) - lose * settings.call_timeout >= MIN_VALIDITY - 1e-12
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"ttl": 0.002}, "ttl=0.002 s is too short"),
-        ({"drift_factor": 1.0}, r"drift_factor must be in \[0, 0.5\)"),
-        ({"ttl": 1e16}, r"at most 1e\+09 seconds"),
-        ({"ttl": 1, "timeout": 2}, "same setting"),
-        ({"ttl": 0.5, "call_timeout": 0.3, "masters": 5}, "node_timeout smaller|call_timeout smaller"),
-    ],
-)
-def test_bad_durations_name_the_parameter_and_the_bound(kwargs: dict[str, Any], match: str) -> None:
+def settings_of(**overrides: Any) -> Any:
+    """make_settings with the constructor's defaults (3 masters) and ``overrides``."""
     values: dict[str, Any] = {
         "masters": 3,
         "ttl": None,
@@ -424,54 +371,63 @@ def test_bad_durations_name_the_parameter_and_the_bound(kwargs: dict[str, Any], 
         "call_timeout_name": "node_timeout",
         "drift_factor": 0.01,
     }
-    values.update(kwargs)
+    return make_settings(**{**values, **overrides})
+
+
+@given(
+    masters=st.integers(1, 7),
+    ttl=st.floats(1e-4, 20.0),
+    factor=st.floats(0.0, 0.6),
+    node_timeout=st.one_of(st.none(), st.floats(0.001, 5.0)),
+)
+def test_settings_refuse_what_cannot_work(
+    masters: int, ttl: float, factor: float, node_timeout: float | None
+) -> None:
+    lose = masters - p.quorum(masters)
+    options = {"masters": masters, "ttl": ttl, "renew_interval": ttl / 4, "call_timeout": node_timeout}
+    options["drift_factor"] = factor
+    waiting = lose * (node_timeout or 0.0)
+    works = (
+        factor < 0.5
+        and ttl - p.drift(ttl, factor) - waiting >= MIN_VALIDITY
+        and ttl / 4 < ttl - p.drift(ttl, factor)
+    )
+    if not works:
+        with pytest.raises(ValueError, match=r"ttl|drift_factor|renew_interval"):
+            settings_of(**options)
+        return
+    settings = settings_of(**options)
+    # a round that waits on every master Redlock may lose still leaves validity
+    assert settings.ttl - p.drift(settings.ttl, factor) - lose * settings.call_timeout >= MIN_VALIDITY - 1e-12
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"ttl": 0.002}, "ttl=0.002 s is too short"),
+        ({"drift_factor": 1.0}, r"drift_factor must be in \[0, 0.5\)"),
+        ({"ttl": 1e16}, r"at most 1e\+09 seconds"),
+        ({"ttl": 1, "timeout": 2}, "same setting"),
+        ({"ttl": 0.5, "call_timeout": 0.3, "masters": 5}, "node_timeout smaller"),
+    ],
+)
+def test_bad_durations_name_the_parameter_and_the_bound(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        make_settings(**values)
+        settings_of(**kwargs)
 
 
 def test_timeout_is_the_ttl_and_no_ttl_means_renewed() -> None:
-    base: dict[str, Any] = {
-        "masters": 1,
-        "sleep": None,
-        "blocking": True,
-        "blocking_timeout": None,
-        "thread_local": True,
-        "raise_on_release_error": True,
-        "auto_renew": None,
-        "on_lost": None,
-        "renew_interval": None,
-        "call_timeout": None,
-        "call_timeout_name": "call_timeout",
-        "drift_factor": 0.01,
-    }
-    assert (
-        make_settings(ttl=None, timeout=30, **base).ttl == 30
-        and not make_settings(ttl=None, timeout=30, **base).auto_renew
-    )
-    default = make_settings(ttl=None, timeout=None, **base)
+    alias = settings_of(masters=1, timeout=30)
+    assert alias.ttl == 30 and not alias.auto_renew
+    default = settings_of(masters=1)
     assert default.ttl == 10 and default.auto_renew and default.sleep == 0.1
-    assert make_settings(ttl=5, timeout=5, **base).ttl == 5
+    assert settings_of(masters=1, ttl=5, timeout=5).ttl == 5
     assert MAX_TTL == 1e9
 
 
 @given(st.floats(0, 1e300) | st.just(float("inf")))
 def test_any_blocking_timeout_is_a_deadline_or_forever(wait: float) -> None:
-    settings = make_settings(
-        masters=1,
-        ttl=None,
-        timeout=None,
-        sleep=None,
-        blocking=True,
-        blocking_timeout=None,
-        thread_local=True,
-        raise_on_release_error=True,
-        auto_renew=None,
-        on_lost=None,
-        renew_interval=None,
-        call_timeout=None,
-        call_timeout_name="call_timeout",
-        drift_factor=0.01,
-    )
+    settings = settings_of(masters=1)
     got = acquire_args(settings, None, None, wait, None, {}, "RedisLock")
     assert got.wait == (None if wait == float("inf") else wait)
     # a huge wait never reaches a primitive: every single wait is at most MAX_WAIT_STEP
