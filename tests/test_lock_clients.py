@@ -195,3 +195,18 @@ def test_async_lock_on_redis_cluster(redis_factory: Callable[..., RedisServer]) 
         await cluster.aclose()
 
     asyncio.run(scenario())
+
+
+def test_errors_of_a_misdirected_client_are_lock_errors(
+    two_node_cluster: tuple[RedisServer, RedisServer],
+) -> None:
+    """A plain client on a cluster node that does not own the lock's slot gets MOVED: the lock says
+    so as a LockBackendError naming the lock and the reply, not a raw redis exception."""
+    _, b = two_node_cluster
+    name = next(
+        n for n in (f"misdirected-{i}" for i in range(1000)) if redis.cluster.key_slot(n.encode()) < 8192
+    )
+    lock = RedisLock(b.client(), name, ttl=5)  # b serves slots 8192.. only
+    with pytest.raises(LockBackendError, match=f"'{name}'.*MovedError") as caught:
+        lock.acquire(blocking_timeout=1)
+    assert isinstance(caught.value.__cause__, redis.exceptions.MovedError)

@@ -25,7 +25,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from shardwise.errors import LockError
 from shardwise.lock import _protocol as p
 from shardwise.lock._base import LockBase, MultiMaster, SingleMaster, watching
-from shardwise.lock._clients import Bounded, Slots, async_bounded, failure
+from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, async_bounded, failure
 from shardwise.lock._common import LockKeys, logger
 from shardwise.lock._scripts import invocation
 
@@ -87,7 +87,7 @@ class _Node:
             except redis.exceptions.MovedError as moved:  # the slot moved: follow it once
                 target = await self.target((moved.host, int(moved.port)))
                 return await target.scripts[source](keys=keys, args=argv)
-        except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
+        except CALL_ERRORS as exc:
             return failure(exc)
 
 
@@ -99,7 +99,10 @@ class _Subscription:
         self._pubsub: Any = None
 
     async def open(self, node: _Node, channel: str, bound: float) -> bool:
-        target = await node.target()
+        try:
+            target = await node.target()
+        except CALL_ERRORS:
+            return False  # no client for it now: the waiter polls
         if not target.slots.take():
             return False  # the pool cannot spare the connection: the waiter polls
         self._slots = target.slots
@@ -111,7 +114,7 @@ class _Subscription:
                 message = await self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
                 if message is not None and message.get("type") == "subscribe":
                     return True
-        except (redis.RedisError, OSError, asyncio.TimeoutError) as exc:
+        except CALL_ERRORS as exc:
             logger.debug("release subscription of %s failed: %r", channel, exc)
         self.close()
         return False

@@ -59,9 +59,16 @@ def bounded_kwargs(kwargs: dict[str, Any], bound: float, retry: object) -> dict[
     return out
 
 
+# What a call through a bounded client may raise besides a reply (no answer, a broken or refused
+# connection, a cluster without the slot): each counts as a master that did not answer.
+CALL_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException, OSError, asyncio.TimeoutError)
+
+
 def failure(exc: BaseException) -> Failed:
     """How a failed call counts: a connection problem (transient) or an error reply."""
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError, asyncio.TimeoutError)):
+        return Failed(exc, transient=True)
+    if isinstance(exc, redis.exceptions.RedisClusterException):
         return Failed(exc, transient=True)
     return Failed(exc, transient=str(exc).startswith(_TRANSIENT_REPLIES))
 

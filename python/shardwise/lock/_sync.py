@@ -17,7 +17,7 @@ from redis.cluster import RedisCluster
 from shardwise.errors import LockError
 from shardwise.lock import _protocol as p
 from shardwise.lock._base import LockBase, MultiMaster, SingleMaster, watching
-from shardwise.lock._clients import Bounded, Slots, failure, sync_bounded
+from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, failure, sync_bounded
 from shardwise.lock._common import LockKeys, logger
 from shardwise.lock._scripts import invocation
 
@@ -46,7 +46,7 @@ class _Node:
                 return self.target().scripts[source](keys=keys, args=argv)
             except redis.exceptions.MovedError as moved:  # the slot moved: follow it once
                 return self.target((moved.host, int(moved.port))).scripts[source](keys=keys, args=argv)
-        except (redis.RedisError, OSError) as exc:
+        except CALL_ERRORS as exc:
             return failure(exc)
 
 
@@ -59,7 +59,10 @@ class _Subscription:
         self._pubsub: Any = None
 
     def open(self, node: _Node, channel: str, bound: float) -> bool:
-        target = node.target()
+        try:
+            target = node.target()
+        except CALL_ERRORS:
+            return False  # no client for it now: the waiter polls
         if not target.slots.take():
             return False  # the pool cannot spare the connection: the waiter polls
         self._slots = target.slots
@@ -71,7 +74,7 @@ class _Subscription:
                 message = self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
                 if message is not None and message.get("type") == "subscribe":
                     return True
-        except (redis.RedisError, OSError) as exc:
+        except CALL_ERRORS as exc:
             logger.debug("release subscription of %s failed: %r", channel, exc)
         self.close()
         return False
@@ -303,7 +306,9 @@ class _Janitor:
         threading.Thread(target=self._run, name="shardwise-lock-cleanup", daemon=True).start()
 
     def _number(self, node: _Node) -> int:
-        key = id(node.target())  # kept alive by the node, which this janitor keeps
+        # one number per bounded client (so per master), or per node before it made one; either
+        # stays alive with the node, which this janitor keeps
+        key = id(node._target if node._target is not None else node)
         if key not in self._numbers:
             self._numbers[key] = len(self._nodes)
             self._nodes.append(node)
