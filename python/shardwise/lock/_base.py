@@ -22,7 +22,12 @@ import weakref
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeAlias
+
+import redis
+import redis.asyncio
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
 
 from shardwise.errors import LockError, LockLostError, LockNotAcquiredError, LockNotOwnedError
 from shardwise.lock._clients import label
@@ -49,6 +54,9 @@ from shardwise.lock._protocol import (
     watchdog_steps,
 )
 from shardwise.lock._settings import SINGLE_MASTER_DRIFT, Settings, acquire_args, extension, make_settings
+
+# A lock's client: the blocking locks take the first two kinds, the asyncio ones the last two.
+AnyClient: TypeAlias = "redis.Redis | RedisCluster | redis.asyncio.Redis | AsyncRedisCluster"
 
 
 class Ownership:
@@ -426,7 +434,7 @@ class SingleMaster(LockBase):
 
     def __init__(
         self,
-        client: Any,
+        client: AnyClient,
         name: str,
         ttl: float | None = None,
         sleep: float | None = None,
@@ -484,7 +492,7 @@ class MultiMaster(LockBase):
 
     def __init__(
         self,
-        clients: Sequence[Any],
+        clients: Sequence[AnyClient],
         name: str,
         ttl: float | None = None,
         sleep: float | None = None,
