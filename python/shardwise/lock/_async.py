@@ -24,9 +24,10 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from shardwise.errors import LockError
 from shardwise.lock import _protocol as p
-from shardwise.lock._base import LockBase, MultiMaster, SingleMaster, watching
+from shardwise.lock._base import LockBase, watching
 from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, async_bounded, failure
 from shardwise.lock._common import LockKeys, logger
+from shardwise.lock._kinds import MultiMaster, SingleMaster
 from shardwise.lock._scripts import invocation
 
 T = TypeVar("T")

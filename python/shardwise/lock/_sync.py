@@ -16,9 +16,10 @@ from redis.cluster import RedisCluster
 
 from shardwise.errors import LockError
 from shardwise.lock import _protocol as p
-from shardwise.lock._base import LockBase, MultiMaster, SingleMaster, watching
+from shardwise.lock._base import LockBase, watching
 from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, failure, sync_bounded
 from shardwise.lock._common import LockKeys, logger
+from shardwise.lock._kinds import MultiMaster, SingleMaster
 from shardwise.lock._scripts import invocation
 
 T = TypeVar("T")
