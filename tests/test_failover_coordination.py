@@ -116,7 +116,7 @@ def test_malformed_messages_and_states_are_skipped(
     assert follower.shared_states() == {"good": NodeState.DOWN}
 
 
-@pytest.mark.parametrize("ttl", [0.0005, 0, -1, math.inf, math.nan, True, "5", None])
+@pytest.mark.parametrize("ttl", [0.0005, 0.001, 0, -1, math.inf, math.nan, True, "5"])
 def test_coordinator_refuses_the_ttls_the_lock_refuses(redis_server: RedisServer, ttl: object) -> None:
     client = redis_server.client()
     with pytest.raises((TypeError, ValueError)) as refused_by_lock:
@@ -127,7 +127,7 @@ def test_coordinator_refuses_the_ttls_the_lock_refuses(redis_server: RedisServer
 
 def test_coordinator_accepts_the_ttls_the_lock_accepts(redis_server: RedisServer) -> None:
     client = redis_server.client()
-    for ttl in (0.001, 1, 2.5):
+    for ttl in (0.01, 1, 2.5):
         RedisLock(client, "probe", ttl, auto_renew=True)
         assert Coordinator(client, "ttl", ttl=ttl).ttl == ttl
 
