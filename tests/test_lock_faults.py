@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio
+import shardwise
 from redis_support import RedisServer
 from shardwise import (
     AsyncRedlock,
@@ -27,7 +28,8 @@ from shardwise import (
     Redlock,
 )
 
-PYTHON_SOURCE = str(Path(__file__).resolve().parent.parent / "python")
+# children import the shardwise these tests imported (the installed wheel in CI, the source tree in dev)
+PACKAGE_ROOT = str(Path(shardwise.__file__).resolve().parent.parent)
 
 
 def no_timeout_client(server: RedisServer) -> redis.Redis:
@@ -175,7 +177,7 @@ def _third_process_acquires(port: int, name: str) -> bool:
         f"lock = RedisLock(redis.Redis(port={port}), {name!r}, ttl=5); "
         "print(lock.acquire(blocking=False))"
     )
-    env = dict(os.environ, PYTHONPATH=PYTHON_SOURCE, SHARDWISE_ALLOW_SOURCE="1")
+    env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip() == "True"
