@@ -22,9 +22,9 @@ from shardwise.cli._common import (
     parse_nodes,
     positive_int,
 )
-from shardwise.cli.algorithms import Placement
 from shardwise.cli.keyfiles import FORMATS, detect_format, read_all_keys
 from shardwise.cli.progress import Progress
+from shardwise.placement import Placement
 
 EPILOG = """\
 examples:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from shardwise.pure.placement._hash64 import GOLDEN, MASK64, mix64, xxh3_bytes
+from shardwise.pure.placement._hashes import GOLDEN_GAMMA, MASK64, murmur_fmix64, xxh3_64
 
 
 def point_hash(name: str, j: int) -> int:
     """Ring point ``j`` of node ``name``: XXH3-64 of its UTF-8 name, seeded with ``j``."""
-    return xxh3_bytes(name.encode("utf-8"), j)
+    return xxh3_64(name.encode("utf-8"), j)
 
 
 def probe(key_hash: int, i: int) -> int:
     """Probe ``i`` of a key hash (multi-probe hashing)."""
-    return mix64(key_hash ^ ((i * GOLDEN) & MASK64))
+    return murmur_fmix64(key_hash ^ ((i * GOLDEN_GAMMA) & MASK64))
 
 
 class SortedPoints:

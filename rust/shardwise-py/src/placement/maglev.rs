@@ -6,26 +6,28 @@ use shardwise_core::placement::maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE};
 use shardwise_core::placement::{Maglev, NodeSet};
 
 use super::common::{
-    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
+    class_err, given_params, param, parse_nodes, placement_class, PyPlacement, Shared,
 };
+use crate::errors::Result;
+use crate::validate::int_param;
 
 impl PyPlacement for Maglev {
     const CLASS: &'static str = "Maglev";
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("table_size", self.table_size())?;
         Ok(d)
     }
 
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> Result<Self> {
         let py = params.py();
         let size = match param(params, "table_size")? {
-            Some(v) => int_param(py, "table_size", &v, 2, u64::from(MAX_TABLE_SIZE))? as u32,
+            Some(v) => int_param("table_size", &v, 2, u64::from(MAX_TABLE_SIZE))? as u32,
             None => DEFAULT_TABLE_SIZE,
         };
         py.detach(|| Maglev::new(nodes, size))
-            .map_err(|e| to_py_err(py, "Maglev", e))
+            .map_err(class_err::<Self>)
     }
 }
 
@@ -51,7 +53,7 @@ placement_class!(PyMaglev {
         table_size: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let params = given_params(py, &[("table_size", table_size)])?;
-        let core = Maglev::from_params(parse_nodes(py, nodes)?, &params)?;
+        let core = Maglev::from_params(parse_nodes(nodes)?, &params)?;
         Ok(PyMaglev { inner: Shared::new(py, core) })
     }
 

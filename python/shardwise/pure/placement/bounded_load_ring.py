@@ -11,7 +11,7 @@ import numpy.typing as npt
 from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import as_key_list
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_out, int_param, placed
-from shardwise.pure.placement._hash64 import key_hash
+from shardwise.pure.placement._hashes import key_hash
 from shardwise.pure.placement._points import SortedPoints
 
 DEFAULT_VNODES = 160
@@ -157,7 +157,7 @@ class BoundedLoadRing(PurePlacement):
         """Assign the batch in order, no node above its capacity (into ``out`` when given)."""
         items = as_key_list(keys)
         if out is not None:
-            check_out(out, len(items))
+            check_out(out, len(items), keys)
         if not self._names:
             raise self._no_nodes()
         hashes = [key_hash(k) for k in items]

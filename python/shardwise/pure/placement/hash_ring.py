@@ -10,6 +10,7 @@ from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import encode_key
 from shardwise.pure.placement._base import NodesArg, PurePlacement, int_param
 from shardwise.pure.placement._hashes import RING_HASHES
+from shardwise.pure.validate import text_param
 
 DEFAULT_VNODES = 160
 MAX_VNODES = 1 << 20
@@ -35,7 +36,7 @@ class HashRing(PurePlacement):
         self, nodes: NodesArg = None, *, vnodes: int = DEFAULT_VNODES, hash: str = "xxh3_64"
     ) -> None:
         self._vnodes = int_param("vnodes", vnodes, 1, MAX_VNODES)
-        if hash not in RING_HASHES:
+        if text_param("hash", hash) not in RING_HASHES:
             raise ConfigurationError(f"unknown hash {hash!r}; choose one of {', '.join(RING_HASHES)}")
         self._hash_name = hash
         self._hash = RING_HASHES[hash]

@@ -6,7 +6,7 @@ from typing import Any
 
 from shardwise.errors import ConfigurationError
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_integral_weight, int_param
-from shardwise.pure.placement._hash64 import MASK64, key_hash
+from shardwise.pure.placement._hashes import MASK64, key_hash
 from shardwise.pure.placement._points import SortedPoints, probe
 
 DEFAULT_PROBES = 21
