@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shardwise.errors import ConfigurationError, NoNodesError, UnknownNodeError
-from shardwise.pure.keys import as_key_list
+from shardwise.pure.keys import as_key_list, encode_key
 from shardwise.pure.validate import check_out as check_bulk_out
 from shardwise.pure.validate import int_param, node_name, quoted, type_name
 from shardwise.pure.validate import weight as weight_value
@@ -150,15 +150,15 @@ class PurePlacement(ABC):
 
     def get_node(self, key: Any) -> str:
         """The node that owns ``key``."""
+        encode_key(key)
         if not self._names:
-            as_key_list([key])
             raise self._no_nodes()
         return self._names[self._locate(key)]
 
     def get_nodes(self, key: Any, n: int) -> list[str]:
         """``n`` distinct nodes for ``key``, in preference order."""
         n = int_param("n", n, 0, 2**32 - 1)
-        as_key_list([key])
+        encode_key(key)
         if not self._names:
             raise self._no_nodes()
         if n > len(self._names):

@@ -13,6 +13,7 @@ from shardwise.pure.keys import as_key_list
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_out, int_param, placed
 from shardwise.pure.placement._hashes import key_hash
 from shardwise.pure.placement._points import SortedPoints
+from shardwise.pure.validate import number
 
 DEFAULT_VNODES = 160
 DEFAULT_LOAD_FACTOR = 1.25
@@ -104,15 +105,13 @@ class BoundedLoadRing(PurePlacement):
         self,
         nodes: NodesArg = None,
         *,
-        vnodes: int = DEFAULT_VNODES,
-        load_factor: float = DEFAULT_LOAD_FACTOR,
+        vnodes: int | None = None,
+        load_factor: float | None = None,
     ) -> None:
-        self._vnodes = int_param("vnodes", vnodes, 1, MAX_VNODES)
-        if isinstance(load_factor, bool) or not isinstance(load_factor, (int, float)):
-            raise TypeError(f"load_factor must be a number, not {type(load_factor).__name__}")
-        c = float(load_factor)
+        self._vnodes = DEFAULT_VNODES if vnodes is None else int_param("vnodes", vnodes, 1, MAX_VNODES)
+        c = DEFAULT_LOAD_FACTOR if load_factor is None else number("load_factor", load_factor)
         if not (math.isfinite(c) and c >= 1.0):
-            raise ConfigurationError(f"load_factor must be a finite number >= 1, got {c}")
+            raise ConfigurationError(f"load_factor must be a finite number >= 1, got {c!r}")
         self._load_factor = c
         self._ring = SortedPoints([])
         super().__init__(nodes)

@@ -33,10 +33,12 @@ class HashRing(PurePlacement):
     CLASS = "HashRing"
 
     def __init__(
-        self, nodes: NodesArg = None, *, vnodes: int = DEFAULT_VNODES, hash: str = "xxh3_64"
+        self, nodes: NodesArg = None, *, vnodes: int | None = None, hash: str | None = None
     ) -> None:
-        self._vnodes = int_param("vnodes", vnodes, 1, MAX_VNODES)
-        if text_param("hash", hash) not in RING_HASHES:
+        # None (or leaving one out) means the default, as in the Rust class.
+        self._vnodes = DEFAULT_VNODES if vnodes is None else int_param("vnodes", vnodes, 1, MAX_VNODES)
+        hash = "xxh3_64" if hash is None else text_param("hash", hash)
+        if hash not in RING_HASHES:
             raise ConfigurationError(f"unknown hash {hash!r}; choose one of {', '.join(RING_HASHES)}")
         self._hash_name = hash
         self._hash = RING_HASHES[hash]

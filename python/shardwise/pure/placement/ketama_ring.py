@@ -39,9 +39,10 @@ class KetamaRing(PurePlacement):
     CLASS = "KetamaRing"
 
     def __init__(
-        self, nodes: NodesArg = None, *, flavor: str = "libketama", vnodes: int | None = None
+        self, nodes: NodesArg = None, *, flavor: str | None = None, vnodes: int | None = None
     ) -> None:
-        if text_param("flavor", flavor) not in FLAVORS:
+        flavor = "libketama" if flavor is None else text_param("flavor", flavor)
+        if flavor not in FLAVORS:
             raise ConfigurationError(f'unknown ketama flavor {flavor!r}; choose "libketama" or "uhashring"')
         self._flavor = flavor
         self._vnodes = (

@@ -8,6 +8,7 @@ from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import encode_key, key_int
 from shardwise.pure.placement._base import NodesArg, PurePlacement
 from shardwise.pure.placement._hashes import GOLDEN_GAMMA, MASK64, jump_bucket, murmur_fmix64, scale, xxh3_64
+from shardwise.pure.validate import node_name
 
 
 def _rehash(key_hash: int, bucket: int) -> int:
@@ -179,7 +180,7 @@ class MementoHash(PurePlacement):
 
     def remove_node(self, name: str) -> None:
         """Remove any node: only its keys move, spread evenly over the others."""
-        i = self._require(name)
+        i = self._require(node_name(name))
         self._remove_at(i)
         b = self._slot_of.pop(i)
         self._engine.remove(b)

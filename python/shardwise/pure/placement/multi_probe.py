@@ -62,8 +62,8 @@ class MultiProbe(PurePlacement):
 
     CLASS = "MultiProbe"
 
-    def __init__(self, nodes: NodesArg = None, *, probes: int = DEFAULT_PROBES) -> None:
-        self._probes = int_param("probes", probes, 1, MAX_PROBES)
+    def __init__(self, nodes: NodesArg = None, *, probes: int | None = None) -> None:
+        self._probes = DEFAULT_PROBES if probes is None else int_param("probes", probes, 1, MAX_PROBES)
         self._ring = SortedPoints([])
         super().__init__(nodes)
         self._rebuild()

@@ -170,7 +170,8 @@ impl BoundedLoadRing {
         check_vnodes(vnodes)?;
         if !(load_factor.is_finite() && load_factor >= 1.0) {
             return Err(Error::Config(format!(
-                "load_factor must be a finite number >= 1, got {load_factor}"
+                "load_factor must be a finite number >= 1, got {}",
+                crate::text::py_float(load_factor)
             )));
         }
         total_points(vnodes, nodes.weights())?;
