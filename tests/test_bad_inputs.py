@@ -196,7 +196,7 @@ def balancer_ctor_calls(name: str) -> list[tuple[str, Callable[[type], Any]]]:
     calls.append(("not iterable", lambda c: c(5)))
     calls.append(("duplicate", lambda c: c(["a"], backups=["a"])))
     calls.append(("clock", lambda c: c(NODES, clock=5)))
-    if "seed" in inspect.signature(getattr(pure_selection, name)).parameters:
+    if "seed" in pure_selection.CLASSES[name].SETTINGS:
         for i, seed in enumerate(v for v in BAD_INTS if v is not None):  # None: a fresh seed
             calls.append((f"seed {i}", lambda c, seed=seed: c(NODES, seed=seed)))
     if name == "PowerOfTwo":

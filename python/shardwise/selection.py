@@ -53,9 +53,14 @@ UP, DOWN, DRAINING = "up", "down", "draining"
 
 def from_state(state: dict[str, Any]) -> Any:
     """Rebuild a balancer (or a :class:`Sticky`) from ``to_state()`` output (pickling uses this)."""
+    return restore(state, CLASSES)
+
+
+def restore(state: dict[str, Any], classes: dict[str, type[Any]]) -> Any:
+    """``from_state`` over ``classes`` (these, or the pure twins)."""
     if not isinstance(state, dict) or "class" not in state:
         raise TypeError("state must be a dict made by to_state()")
-    cls = Sticky if state["class"] == "Sticky" else CLASSES.get(state["class"])
+    cls = Sticky if state["class"] == "Sticky" else classes.get(state["class"])
     if cls is None:
         raise ConfigurationError(f"unknown balancer class {state['class']!r} in state")
     return cls.from_state(state)

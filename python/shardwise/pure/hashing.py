@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shardwise.pure.keys import as_key_list, encode_key
+from shardwise.pure.placement._hashes import murmur_fmix64
 from shardwise.pure.validate import check_out
 
 __all__ = [
@@ -335,14 +336,6 @@ def _fmix32(h: int) -> int:
     return h ^ (h >> 16)
 
 
-def _fmix64(k: int) -> int:
-    k ^= k >> 33
-    k = (k * 0xFF51AFD7ED558CCD) & M64
-    k ^= k >> 33
-    k = (k * 0xC4CEB9FE1A85EC53) & M64
-    return k ^ (k >> 33)
-
-
 def _murmur3_32(data: bytes, seed: int) -> int:
     n = len(data)
     h = seed
@@ -390,8 +383,8 @@ def _murmur3_128(data: bytes, seed: int) -> tuple[int, int]:
     h2 ^= n
     h1 = (h1 + h2) & M64
     h2 = (h2 + h1) & M64
-    h1 = _fmix64(h1)
-    h2 = _fmix64(h2)
+    h1 = murmur_fmix64(h1)
+    h2 = murmur_fmix64(h2)
     h1 = (h1 + h2) & M64
     h2 = (h2 + h1) & M64
     return h1, h2

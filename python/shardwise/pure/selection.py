@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,10 @@ from shardwise._core import BALANCERS
 from shardwise.errors import ConfigurationError, NoAvailableBackendError, UnknownNodeError
 from shardwise.pure.validate import callable_setting, int_param, node_name, number, quoted, type_name
 from shardwise.pure.validate import weight as weight_value
-from shardwise.selection import Sticky
+from shardwise.selection import Sticky, restore
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _MASK = (1 << 64) - 1
 _TWO_64 = 18446744073709551616.0
@@ -166,17 +169,36 @@ def _seed(settings: dict[str, Any]) -> int:
     return random.getrandbits(64) if seed is None else int_param("seed", seed, 0, _MASK)
 
 
-def _given(**settings: Any) -> dict[str, Any]:
-    """The settings a constructor was given (``clock`` and ``seed`` left out when None)."""
-    return {k: v for k, v in settings.items() if v is not None or k not in ("clock", "seed")}
+COMMON_SETTINGS = ("panic_threshold", "slow_start", "slow_start_floor", "clock")
+
+
+class Settings(TypedDict, total=False):
+    """The keyword settings every balancer takes."""
+
+    panic_threshold: float
+    slow_start: float
+    slow_start_floor: float
+    clock: Clock | None
+
+
+class LoadAwareSettings(Settings, total=False):
+    seed: int | None
+    min_share: float
 
 
 class _Balancer:
     """Pool of backends with health, backups, panic threshold and slow start (as ``Pool``)."""
 
-    def __init__(self, backends: Backends, backups: Backends, settings: dict[str, Any]) -> None:
-        """``settings``: the keyword settings given (absent ones left out), checked in the order
-        and with the messages of the Rust classes."""
+    #: The keyword settings of the class beyond those every balancer takes (as the Rust class).
+    SETTINGS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, backends: Backends = None, *, backups: Backends = None, **given: Any) -> None:
+        """``given``: the keyword settings, checked in the order and with the messages of the
+        Rust classes (``clock=None`` and ``seed=None`` mean none)."""
+        for key in given:
+            if key not in COMMON_SETTINGS and key not in self.SETTINGS:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {key!r}")
+        settings = {k: v for k, v in given.items() if v is not None or k not in ("clock", "seed")}
         kept: dict[str, Any] = {}
 
         def setting(name: str) -> float:
@@ -551,24 +573,9 @@ class _Balancer:
 class RoundRobin(_Balancer):
     """Smooth weighted round robin, pick for pick as nginx."""
 
-    def __init__(
-        self,
-        backends: Backends = None,
-        *,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
-    ) -> None:
+    def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
         self._cur: list[float] = []
-        settings = _given(
-            panic_threshold=panic_threshold,
-            slow_start=slow_start,
-            slow_start_floor=slow_start_floor,
-            clock=clock,
-        )
-        super().__init__(backends, backups, settings)
+        return False
 
     def _rebuild(self) -> None:
         self._cur = [self._backends[i].current for i in self._members]
@@ -620,30 +627,10 @@ def build_alias(weights: list[float], total: float) -> list[tuple[int, int]]:
 class WeightedRandom(_Balancer):
     """Weighted random picks in O(1) (Vose alias method), reproducible with ``seed=``."""
 
-    def __init__(
-        self,
-        backends: Backends = None,
-        *,
-        seed: int | None = None,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
-        **own: Any,
-    ) -> None:
-        self._table: list[tuple[int, int]] = []
-        settings = _given(
-            seed=seed,
-            panic_threshold=panic_threshold,
-            slow_start=slow_start,
-            slow_start_floor=slow_start_floor,
-            clock=clock,
-            **own,
-        )
-        super().__init__(backends, backups, settings)
+    SETTINGS: ClassVar[tuple[str, ...]] = ("seed",)
 
     def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
+        self._table: list[tuple[int, int]] = []
         self._rng = Rng(_seed(settings))
         return False
 
@@ -695,28 +682,12 @@ class WeightedRandom(_Balancer):
 class LoadAware(WeightedRandom):
     """Weighted random with weights ``capacity × max(1 − load, min_share)`` from reported load."""
 
+    SETTINGS = ("seed", "min_share")
+
     def __init__(
-        self,
-        capacities: Backends = None,
-        *,
-        min_share: float = 0.05,
-        seed: int | None = None,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
+        self, capacities: Backends = None, *, backups: Backends = None, **settings: Unpack[LoadAwareSettings]
     ) -> None:
-        super().__init__(
-            capacities,
-            seed=seed,
-            backups=backups,
-            panic_threshold=panic_threshold,
-            slow_start=slow_start,
-            slow_start_floor=slow_start_floor,
-            clock=clock,
-            min_share=min_share,
-        )
+        super().__init__(capacities, backups=backups, **settings)
 
     def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
         kept.setdefault("min_share", DEFAULTS["min_share"])
@@ -835,24 +806,9 @@ class LeastConnections(_LeaseOwner):
     moves past each pick; equal scores go to the larger weight, then to the first scanned.
     """
 
-    def __init__(
-        self,
-        backends: Backends = None,
-        *,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
-    ) -> None:
+    def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
         self._cursor = 0
-        settings = _given(
-            panic_threshold=panic_threshold,
-            slow_start=slow_start,
-            slow_start_floor=slow_start_floor,
-            clock=clock,
-        )
-        super().__init__(backends, backups, settings)
+        return False
 
     def _rebuild(self) -> None:
         m = len(self._members)
@@ -882,31 +838,7 @@ class LeastConnections(_LeaseOwner):
 class PowerOfTwo(_LeaseOwner):
     """Power of two choices on held leases, optionally weighted by peak-EWMA latency."""
 
-    def __init__(
-        self,
-        backends: Backends = None,
-        *,
-        seed: int | None = None,
-        peak_ewma: bool = False,
-        decay: float = 10.0,
-        default_rtt: float = 0.03,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
-    ) -> None:
-        settings = _given(
-            seed=seed,
-            peak_ewma=peak_ewma,
-            decay=decay,
-            default_rtt=default_rtt,
-            panic_threshold=panic_threshold,
-            slow_start=slow_start,
-            slow_start_floor=slow_start_floor,
-            clock=clock,
-        )
-        super().__init__(backends, backups, settings)
+    SETTINGS = ("seed", "peak_ewma", "decay", "default_rtt")
 
     def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
         self._rng = Rng(_seed(settings))
@@ -965,9 +897,4 @@ __all__ = ["CLASSES", "Lease", "Rng", "Sticky", "from_state", *CLASSES]
 
 def from_state(state: dict[str, Any]) -> Any:
     """Rebuild a twin balancer (or a :class:`Sticky`) from ``to_state()`` output."""
-    if not isinstance(state, dict) or "class" not in state:
-        raise TypeError("state must be a dict made by to_state()")
-    cls = Sticky if state["class"] == "Sticky" else CLASSES.get(state["class"])
-    if cls is None:
-        raise ConfigurationError(f"unknown balancer class {state['class']!r} in state")
-    return cls.from_state(state)
+    return restore(state, CLASSES)

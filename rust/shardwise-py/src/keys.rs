@@ -3,7 +3,7 @@
 //! → 8 bytes little-endian, two's complement for negatives, range [-2**63, 2**64).
 
 use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple};
@@ -96,7 +96,19 @@ pub fn with_key_ref<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(KeyRef<'_>) -> R) 
         return Ok(f(KeyRef::Int(int_bits(obj)?)));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
-        return Ok(f(KeyRef::Bytes(&b.to_vec())));
+        // A copy (the bytearray could change under us), made fallibly: a huge key that cannot
+        // be copied is a MemoryError, not an abort.
+        // SAFETY: the GIL is held and no Python code runs until the copy is made.
+        let bytes = unsafe { b.as_bytes() };
+        let mut copy = Vec::new();
+        copy.try_reserve_exact(bytes.len()).map_err(|_| {
+            PyMemoryError::new_err(format!(
+                "cannot copy a bytearray key of {} bytes",
+                bytes.len()
+            ))
+        })?;
+        copy.extend_from_slice(bytes);
+        return Ok(f(KeyRef::Bytes(&copy)));
     }
     if obj.is_instance_of::<PyMemoryView>() {
         let copy = obj.call_method0("tobytes")?;
@@ -298,13 +310,21 @@ fn raw_units<'py>(arr: &Bound<'py, PyUntypedArray>, unit: &str) -> PyResult<Boun
     contiguous.call_method1("view", (np.getattr(unit)?,))
 }
 
-fn fixed_bytes(arr: &Bound<'_, PyUntypedArray>, width: usize) -> Result<PackedKeys> {
-    let n = arr.len();
+/// Room for `n` keys of up to `width` units; for width 0, the `n` empty keys themselves.
+fn packed_for(n: usize, width: usize) -> Result<PackedKeys> {
     let mut packed = PackedKeys::try_with_capacity(n, width)?;
     if width == 0 {
         for _ in 0..n {
             packed.try_push(b"")?;
         }
+    }
+    Ok(packed)
+}
+
+fn fixed_bytes(arr: &Bound<'_, PyUntypedArray>, width: usize) -> Result<PackedKeys> {
+    let n = arr.len();
+    let mut packed = packed_for(n, width)?;
+    if width == 0 {
         return Ok(packed);
     }
     let units = raw_units(arr, "uint8")?;
@@ -318,11 +338,8 @@ fn fixed_bytes(arr: &Bound<'_, PyUntypedArray>, width: usize) -> Result<PackedKe
 
 fn fixed_text(arr: &Bound<'_, PyUntypedArray>, width: usize) -> Result<PackedKeys> {
     let n = arr.len();
-    let mut packed = PackedKeys::try_with_capacity(n, width)?;
+    let mut packed = packed_for(n, width)?;
     if width == 0 {
-        for _ in 0..n {
-            packed.try_push(b"")?;
-        }
         return Ok(packed);
     }
     let units = raw_units(arr, "uint32")?;

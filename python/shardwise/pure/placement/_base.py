@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,7 +22,7 @@ MAX_NODES = 1 << 24
 NodesArg = Iterable[str] | Mapping[str, float] | None
 
 
-__all__ = ["FixedLayout", "NodesArg", "PurePlacement", "check_out", "int_param", "placed"]
+__all__ = ["FixedLayout", "NodesArg", "PurePlacement", "check_out", "distinct_walk", "int_param", "placed"]
 
 
 def check_out(out: object, count: int, keys: object) -> npt.NDArray[np.int32]:
@@ -30,6 +30,19 @@ def check_out(out: object, count: int, keys: object) -> npt.NDArray[np.int32]:
     slot per key, sharing no memory with ``keys``."""
     checked: npt.NDArray[np.int32] = check_bulk_out(out, (count,), np.int32, keys)
     return checked
+
+
+def distinct_walk(owners: Sequence[int], start: int, n: int) -> list[int]:
+    """The first ``n`` distinct owners walking ``owners`` from ``start``, wrapping around."""
+    out: list[int] = []
+    size = len(owners)
+    for step in range(size):
+        if len(out) == n:
+            break
+        owner = owners[(start + step) % size]
+        if owner not in out:
+            out.append(owner)
+    return out
 
 
 def placed(owners: list[int], out: npt.NDArray[np.int32] | None) -> npt.NDArray[np.int32]:
@@ -170,9 +183,13 @@ class PurePlacement(ABC):
         items = as_key_list(keys)
         if out is not None:
             check_out(out, len(items), keys)
+        return placed(self._place_items(items), out)
+
+    def _place_items(self, items: list[Any]) -> list[int]:
+        """The owner of every (checked) key; the default locates them one by one."""
         if not self._names:
             raise self._no_nodes()
-        return placed([self._locate(k) for k in items], out)
+        return [self._locate(k) for k in items]
 
     @property
     def nodes(self) -> tuple[str, ...]:

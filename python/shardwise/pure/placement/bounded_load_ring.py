@@ -5,12 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from shardwise.errors import ConfigurationError
-from shardwise.pure.keys import as_key_list
-from shardwise.pure.placement._base import NodesArg, PurePlacement, check_out, int_param, placed
+from shardwise.pure.placement._base import NodesArg, PurePlacement, distinct_walk, int_param
 from shardwise.pure.placement._hashes import key_hash
 from shardwise.pure.placement._points import SortedPoints
 from shardwise.pure.validate import number
@@ -48,18 +44,7 @@ def locate(ring: SortedPoints, key_hash: int) -> int | None:
 
 
 def locate_n(ring: SortedPoints, key_hash: int, n: int) -> list[int]:
-    out: list[int] = []
-    size = len(ring)
-    if size == 0:
-        return out
-    start = ring.successor(key_hash)
-    for step in range(size):
-        if len(out) == n:
-            break
-        owner = ring.owners[(start + step) % size]
-        if owner not in out:
-            out.append(owner)
-    return out
+    return distinct_walk(ring.owners, ring.successor(key_hash), n) if len(ring) else []
 
 
 def assign(ring: SortedPoints, key_hashes: list[int], capacity: list[int]) -> list[int]:
@@ -152,12 +137,9 @@ class BoundedLoadRing(PurePlacement):
     def _locate_n(self, key: Any, n: int) -> list[int]:
         return locate_n(self._ring, key_hash(key), n)
 
-    def place(self, keys: Any, *, out: npt.NDArray[np.int32] | None = None) -> npt.NDArray[np.int32]:
-        """Assign the batch in order, no node above its capacity (into ``out`` when given)."""
-        items = as_key_list(keys)
-        if out is not None:
-            check_out(out, len(items), keys)
+    def _place_items(self, items: list[Any]) -> list[int]:
+        """Assign the batch in order, no node above its capacity."""
         if not self._names:
             raise self._no_nodes()
         hashes = [key_hash(k) for k in items]
-        return placed(assign(self._ring, hashes, self.capacities(len(hashes))), out)
+        return assign(self._ring, hashes, self.capacities(len(hashes)))

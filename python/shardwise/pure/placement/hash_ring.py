@@ -8,7 +8,7 @@ from typing import Any
 
 from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import encode_key
-from shardwise.pure.placement._base import NodesArg, PurePlacement, int_param
+from shardwise.pure.placement._base import NodesArg, PurePlacement, distinct_walk, int_param
 from shardwise.pure.placement._hashes import RING_HASHES
 from shardwise.pure.validate import text_param
 
@@ -82,11 +82,4 @@ class HashRing(PurePlacement):
         return self._owners[self._position(key)]
 
     def _locate_n(self, key: Any, n: int) -> list[int]:
-        start = self._position(key)
-        out: list[int] = []
-        for owner in self._owners[start:] + self._owners[:start]:
-            if len(out) == n:
-                break
-            if owner not in out:
-                out.append(owner)
-        return out
+        return distinct_walk(self._owners, self._position(key), n)

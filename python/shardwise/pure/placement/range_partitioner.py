@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from shardwise.errors import ConfigurationError
-from shardwise.pure.keys import as_key_list, encode_key, key_int
-from shardwise.pure.placement._base import FixedLayout, check_out, placed
+from shardwise.pure.keys import encode_key, key_int
+from shardwise.pure.placement._base import FixedLayout, distinct_walk
 
 Bound = int | str | bytes
 
@@ -139,19 +138,9 @@ class RangePartitioner(FixedLayout):
 
     def _locate_n(self, key: Any, n: int) -> list[int]:
         self._check_kind(key)
-        start, out = self._range(key), list[int]()
-        for step in range(len(self._owners)):
-            if len(out) == n:
-                break
-            o = self._owners[(start + step) % len(self._owners)]
-            if o not in out:
-                out.append(o)
-        return out
+        return distinct_walk(self._owners, self._range(key), n)
 
-    def place(self, keys: Any, *, out: npt.NDArray[np.int32] | None = None) -> npt.NDArray[np.int32]:
-        items = as_key_list(keys)
-        if out is not None:
-            check_out(out, len(items), keys)
+    def _place_items(self, items: list[Any]) -> list[int]:
         if items:
             self._check_kind(items[0])
-        return placed([self._owners[self._range(k)] for k in items], out)
+        return [self._owners[self._range(k)] for k in items]

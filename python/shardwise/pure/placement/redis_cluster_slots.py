@@ -12,7 +12,7 @@ from shardwise.placement._redis_reply import (
     parse_slot_map,
 )
 from shardwise.pure.keys import encode_key
-from shardwise.pure.placement._base import FixedLayout
+from shardwise.pure.placement._base import FixedLayout, distinct_walk
 
 SLOTS = 16384
 
@@ -136,11 +136,4 @@ class RedisClusterSlots(FixedLayout):
         return self._owners[redis_slot_of(encode_key(key))]
 
     def _locate_n(self, key: Any, n: int) -> list[int]:
-        start, out = redis_slot_of(encode_key(key)), list[int]()
-        for step in range(SLOTS):
-            if len(out) == n:
-                break
-            o = self._owners[(start + step) % SLOTS]
-            if o not in out:
-                out.append(o)
-        return out
+        return distinct_walk(self._owners, redis_slot_of(encode_key(key)), n)

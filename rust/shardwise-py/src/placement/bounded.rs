@@ -6,9 +6,7 @@ use shardwise_core::placement::bounded::DEFAULT_LOAD_FACTOR;
 use shardwise_core::placement::util::{DEFAULT_VNODES, MAX_VNODES};
 use shardwise_core::placement::{BoundedLoadRing, NodeSet};
 
-use super::common::{
-    class_err, given_params, param, parse_nodes, placement_class, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
 use crate::errors::Result;
 use crate::validate::int_param;
 
@@ -53,21 +51,7 @@ pub struct PyBoundedLoadRing {
     inner: Shared<BoundedLoadRing>,
 }
 
-placement_class!(PyBoundedLoadRing {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, vnodes = None, load_factor = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        vnodes: Option<&Bound<'_, PyAny>>,
-        load_factor: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let nodes = parse_nodes(nodes)?;
-        let params = given_params(py, &[("vnodes", vnodes), ("load_factor", load_factor)])?;
-        let core = BoundedLoadRing::from_params(nodes, &params)?;
-        Ok(PyBoundedLoadRing { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyBoundedLoadRing: BoundedLoadRing(vnodes, load_factor) {
     /// Virtual nodes per unit of weight.
     #[getter]
     fn vnodes(&self) -> u32 {

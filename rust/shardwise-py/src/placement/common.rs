@@ -416,6 +416,26 @@ impl<T: PyPlacement> Shared<T> {
 /// The common Python methods of a placement class `$ty` (a `#[pyclass(frozen)]` struct with
 /// a field `inner: Shared<Core>`), plus the class's own methods given in braces.
 macro_rules! placement_class {
+    // A class built from a node list and keyword-only parameters: `Class: Core(param, ...)`.
+    ($ty:ident: $core:ident($($param:ident),*) { $($extra:tt)* }) => {
+        placement_class!($ty {
+            #[new]
+            #[pyo3(signature = (nodes = None, * $(, $param = None)*))]
+            fn new(
+                py: Python<'_>,
+                nodes: Option<&Bound<'_, PyAny>>,
+                $($param: Option<&Bound<'_, PyAny>>,)*
+            ) -> $crate::errors::Result<Self> {
+                let nodes = $crate::placement::common::parse_nodes(nodes)?;
+                let given = [$((stringify!($param), $param)),*];
+                let params = $crate::placement::common::given_params(py, &given)?;
+                let core = <$core as $crate::placement::common::PyPlacement>::from_params(nodes, &params)?;
+                Ok(Self { inner: $crate::placement::common::Shared::new(py, core) })
+            }
+
+            $($extra)*
+        });
+    };
     ($ty:ident { $($extra:tt)* }) => {
         #[pymethods]
         impl $ty {

@@ -6,7 +6,7 @@ use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::jump::{jump as jump_fn, jump_key, jump_keys_into};
 use shardwise_core::placement::{JumpHash, NodeSet};
 
-use super::common::{class_err, parse_nodes, placement_class, PyPlacement, Shared};
+use super::common::{class_err, placement_class, PyPlacement, Shared};
 use crate::errors::Result;
 use crate::keys::{extract_bulk, with_key_ref};
 use crate::validate::filled;
@@ -36,14 +36,7 @@ pub struct PyJumpHash {
     inner: Shared<JumpHash>,
 }
 
-placement_class!(PyJumpHash {
-    #[new]
-    #[pyo3(signature = (nodes = None))]
-    fn new(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let core = JumpHash::from_params(parse_nodes(nodes)?, &PyDict::new(py))?;
-        Ok(PyJumpHash { inner: Shared::new(py, core) })
-    }
-});
+placement_class!(PyJumpHash: JumpHash() {});
 
 const MAX_BUCKETS: u64 = i32::MAX as u64;
 

@@ -6,9 +6,7 @@ use shardwise_core::placement::ketama::UHASHRING_DEFAULT_VNODES;
 use shardwise_core::placement::util::MAX_VNODES;
 use shardwise_core::placement::{KetamaFlavor, KetamaRing, NodeSet, Placement};
 
-use super::common::{
-    class_err, given_params, param, parse_nodes, placement_class, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
 use crate::errors::Result;
 use crate::validate::int_param;
 
@@ -63,21 +61,7 @@ pub struct PyKetamaRing {
     inner: Shared<KetamaRing>,
 }
 
-placement_class!(PyKetamaRing {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, flavor = None, vnodes = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        flavor: Option<&Bound<'_, PyAny>>,
-        vnodes: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let nodes = parse_nodes(nodes)?;
-        let params = given_params(py, &[("flavor", flavor), ("vnodes", vnodes)])?;
-        let core = KetamaRing::from_params(nodes, &params)?;
-        Ok(PyKetamaRing { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyKetamaRing: KetamaRing(flavor, vnodes) {
     /// ``"libketama"`` or ``"uhashring"``.
     #[getter]
     fn flavor(&self) -> &'static str {

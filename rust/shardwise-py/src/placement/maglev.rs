@@ -5,9 +5,7 @@ use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE};
 use shardwise_core::placement::{Maglev, NodeSet};
 
-use super::common::{
-    class_err, given_params, param, parse_nodes, placement_class, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
 use crate::errors::Result;
 use crate::validate::int_param;
 
@@ -44,19 +42,7 @@ pub struct PyMaglev {
     inner: Shared<Maglev>,
 }
 
-placement_class!(PyMaglev {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, table_size = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        table_size: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let params = given_params(py, &[("table_size", table_size)])?;
-        let core = Maglev::from_params(parse_nodes(nodes)?, &params)?;
-        Ok(PyMaglev { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyMaglev: Maglev(table_size) {
     /// The lookup table size (a prime).
     #[getter]
     fn table_size(&self) -> u32 {

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::{MementoHash, NodeSet};
 
-use super::common::{class_err, param, parse_nodes, placement_class, PyPlacement, Shared};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
 use crate::errors::{Error, Result};
 
 impl PyPlacement for MementoHash {
@@ -61,15 +61,7 @@ pub struct PyMementoHash {
     inner: Shared<MementoHash>,
 }
 
-placement_class!(PyMementoHash {
-    #[new]
-    #[pyo3(signature = (nodes = None))]
-    fn new(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let nodes = parse_nodes(nodes)?;
-        let core = MementoHash::new(nodes).map_err(class_err::<MementoHash>)?;
-        Ok(PyMementoHash { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyMementoHash: MementoHash() {
     /// How many nodes have been removed and not yet replaced (the memory MementoHash uses).
     #[getter]
     fn removed_count(&self) -> usize {

@@ -5,9 +5,7 @@ use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::multiprobe::{DEFAULT_PROBES, MAX_PROBES};
 use shardwise_core::placement::{MultiProbe, NodeSet};
 
-use super::common::{
-    class_err, given_params, param, parse_nodes, placement_class, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
 use crate::errors::Result;
 use crate::validate::int_param;
 
@@ -41,20 +39,7 @@ pub struct PyMultiProbe {
     inner: Shared<MultiProbe>,
 }
 
-placement_class!(PyMultiProbe {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, probes = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        probes: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let nodes = parse_nodes(nodes)?;
-        let params = given_params(py, &[("probes", probes)])?;
-        let core = MultiProbe::from_params(nodes, &params)?;
-        Ok(PyMultiProbe { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyMultiProbe: MultiProbe(probes) {
     /// Number of probes per key.
     #[getter]
     fn probes(&self) -> u32 {

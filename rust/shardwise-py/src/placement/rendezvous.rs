@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::{NodeSet, Rendezvous};
 
-use super::common::{class_err, parse_nodes, placement_class, PyPlacement, Shared};
+use super::common::{class_err, placement_class, PyPlacement, Shared};
 use crate::errors::Result;
 
 impl PyPlacement for Rendezvous {
@@ -31,11 +31,4 @@ pub struct PyRendezvous {
     inner: Shared<Rendezvous>,
 }
 
-placement_class!(PyRendezvous {
-    #[new]
-    #[pyo3(signature = (nodes = None))]
-    fn new(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let core = Rendezvous::from_params(parse_nodes(nodes)?, &PyDict::new(py))?;
-        Ok(PyRendezvous { inner: Shared::new(py, core) })
-    }
-});
+placement_class!(PyRendezvous: Rendezvous() {});

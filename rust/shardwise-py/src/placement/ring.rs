@@ -6,9 +6,7 @@ use shardwise_core::placement::ring::RingHash;
 use shardwise_core::placement::util::{DEFAULT_VNODES, MAX_VNODES};
 use shardwise_core::placement::{HashRing, NodeSet};
 
-use super::common::{
-    class_err, given_params, param, parse_nodes, placement_class, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
 use crate::errors::Result;
 use crate::validate::int_param;
 
@@ -51,21 +49,7 @@ pub struct PyHashRing {
     inner: Shared<HashRing>,
 }
 
-placement_class!(PyHashRing {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, vnodes = None, hash = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        vnodes: Option<&Bound<'_, PyAny>>,
-        hash: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let nodes = parse_nodes(nodes)?;
-        let params = given_params(py, &[("vnodes", vnodes), ("hash", hash)])?;
-        let core = HashRing::from_params(nodes, &params)?;
-        Ok(PyHashRing { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyHashRing: HashRing(vnodes, hash) {
     /// Virtual nodes per unit of weight.
     #[getter]
     fn vnodes(&self) -> u32 {

@@ -26,10 +26,18 @@ use crate::validate::{self, int_param, node_name, type_name, Given};
 /// Version of the plain-data state. Bump only with a migration.
 pub const STATE_VERSION: i64 = 1;
 
-/// What a balancer class adds to the shared machinery (its pyclass implements this).
-pub trait BalancerClass: Sized {
+/// A balancer pyclass around its [`Shared`] state (written by `balancer_class!`).
+pub trait Wrapper: Sized {
     /// The core algorithm.
     type Alg: Choose + Send + 'static;
+
+    fn wrap(inner: Shared<Self::Alg>) -> Self;
+
+    fn shared(&self) -> &Shared<Self::Alg>;
+}
+
+/// What a balancer class adds to the shared machinery.
+pub trait BalancerClass: Wrapper {
     /// The Python class name.
     const CLASS: &'static str;
     /// The keyword settings of the class beyond those every balancer takes
@@ -44,10 +52,17 @@ pub trait BalancerClass: Sized {
     fn timed(_alg: &Self::Alg) -> bool {
         false
     }
+}
 
-    fn wrap(inner: Shared<Self::Alg>) -> Self;
+/// A balancer class whose leases (`acquire()`) give backends back (frozen, shareable).
+pub trait LeaseHolder:
+    BalancerClass + pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync
+{
+}
 
-    fn shared(&self) -> &Shared<Self::Alg>;
+impl<C> LeaseHolder for C where
+    C: BalancerClass + pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync
+{
 }
 
 /// Seconds on the process's monotonic clock.
@@ -574,11 +589,29 @@ pub fn reduce<'py>(state: Bound<'py, PyDict>) -> Result<Bound<'py, PyTuple>> {
     state::reduce(state, "shardwise.selection")
 }
 
-/// The common Python methods of a balancer class `$ty` (a `#[pyclass(frozen)]` struct with a
-/// field `inner: Shared<Alg>` implementing [`BalancerClass`]), plus the class's own methods
-/// given in braces.
+/// A balancer pyclass `$ty` over core algorithm `$alg` (first constructor argument named
+/// `$backends`) with the common Python methods, plus the class's own methods given in braces;
+/// the class implements [`BalancerClass`] beside it.
 macro_rules! balancer_class {
-    ($ty:ident($backends:ident) { $($extra:tt)* }) => {
+    ($(#[$meta:meta])* $ty:ident($backends:ident): $alg:ty { $($extra:tt)* }) => {
+        $(#[$meta])*
+        #[pyclass(frozen, module = "shardwise._core")]
+        pub struct $ty {
+            inner: $crate::selection::common::Shared<$alg>,
+        }
+
+        impl $crate::selection::common::Wrapper for $ty {
+            type Alg = $alg;
+
+            fn wrap(inner: $crate::selection::common::Shared<$alg>) -> Self {
+                $ty { inner }
+            }
+
+            fn shared(&self) -> &$crate::selection::common::Shared<$alg> {
+                &self.inner
+            }
+        }
+
         #[pymethods]
         impl $ty {
             $($extra)*

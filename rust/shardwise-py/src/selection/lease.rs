@@ -5,37 +5,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::common::BalancerClass;
+use super::common::LeaseHolder;
 use crate::errors::Result;
 
-/// The balancer a lease came from, as far as the lease needs it.
-pub trait LeaseOwner: Send + Sync {
-    fn release_lease(
-        &self,
-        py: Python<'_>,
-        id: u64,
-        hint: usize,
-        latency: Option<f64>,
-        start: f64,
-    ) -> Result<()>;
-}
-
-impl<C> LeaseOwner for Py<C>
-where
-    C: BalancerClass + pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync,
-{
-    fn release_lease(
-        &self,
-        py: Python<'_>,
-        id: u64,
-        hint: usize,
-        latency: Option<f64>,
-        start: f64,
-    ) -> Result<()> {
-        self.get()
-            .shared()
-            .release_lease(py, id, hint, latency, start)
-    }
+/// How a lease gives its backend back to a balancer of class `C`.
+fn give_back<C: LeaseHolder>(
+    owner: &Bound<'_, PyAny>,
+    lease: &Lease,
+    latency: Option<f64>,
+) -> Result<()> {
+    let owner = owner.cast::<C>()?;
+    owner
+        .get()
+        .shared()
+        .release_lease(owner.py(), lease.id, lease.hint, latency, lease.start)
 }
 
 /// A held backend: `node` names it; `release()` (or leaving a `with` block, even by an
@@ -43,7 +26,8 @@ where
 /// the latency since `acquire()` unless `latency=` (seconds) is given.
 #[pyclass(frozen, module = "shardwise._core")]
 pub struct Lease {
-    owner: Box<dyn LeaseOwner>,
+    owner: Py<PyAny>,
+    give_back: fn(&Bound<'_, PyAny>, &Lease, Option<f64>) -> Result<()>,
     node: Py<PyString>,
     id: u64,
     hint: usize,
@@ -53,13 +37,11 @@ pub struct Lease {
 
 impl Lease {
     /// Take the chosen backend of `owner`.
-    pub fn acquire<C>(owner: &Bound<'_, C>) -> Result<Lease>
-    where
-        C: BalancerClass + pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync,
-    {
+    pub fn acquire<C: LeaseHolder>(owner: &Bound<'_, C>) -> Result<Lease> {
         let (hint, id, node, start) = owner.get().shared().acquire(owner.py())?;
         Ok(Lease {
-            owner: Box::new(owner.clone().unbind()),
+            owner: owner.clone().into_any().unbind(),
+            give_back: give_back::<C>,
             node,
             id,
             hint,
@@ -89,8 +71,7 @@ impl Lease {
         if self.released.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.owner
-            .release_lease(py, self.id, self.hint, latency, self.start)
+        (self.give_back)(self.owner.bind(py), self, latency)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

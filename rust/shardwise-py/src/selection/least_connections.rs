@@ -4,35 +4,22 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use shardwise_core::selection::Fewest;
 
-use super::common::{balancer_class, BalancerClass, Shared};
+use super::common::{balancer_class, BalancerClass};
 use super::lease::Lease;
 use crate::errors::Result;
 
-/// The backend with the fewest held leases per unit of weight; ties: larger weight, then round robin.
-#[pyclass(frozen, module = "shardwise._core")]
-pub struct LeastConnections {
-    inner: Shared<Fewest>,
-}
-
 impl BalancerClass for LeastConnections {
-    type Alg = Fewest;
     const CLASS: &'static str = "LeastConnections";
     const SETTINGS: &'static [&'static str] = &[];
 
     fn algorithm(_settings: &Bound<'_, PyDict>, _kept: &Bound<'_, PyDict>) -> Result<Self::Alg> {
         Ok(Fewest::default())
     }
-
-    fn wrap(inner: Shared<Self::Alg>) -> Self {
-        LeastConnections { inner }
-    }
-
-    fn shared(&self) -> &Shared<Self::Alg> {
-        &self.inner
-    }
 }
 
-balancer_class!(LeastConnections(backends) {
+balancer_class!(
+    /// The backend with the fewest held leases per unit of weight; ties: larger weight, then round robin.
+    LeastConnections(backends): Fewest {
     /// Take the chosen backend: a `Lease` (context manager) holding it until released.
     fn acquire(slf: &Bound<'_, Self>) -> Result<Lease> {
         Lease::acquire(slf)

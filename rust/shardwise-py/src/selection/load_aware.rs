@@ -5,17 +5,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use shardwise_core::selection::Alias;
 
-use super::common::{balancer_class, seed, BalancerClass, Shared};
+use super::common::{balancer_class, seed, BalancerClass};
 use crate::errors::Result;
 
-/// Weighted random picks with weights `capacity × max(1 − load, min_share)` from reported load.
-#[pyclass(frozen, module = "shardwise._core")]
-pub struct LoadAware {
-    inner: Shared<Alias>,
-}
-
 impl BalancerClass for LoadAware {
-    type Alg = Alias;
     const CLASS: &'static str = "LoadAware";
     const SETTINGS: &'static [&'static str] = &["seed", "min_share"];
 
@@ -29,17 +22,11 @@ impl BalancerClass for LoadAware {
         }
         Ok(Alias::new(seed(settings)?))
     }
-
-    fn wrap(inner: Shared<Self::Alg>) -> Self {
-        LoadAware { inner }
-    }
-
-    fn shared(&self) -> &Shared<Self::Alg> {
-        &self.inner
-    }
 }
 
-balancer_class!(LoadAware(capacities) {
+balancer_class!(
+    /// Weighted random picks with weights `capacity × max(1 − load, min_share)` from reported load.
+    LoadAware(capacities): Alias {
     /// Record a node's load (utilisation: 0 = idle, 1 = full; > 1 overloaded).
     fn report_load(&self, node: &Bound<'_, PyAny>, load: &Bound<'_, PyAny>) -> Result<()> {
         self.inner.report_load(node, load)

@@ -4,18 +4,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use shardwise_core::selection::{PeakEwma, TwoChoices};
 
-use super::common::{balancer_class, number_setting, seed, BalancerClass, Shared};
+use super::common::{balancer_class, number_setting, seed, BalancerClass};
 use super::lease::Lease;
 use crate::errors::Result;
 
-/// Power of two choices on held leases, optionally weighted by peak-EWMA latency.
-#[pyclass(frozen, module = "shardwise._core")]
-pub struct PowerOfTwo {
-    inner: Shared<TwoChoices>,
-}
-
 impl BalancerClass for PowerOfTwo {
-    type Alg = TwoChoices;
     const CLASS: &'static str = "PowerOfTwo";
     const SETTINGS: &'static [&'static str] = &["seed", "peak_ewma", "decay", "default_rtt"];
 
@@ -36,17 +29,11 @@ impl BalancerClass for PowerOfTwo {
     fn timed(alg: &Self::Alg) -> bool {
         alg.ewma.is_some()
     }
-
-    fn wrap(inner: Shared<Self::Alg>) -> Self {
-        PowerOfTwo { inner }
-    }
-
-    fn shared(&self) -> &Shared<Self::Alg> {
-        &self.inner
-    }
 }
 
-balancer_class!(PowerOfTwo(backends) {
+balancer_class!(
+    /// Power of two choices on held leases, optionally weighted by peak-EWMA latency.
+    PowerOfTwo(backends): TwoChoices {
     /// Take the chosen backend: a `Lease` (context manager) holding it until released.
     fn acquire(slf: &Bound<'_, Self>) -> Result<Lease> {
         Lease::acquire(slf)

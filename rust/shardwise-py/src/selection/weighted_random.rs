@@ -26,31 +26,18 @@ impl Shared<Alias> {
     }
 }
 
-/// Weighted random picks in O(1) (Vose alias method), reproducible with `seed=`.
-#[pyclass(frozen, module = "shardwise._core")]
-pub struct WeightedRandom {
-    inner: Shared<Alias>,
-}
-
 impl BalancerClass for WeightedRandom {
-    type Alg = Alias;
     const CLASS: &'static str = "WeightedRandom";
     const SETTINGS: &'static [&'static str] = &["seed"];
 
     fn algorithm(settings: &Bound<'_, PyDict>, _kept: &Bound<'_, PyDict>) -> Result<Self::Alg> {
         Ok(Alias::new(seed(settings)?))
     }
-
-    fn wrap(inner: Shared<Self::Alg>) -> Self {
-        WeightedRandom { inner }
-    }
-
-    fn shared(&self) -> &Shared<Self::Alg> {
-        &self.inner
-    }
 }
 
-balancer_class!(WeightedRandom(backends) {
+balancer_class!(
+    /// Weighted random picks in O(1) (Vose alias method), reproducible with `seed=`.
+    WeightedRandom(backends): Alias {
     /// `n` random picks at once, as positions in `nodes` (int32 array; GIL released).
     fn sample<'py>(&self, py: Python<'py>, n: &Bound<'py, PyAny>) -> Result<Bound<'py, PyArray1<i32>>> {
         self.inner.sample(py, n)
