@@ -31,27 +31,42 @@ pub struct PackedKeys {
     ends: Vec<usize>,
 }
 
-/// Bytes reserved up front per key when packing a batch: the first key's length up to this
-/// (a first key of 1 MB must not reserve a megabyte for every key); more grows as needed.
+/// Bytes reserved up front per key when packing a batch: the first key's length up to this,
+/// plus [`RESERVE_SLACK`] (a first key of 1 MB must not reserve a megabyte for every key); more
+/// grows as needed.
 const RESERVE_PER_KEY: usize = 64;
+/// Room for later keys a little longer than the first ("key-9" then "key-10"...).
+const RESERVE_SLACK: usize = 8;
 
 impl PackedKeys {
     /// Room for `keys` keys of about `first_len` bytes each, or [`Error::OutOfMemory`].
     pub fn try_with_capacity(keys: usize, first_len: usize) -> Result<Self, Error> {
         let mut packed = PackedKeys::default();
-        let bytes = keys.saturating_mul(first_len.min(RESERVE_PER_KEY));
+        let bytes = keys.saturating_mul(first_len.min(RESERVE_PER_KEY) + RESERVE_SLACK);
         packed.data.try_reserve_exact(bytes)?;
         packed.ends.try_reserve_exact(keys)?;
         Ok(packed)
     }
 
     /// Append one key, or [`Error::OutOfMemory`] (the batch is left as it was).
-    #[inline]
+    #[inline(always)]
     pub fn try_push(&mut self, key: &[u8]) -> Result<(), Error> {
-        self.data.try_reserve(key.len())?;
-        self.ends.try_reserve(1)?;
+        if self.data.capacity() - self.data.len() < key.len()
+            || self.ends.len() == self.ends.capacity()
+        {
+            self.grow(key.len())?;
+        }
         self.data.extend_from_slice(key);
         self.ends.push(self.data.len());
+        Ok(())
+    }
+
+    /// Room for one more key of `len` bytes (the rare path of [`PackedKeys::try_push`]).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, len: usize) -> Result<(), Error> {
+        self.data.try_reserve(len)?;
+        self.ends.try_reserve(1)?;
         Ok(())
     }
 

@@ -13,6 +13,8 @@ import zlib
 from collections.abc import Callable
 from types import ModuleType
 
+from shardwise.pure.keys import encode_key
+
 MASK64 = (1 << 64) - 1
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 
@@ -87,8 +89,6 @@ def scale(x: int, limit: int) -> int:
 
 def key_hash(key: object) -> int:
     """The 64-bit hash most placements start from: XXH3-64 (seed 0) of the encoded key."""
-    from shardwise.pure.keys import encode_key
-
     return xxh3_64(encode_key(key), 0)
 
 

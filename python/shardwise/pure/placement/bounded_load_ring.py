@@ -8,20 +8,16 @@ from typing import Any
 from shardwise.errors import ConfigurationError
 from shardwise.pure.placement._base import NodesArg, PurePlacement, distinct_walk, int_param
 from shardwise.pure.placement._hashes import key_hash
-from shardwise.pure.placement._points import SortedPoints
+from shardwise.pure.placement._points import (
+    DEFAULT_VNODES,
+    MAX_VNODES,
+    SortedPoints,
+    point_count,
+    total_points,
+)
 from shardwise.pure.validate import number
 
-DEFAULT_VNODES = 160
 DEFAULT_LOAD_FACTOR = 1.25
-MAX_VNODES = 1 << 20
-MAX_POINTS = float(1 << 24)
-
-
-def point_count(vnodes: int, weight: float) -> int:
-    """Ring points of a node: ``round(vnodes * weight)`` (half away from zero), at least 1."""
-    x = float(vnodes) * weight
-    whole = math.floor(x)
-    return max(1, whole + 1 if x - whole >= 0.5 else whole)
 
 
 def capacities(weights: list[float], m: int, load_factor: float) -> list[int]:
@@ -118,14 +114,7 @@ class BoundedLoadRing(PurePlacement):
         return {"vnodes": self._vnodes, "load_factor": self._load_factor}
 
     def _rebuild(self) -> None:
-        total = 0.0
-        for w in self._weights:
-            total += float(self._vnodes) * min(w, MAX_POINTS)
-        if total > MAX_POINTS:
-            raise ConfigurationError(
-                f"the ring would hold {total:.0f} points, more than the limit of {MAX_POINTS:.0f}; "
-                "lower vnodes or the weights"
-            )
+        total_points(self._vnodes, self._weights)
         counts = [point_count(self._vnodes, w) for w in self._weights]
         self._ring = SortedPoints.for_nodes(list(zip(self._names, counts, strict=True)))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
 from typing import Any
 
@@ -10,21 +9,8 @@ from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import encode_key
 from shardwise.pure.placement._base import NodesArg, PurePlacement, distinct_walk, int_param
 from shardwise.pure.placement._hashes import RING_HASHES
+from shardwise.pure.placement._points import DEFAULT_VNODES, MAX_VNODES, point_count, total_points
 from shardwise.pure.validate import text_param
-
-DEFAULT_VNODES = 160
-MAX_VNODES = 1 << 20
-MAX_POINTS = 1 << 24
-
-
-def round_half_away(x: float) -> int:
-    """Rust's ``f64::round`` for x >= 0."""
-    floor = math.floor(x)
-    return int(floor) + (1 if x - floor >= 0.5 else 0)
-
-
-def point_count(vnodes: int, weight: float) -> int:
-    return max(1, round_half_away(vnodes * min(weight, float(MAX_POINTS))))
 
 
 class HashRing(PurePlacement):
@@ -59,12 +45,7 @@ class HashRing(PurePlacement):
         return {"vnodes": self._vnodes, "hash": self._hash_name}
 
     def _rebuild(self) -> None:
-        total = sum(point_count(self._vnodes, w) for w in self._weights)
-        if total > MAX_POINTS:
-            raise ConfigurationError(
-                f"the ring would hold {total} points, more than the limit of {MAX_POINTS}; "
-                "lower vnodes or the weights"
-            )
+        total_points(self._vnodes, self._weights)
         pairs: list[tuple[int, bytes, int]] = []
         for i, (name, weight) in enumerate(zip(self._names, self._weights, strict=True)):
             raw = name.encode()

@@ -13,13 +13,12 @@ from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import encode_key, key_int
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_integral_weight, int_param
 from shardwise.pure.placement._hashes import ketama as ketama_hash
+from shardwise.pure.placement._points import MAX_POINTS, MAX_VNODES
 from shardwise.pure.validate import text_param
 
 FLAVORS = ("libketama", "uhashring")
 UHASHRING_DEFAULT_VNODES = 40
 LIBKETAMA_MAX_NAME = 21
-MAX_VNODES = 1 << 20
-MAX_POINTS = 1 << 24
 
 
 def libketama_digests(memory: int, total: int, servers: int) -> int:

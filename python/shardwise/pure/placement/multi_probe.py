@@ -7,11 +7,10 @@ from typing import Any
 from shardwise.errors import ConfigurationError
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_integral_weight, int_param
 from shardwise.pure.placement._hashes import MASK64, key_hash
-from shardwise.pure.placement._points import SortedPoints, probe
+from shardwise.pure.placement._points import MAX_POINTS, SortedPoints, probe
 
 DEFAULT_PROBES = 21
 MAX_PROBES = 1024
-MAX_POINTS = 1 << 24
 
 
 def locate(ring: SortedPoints, probes: int, key_hash: int) -> int | None:
