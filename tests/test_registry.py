@@ -71,6 +71,11 @@ def test_balancer_registry_drives_python_twins_and_stubs() -> None:
     assert set(BALANCER_NAMES) <= stub_classes()
 
 
+def test_top_level_names_are_unambiguous() -> None:
+    assert len(shardwise.__all__) == len(set(shardwise.__all__))
+    assert shardwise.from_state is shardwise.placement.from_state
+
+
 def test_sticky_is_a_class_of_the_selection_module() -> None:
     assert shardwise.Sticky is shardwise.selection.Sticky is pure_selection.Sticky
     assert shardwise.selection.Sticky.__module__ == "shardwise.selection"

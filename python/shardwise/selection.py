@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # what type checkers see of the registry (a test keeps it equ
 CLASSES: dict[str, type[Any]] = {cls.__name__: cls for cls in BALANCERS}
 globals().update(CLASSES)
 
-__all__ = ["CLASSES", "Lease", "Sticky", "from_state", *CLASSES]
+# from_state stays out of __all__: `from shardwise import *` keeps placement's from_state.
+__all__ = ["Lease", "Sticky", *CLASSES]
 
 STATE_VERSION = 1
 UP, DOWN, DRAINING = "up", "down", "draining"

@@ -82,7 +82,6 @@ CLASSES: dict[str, type[Placement]] = {cls.__name__: cls for cls in PLACEMENTS}
 globals().update(CLASSES)
 
 __all__ = [
-    "CLASSES",
     "LoadDistribution",
     "Movement",
     "Placement",

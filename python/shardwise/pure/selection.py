@@ -892,7 +892,7 @@ class PowerOfTwo(_LeaseOwner):
 #: Class name -> twin balancer, in the order of the Rust registry (``shardwise._core.BALANCERS``).
 CLASSES: dict[str, type[_Balancer]] = {cls.__name__: globals()[cls.__name__] for cls in BALANCERS}
 
-__all__ = ["CLASSES", "Lease", "Rng", "Sticky", "from_state", *CLASSES]
+__all__ = ["Lease", "Rng", "Sticky", "from_state", *CLASSES]
 
 
 def from_state(state: dict[str, Any]) -> Any:

@@ -33,7 +33,7 @@ def _twin(class_name: str) -> type[PurePlacement]:
 CLASSES: dict[str, type[PurePlacement]] = {cls.__name__: _twin(cls.__name__) for cls in PLACEMENTS}
 globals().update(CLASSES)
 
-__all__ = ["CLASSES", "PurePlacement", "from_state", "jump", "jump_many", *CLASSES]
+__all__ = ["PurePlacement", "from_state", "jump", "jump_many", *CLASSES]
 
 
 def from_state(state: dict[str, Any]) -> Any:
