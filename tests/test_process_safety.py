@@ -15,8 +15,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import shardwise
 
-ROOT = Path(__file__).resolve().parent.parent
+# The children import the shardwise this process imported (the source tree or the wheel).
+PACKAGE_ROOT = Path(shardwise.__file__).resolve().parent.parent
 GIB = 1 << 30
 
 PRELUDE = """
@@ -42,7 +44,7 @@ def run_child(
 ) -> list[str]:
     """Run ``code`` in a fresh interpreter; its ``RESULT`` lines, after checking it exited normally."""
     child_env = dict(os.environ if env is None else env)
-    python_path = [str(ROOT / "python"), child_env.get("PYTHONPATH", "")]
+    python_path = [str(PACKAGE_ROOT), child_env.get("PYTHONPATH", "")]
     child_env.update(PYTHONPATH=os.pathsep.join(p for p in python_path if p), CHILD_AS_LIMIT=str(limit))
     proc = subprocess.run(
         [sys.executable, "-c", PRELUDE + textwrap.dedent(code)],
