@@ -91,8 +91,10 @@ def test_thread_count_does_not_change_results(inputs: dict[str, Any]) -> None:
 
 @pytest.mark.usefixtures("restore_threads")
 def test_set_num_threads_validation() -> None:
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(ValueError, match=r"thread count must be an int in \[0, 1024\], got -1"):
         rust.set_num_threads(-1)
+    with pytest.raises(ValueError, match=r"got 1000000000000000000000000000000"):
+        rust.set_num_threads(10**30)
     with pytest.raises(TypeError):
         rust.set_num_threads(1.5)  # type: ignore[arg-type]
     assert shardwise.set_num_threads is rust.set_num_threads

@@ -3,49 +3,33 @@ with exactly what ``place(keys)`` returns, and refuses unusable buffers with the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 import shardwise
 import shardwise.pure.placement as pure
+from placement_cases import cases
 from shardwise.errors import NoNodesError
 
 NODES = [f"node-{i}" for i in range(7)]
-SLOTS = [(0, 5460, "a"), (5461, 10922, "b"), (10923, 16383, "c")]
-
-# name -> (rust factory, twin factory)
-FACTORIES: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
-    "HashRing": (lambda: shardwise.HashRing(NODES), lambda: pure.HashRing(NODES)),
-    "KetamaRing": (lambda: shardwise.KetamaRing(NODES), lambda: pure.KetamaRing(NODES)),
-    "JumpHash": (lambda: shardwise.JumpHash(NODES), lambda: pure.JumpHash(NODES)),
-    "Rendezvous": (lambda: shardwise.Rendezvous(NODES), lambda: pure.Rendezvous(NODES)),
-    "Maglev": (lambda: shardwise.Maglev(NODES, table_size=101), lambda: pure.Maglev(NODES, table_size=101)),
-    "MementoHash": (lambda: shardwise.MementoHash(NODES), lambda: pure.MementoHash(NODES)),
-    "MultiProbe": (lambda: shardwise.MultiProbe(NODES), lambda: pure.MultiProbe(NODES)),
-    "BoundedLoadRing": (lambda: shardwise.BoundedLoadRing(NODES), lambda: pure.BoundedLoadRing(NODES)),
-    "RangePartitioner": (
-        lambda: shardwise.RangePartitioner([100, 200], ["a", "b", "c"]),
-        lambda: pure.RangePartitioner([100, 200], ["a", "b", "c"]),
-    ),
-    "RedisClusterSlots": (
-        lambda: shardwise.RedisClusterSlots(SLOTS),
-        lambda: pure.RedisClusterSlots(SLOTS),
-    ),
-}
+CASES = {case.name: case for case in cases()}  # one case per class of the registry
 INT_KEYS = np.arange(0, 300_000, 7, dtype=np.int64)  # above the parallel threshold in bulk
 STR_KEYS = [f"user:{i}" for i in range(500)]
 
 
+def make(name: str, twin: bool) -> Any:
+    return CASES[name].make(twin, NODES)
+
+
 def keys_for(name: str) -> list[Any]:
-    return [int(k) for k in INT_KEYS[:500]] if name == "RangePartitioner" else STR_KEYS
+    return [int(k) for k in INT_KEYS[:500]] if CASES[name].key_kind == "int" else STR_KEYS
 
 
-@pytest.mark.parametrize("name", FACTORIES)
+@pytest.mark.parametrize("name", CASES)
 @pytest.mark.parametrize("twin", [False, True], ids=["rust", "twin"])
 def test_out_receives_what_place_returns(name: str, twin: bool) -> None:
-    placement = FACTORIES[name][twin]()
+    placement = make(name, twin)
     keys = keys_for(name)
     want = placement.place(keys)
     out = np.full(len(keys), -7, dtype=np.int32)
@@ -58,9 +42,11 @@ def test_out_receives_what_place_returns(name: str, twin: bool) -> None:
     assert placement.place(keys, out=None).dtype == np.int32
 
 
-@pytest.mark.parametrize("name", ["HashRing", "JumpHash", "MementoHash", "Maglev", "RangePartitioner"])
+@pytest.mark.parametrize("name", CASES)
 def test_out_in_bulk_across_threads(name: str) -> None:
-    placement = FACTORIES[name][0]()
+    placement = make(name, False)
+    if CASES[name].key_kind == "str":
+        pytest.skip("takes str keys")
     out = np.empty(len(INT_KEYS), dtype=np.int32)
     placement.place(INT_KEYS, out=out)
     np.testing.assert_array_equal(out, placement.place(INT_KEYS))
@@ -86,7 +72,7 @@ def test_unusable_out_is_refused_and_left_alone(twin: bool, case: int) -> None:
     _, out, exc, message = bad_outs(len(keys))[case]
     before = np.array(out, copy=True)
     with pytest.raises(exc, match=message):
-        FACTORIES["HashRing"][twin]().place(keys, out=out)
+        make("HashRing", twin).place(keys, out=out)
     np.testing.assert_array_equal(np.asarray(out), before)
 
 
@@ -97,10 +83,17 @@ def test_empty_placement_with_out_says_no_nodes(twin: bool) -> None:
         ring.place(["a"], out=np.zeros(1, dtype=np.int32))
 
 
-def test_out_overlapping_the_keys_is_refused() -> None:
+@pytest.mark.parametrize("twin", [False, True], ids=["rust", "twin"])
+def test_out_overlapping_the_keys_is_refused(twin: bool) -> None:
     # keys and out share memory: writing owners would change keys still being read
+    ring = (pure.HashRing if twin else shardwise.HashRing)(NODES)
     buffer = np.zeros(64, dtype=np.uint64)
-    keys = buffer[:32]
-    out = buffer[:16].view(np.int32)
-    with pytest.raises(ValueError, match="in use"):
-        shardwise.HashRing(NODES).place(keys, out=out)
+    with pytest.raises(ValueError, match="must not share memory with the keys"):
+        ring.place(buffer[:32], out=buffer[:16].view(np.int32))
+    # the same memory reached through two different base objects (two frombuffer views)
+    raw = bytearray(8 * 64)
+    keys = np.frombuffer(raw, dtype=np.uint64)
+    out = np.frombuffer(raw, dtype=np.int32)[:64]
+    with pytest.raises(ValueError, match="must not share memory with the keys"):
+        ring.place(keys, out=out)
+    assert not out.any()

@@ -31,7 +31,10 @@ def _threads_from_env() -> None:
         count = int(raw)
     except ValueError:
         raise ValueError(f"SHARDWISE_NUM_THREADS must be a whole number >= 0, got {raw!r}") from None
-    set_num_threads(count)
+    try:
+        set_num_threads(count)
+    except ValueError as exc:  # out of range: the binding's message says the range
+        raise ValueError(f"SHARDWISE_NUM_THREADS={raw!r}: {exc}") from None
 
 
 _threads_from_env()

@@ -1,9 +1,9 @@
-"""Short algorithm names -> placement classes, discovered at run time.
+"""Short algorithm names -> placement classes, from the registry (``shardwise._core.PLACEMENTS``).
 
-Only the classes that exist in the installed ``shardwise.placement`` are offered, so the command line
-works with whatever algorithms this build has. ``module:Class`` names any other class with the
-shardwise placement interface (constructor from names or name -> weight, ``nodes``, ``place``,
-``get_node``, ``add_node``, ``remove_node``).
+Every registered class built from a node list (``cls(nodes, ...)``) is offered, named by its class
+name in lower case (``memento`` and the other short names below are kept as well). ``module:Class``
+names any other class with the shardwise placement interface (constructor from names or
+name -> weight, ``nodes``, ``place``, ``get_node``, ``add_node``, ``remove_node``).
 """
 
 from __future__ import annotations
@@ -12,69 +12,66 @@ import importlib
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy as np
-import numpy.typing as npt
 
 from shardwise.cli._common import NodeSpec, UsageError
+from shardwise.placement import CLASSES
+from shardwise.placement._protocol import Placement
 
+__all__ = ["KNOWN", "Algorithm", "Placement", "available", "build", "parse_algorithms", "resolve_class"]
 
-class Placement(Protocol):
-    """The part of the placement interface the command line uses."""
-
-    @property
-    def nodes(self) -> tuple[str, ...]: ...
-
-    def get_node(self, key: Any) -> str: ...
-
-    def place(self, keys: Any) -> npt.NDArray[np.int32]: ...
-
-    def add_node(self, name: str, weight: float = ...) -> None: ...
-
-    def remove_node(self, name: str) -> None: ...
+# The short names the command line had before classes were named from the registry.
+SHORT_NAMES = {
+    "HashRing": "ring",
+    "KetamaRing": "ketama",
+    "JumpHash": "jump",
+    "MementoHash": "memento",
+    "BoundedLoadRing": "bounded",
+}
 
 
 @dataclass(frozen=True)
 class Algorithm:
-    """One entry of the registry: short name, class name and a one-line description."""
+    """One registry entry as the command line shows it: short name, class name, description."""
 
     name: str
     class_name: str
     description: str
-    kwargs: tuple[tuple[str, object], ...] = ()
 
 
-# Short names in the order tables and plots show them.
-KNOWN: tuple[Algorithm, ...] = (
-    Algorithm("ring", "HashRing", "consistent hash ring with virtual nodes (xxh3)"),
-    Algorithm("ketama", "KetamaRing", "libketama-compatible continuum (MD5)"),
-    Algorithm("jump", "JumpHash", "jump consistent hash (Lamping & Veach)"),
-    Algorithm("rendezvous", "Rendezvous", "highest random weight"),
-    Algorithm("maglev", "Maglev", "Maglev lookup table"),
-    Algorithm("memento", "MementoHash", "jump-like speed with arbitrary removal"),
-    Algorithm("multiprobe", "MultiProbe", "multi-probe consistent hashing"),
-    Algorithm("bounded", "BoundedLoadRing", "consistent hashing with bounded loads"),
-)
-
-VNODE_PARAMETERS = ("vnodes", "replicas", "points_per_weight", "points")
+def _takes_nodes(cls: type) -> bool:
+    """Whether ``cls`` is built from a node list (its first parameter is ``nodes``)."""
+    try:
+        params = list(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        return False
+    return bool(params) and params[0] == "nodes"
 
 
-def _module(pure: bool) -> Any:
-    name = "shardwise.pure.placement" if pure else "shardwise.placement"
-    return importlib.import_module(name)
+def _entry(cls: type) -> Algorithm:
+    doc = (cls.__doc__ or "").strip().splitlines()
+    return Algorithm(
+        SHORT_NAMES.get(cls.__name__, cls.__name__.lower()), cls.__name__, doc[0] if doc else ""
+    )
+
+
+#: The algorithms the command line offers, in the registry's order.
+KNOWN: tuple[Algorithm, ...] = tuple(_entry(cls) for cls in CLASSES.values() if _takes_nodes(cls))
+
+
+def _classes(pure: bool) -> dict[str, type]:
+    if not pure:
+        return dict(CLASSES)
+    twins = importlib.import_module("shardwise.pure.placement")
+    return dict(twins.CLASSES)
 
 
 def available(pure: bool = False) -> list[Algorithm]:
-    """The known algorithms whose class exists in this installation."""
-    module = _module(pure)
-    return [algo for algo in KNOWN if isinstance(getattr(module, algo.class_name, None), type)]
+    """The algorithms the command line offers (every one has a pure twin)."""
+    return list(KNOWN)
 
 
 def names_help() -> str:
-    found = {a.name for a in available()}
-    parts = [a.name if a.name in found else f"{a.name} (not in this build)" for a in KNOWN]
-    return ", ".join(parts)
+    return ", ".join(a.name for a in KNOWN)
 
 
 def resolve_class(name: str, pure: bool = False) -> type:
@@ -89,14 +86,9 @@ def resolve_class(name: str, pure: bool = False) -> type:
         if not isinstance(cls, type):
             raise UsageError(f"--algo {name}: module {module_name!r} has no class {attr!r}")
         return cls
-    module = _module(pure)
     for algo in KNOWN:
         if name.lower() in (algo.name, algo.class_name.lower()):
-            cls = getattr(module, algo.class_name, None)
-            if not isinstance(cls, type):
-                kind = "pure-Python twin" if pure else "class"
-                raise UsageError(f"algorithm {name!r}: the {kind} {algo.class_name} is not in this build")
-            return cls
+            return _classes(pure)[algo.class_name]
     raise UsageError(
         f"unknown algorithm {name!r}; choose from {', '.join(a.name for a in KNOWN)} or module:Class"
     )
@@ -111,24 +103,19 @@ def label(name: str) -> str:
 
 
 def vnode_parameter(cls: type) -> str | None:
-    """The keyword a class takes for virtual nodes per unit weight, if any."""
+    """``"vnodes"`` when the class takes virtual nodes per unit weight, else None."""
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):
         return None
-    for candidate in VNODE_PARAMETERS:
-        if candidate in params:
-            return candidate
-    return None
+    return "vnodes" if "vnodes" in params else None
 
 
 def build(cls: type, nodes: NodeSpec, vnodes: int | None = None) -> Placement:
     """An instance of ``cls`` over ``nodes``; ``vnodes`` goes to classes that take one."""
     kwargs: dict[str, object] = {}
-    if vnodes is not None:
-        param = vnode_parameter(cls)
-        if param is not None:
-            kwargs[param] = vnodes
+    if vnodes is not None and vnode_parameter(cls) is not None:
+        kwargs["vnodes"] = vnodes
     try:
         placement: Placement = cls(nodes.as_argument(), **kwargs)
     except (ValueError, TypeError, LookupError) as exc:
@@ -138,12 +125,9 @@ def build(cls: type, nodes: NodeSpec, vnodes: int | None = None) -> Placement:
 
 
 def parse_algorithms(text: str | None) -> list[str]:
-    """``--algorithms a,b`` -> list; None -> every available one."""
+    """``--algorithms a,b`` -> list; None -> every algorithm."""
     if text is None or text.strip() in ("", "all"):
-        names = [a.name for a in available()]
-        if not names:
-            raise UsageError("this shardwise build has no placement algorithms yet")
-        return names
+        return [a.name for a in KNOWN]
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
         raise UsageError("--algorithms: no algorithm named")

@@ -22,11 +22,11 @@ from shardwise.cli._common import (
     parse_nodes,
     positive_int,
 )
-from shardwise.cli.algorithms import Placement
 from shardwise.cli.keyfiles import FORMATS, check_readable, detect_format, read_all_keys
 from shardwise.cli.outfiles import atomic_output, node_file, refuse_inputs
 from shardwise.cli.plots import NAMES as PLOT_NAMES
 from shardwise.cli.progress import Progress
+from shardwise.placement import Placement
 
 EPILOG = """\
 examples:

@@ -8,11 +8,18 @@ released, all cores for large inputs), ``nodes``, ``weights``, ``len()``, ``in``
 (a versioned plain-data state, stable across processes and versions). Keys follow the encoding
 contract of :mod:`shardwise.hashing`. Results never depend on the process (no ``hash()``).
 
+The classes, in the order of the registry ``shardwise._core.PLACEMENTS`` (``CLASSES`` here):
+
 - :class:`HashRing` — consistent hashing with weighted virtual nodes, any ``shardwise.hashing`` hash;
 - :class:`KetamaRing` — exactly libketama's or uhashring's continuum;
 - :class:`JumpHash` — jump consistent hash (only the last node can be removed);
 - :class:`Rendezvous` — weighted highest-random-weight hashing;
-- :class:`Maglev` — Maglev lookup table, O(1) lookups.
+- :class:`Maglev` — Maglev lookup table, O(1) lookups;
+- :class:`MementoHash` — jump-hash speed with arbitrary node removal;
+- :class:`MultiProbe` — multi-probe consistent hashing, O(nodes) memory;
+- :class:`BoundedLoadRing` — consistent hashing with bounded loads (batch placement);
+- :class:`RangePartitioner` — sorted split points, a node per range;
+- :class:`RedisClusterSlots` — Redis Cluster's hash slots, from a slot map or a live cluster.
 
 :func:`load_distribution` and :func:`movement` measure balance and plan topology changes.
 
@@ -31,28 +38,58 @@ Pure-Python twins with identical results live in :mod:`shardwise.pure.placement`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shardwise._core import HashRing, JumpHash, KetamaRing, Maglev, Rendezvous
+from shardwise._core import PLACEMENTS
 from shardwise.errors import ConfigurationError
 from shardwise.placement._analysis import LoadDistribution, Movement, load_distribution, movement
 from shardwise.placement._protocol import Placement
 
+if TYPE_CHECKING:  # what type checkers see of the registry (a test keeps it equal to PLACEMENTS)
+    from shardwise._core import (
+        BoundedLoadRing as BoundedLoadRing,
+    )
+    from shardwise._core import (
+        HashRing as HashRing,
+    )
+    from shardwise._core import (
+        JumpHash as JumpHash,
+    )
+    from shardwise._core import (
+        KetamaRing as KetamaRing,
+    )
+    from shardwise._core import (
+        Maglev as Maglev,
+    )
+    from shardwise._core import (
+        MementoHash as MementoHash,
+    )
+    from shardwise._core import (
+        MultiProbe as MultiProbe,
+    )
+    from shardwise._core import (
+        RangePartitioner as RangePartitioner,
+    )
+    from shardwise._core import (
+        RedisClusterSlots as RedisClusterSlots,
+    )
+    from shardwise._core import (
+        Rendezvous as Rendezvous,
+    )
+
+#: Class name -> class, in the registry's order.
+CLASSES: dict[str, type[Placement]] = {cls.__name__: cls for cls in PLACEMENTS}
+globals().update(CLASSES)
+
 __all__ = [
-    "HashRing",
-    "JumpHash",
-    "KetamaRing",
     "LoadDistribution",
-    "Maglev",
     "Movement",
     "Placement",
-    "Rendezvous",
     "from_state",
     "load_distribution",
     "movement",
+    *CLASSES,
 ]
-
-_CLASSES: dict[str, Any] = {cls.__name__: cls for cls in (HashRing, KetamaRing, JumpHash, Rendezvous, Maglev)}
 
 
 def from_state(state: dict[str, Any]) -> Any:
@@ -60,24 +97,7 @@ def from_state(state: dict[str, Any]) -> Any:
     if not isinstance(state, dict) or "class" not in state:
         raise TypeError("state must be a dict made by to_state()")
     try:
-        cls = _CLASSES[state["class"]]
+        cls = CLASSES[state["class"]]
     except (KeyError, TypeError):
         raise ConfigurationError(f"unknown placement class {state['class']!r} in state") from None
-    return cls.from_state(state)
-
-# MementoHash, multi-probe, bounded loads, ranges and Redis Cluster slots.
-from shardwise._core import (  # noqa: E402
-    BoundedLoadRing,
-    MementoHash,
-    MultiProbe,
-    RangePartitioner,
-    RedisClusterSlots,
-)
-
-__all__ += ["BoundedLoadRing", "MementoHash", "MultiProbe", "RangePartitioner", "RedisClusterSlots"]
-_CLASSES.update(
-    {
-        cls.__name__: cls
-        for cls in (BoundedLoadRing, MementoHash, MultiProbe, RangePartitioner, RedisClusterSlots)
-    }
-)
+    return cls.from_state(state)  # type: ignore[attr-defined]

@@ -19,7 +19,9 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from shardwise.pure.keys import as_key_list, check_out, encode_key
+from shardwise.pure.keys import as_key_list, encode_key
+from shardwise.pure.placement._hashes import murmur_fmix64
+from shardwise.pure.validate import check_out
 
 __all__ = [
     "crc16",
@@ -84,7 +86,7 @@ def _many(
 ) -> Any:
     items = as_key_list(keys)
     if out is not None:
-        check_out(out, (len(items),), dtype)
+        check_out(out, (len(items),), dtype, keys)
     result = np.fromiter((hash_bytes(encode_key(k)) for k in items), dtype=dtype, count=len(items))
     if out is None:
         return result
@@ -334,14 +336,6 @@ def _fmix32(h: int) -> int:
     return h ^ (h >> 16)
 
 
-def _fmix64(k: int) -> int:
-    k ^= k >> 33
-    k = (k * 0xFF51AFD7ED558CCD) & M64
-    k ^= k >> 33
-    k = (k * 0xC4CEB9FE1A85EC53) & M64
-    return k ^ (k >> 33)
-
-
 def _murmur3_32(data: bytes, seed: int) -> int:
     n = len(data)
     h = seed
@@ -389,8 +383,8 @@ def _murmur3_128(data: bytes, seed: int) -> tuple[int, int]:
     h2 ^= n
     h1 = (h1 + h2) & M64
     h2 = (h2 + h1) & M64
-    h1 = _fmix64(h1)
-    h2 = _fmix64(h2)
+    h1 = murmur_fmix64(h1)
+    h2 = murmur_fmix64(h2)
     h1 = (h1 + h2) & M64
     h2 = (h2 + h1) & M64
     return h1, h2
@@ -410,7 +404,7 @@ def murmur3_128_many(
     s = _seed(seed, 32)
     items = as_key_list(keys)
     if out is not None:
-        check_out(out, (len(items), 2), np.uint64)
+        check_out(out, (len(items), 2), np.uint64, keys)
     halves = (half for k in items for half in _murmur3_128(encode_key(k), s))
     flat = np.fromiter(halves, dtype=np.uint64, count=2 * len(items))
     if out is None:
@@ -568,5 +562,5 @@ def redis_slot_many(keys: Keys, *, out: npt.NDArray[np.uint16] | None = None) ->
     return result
 
 
-# Jump consistent hash: its twin lives with the placement twins (shardwise.pure.placement.jump).
-from shardwise.pure.placement.jump import jump, jump_many  # noqa: E402
+# Jump consistent hash: its twin lives with the placement twins (shardwise.pure.placement.jump_hash).
+from shardwise.pure.placement.jump_hash import jump, jump_many  # noqa: E402

@@ -103,27 +103,3 @@ def as_key_list(keys: Any) -> list[Any]:
                 f"mixed key kinds: keys[0] is {first_kind} but keys[{i}] is {kind}; use one kind per batch"
             )
     return out
-
-
-def check_out(out: object, shape: tuple[int, ...], dtype: Any) -> Any:
-    """The ``out=`` argument of a bulk function: a writable, C-contiguous numpy array of
-    ``dtype`` and exactly ``shape`` (the checks, order and messages of the Rust functions)."""
-    want = np.dtype(dtype)
-    kind = "1-D" if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
-    if not isinstance(out, np.ndarray) or out.ndim != len(shape) or out.dtype != want:
-        what = (
-            f"an array of dtype {out.dtype} and shape {list(out.shape)}"
-            if isinstance(out, np.ndarray)
-            else type(out).__name__
-        )
-        raise TypeError(f"out must be a {kind} numpy array of {want}, not {what}")
-    if out.shape != shape:
-        if len(shape) == 1:
-            raise ValueError(f"out has {len(out)} slots but there are {shape[0]} keys")
-        have = "(" + ", ".join(map(str, out.shape)) + ")"
-        raise ValueError(f"out has shape {have} but {kind} is needed")
-    if not out.flags.writeable:
-        raise ValueError("out is not writable or is in use by another call")
-    if not out.flags.c_contiguous:
-        raise ValueError("out must be C-contiguous")
-    return out

@@ -2,7 +2,9 @@
 
 Same API and, for a given seed and clock, the same picks as the Rust classes: every float
 operation is done in the same order, and the generator is the same xoshiro256** seeded by
-SplitMix64. Also home of :class:`Sticky`, which is pure Python in both worlds.
+SplitMix64. The same checks and messages (:mod:`shardwise.pure.validate`), the same state dict
+(``to_state()``, pickles). :class:`Sticky` is pure Python in both worlds: it is
+:class:`shardwise.selection.Sticky`, re-exported here.
 """
 
 from __future__ import annotations
@@ -13,23 +15,19 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
+from shardwise._core import BALANCERS
 from shardwise.errors import ConfigurationError, NoAvailableBackendError, UnknownNodeError
+from shardwise.pure.validate import callable_setting, int_param, node_name, number, quoted, type_name
+from shardwise.pure.validate import weight as weight_value
+from shardwise.selection import Sticky, restore
 
-__all__ = [
-    "Lease",
-    "LeastConnections",
-    "LoadAware",
-    "PowerOfTwo",
-    "Rng",
-    "RoundRobin",
-    "Sticky",
-    "WeightedRandom",
-]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _MASK = (1 << 64) - 1
 _TWO_64 = 18446744073709551616.0
@@ -37,6 +35,17 @@ MAX_WEIGHT = 1e15
 _MAX_THINNING_TRIES = 64
 UP, DOWN, DRAINING = "up", "down", "draining"
 _RELEASE_LOCK = threading.Lock()  # makes Lease.release() happen once under races
+STATE_VERSION = 1
+#: Defaults of the settings every balancer takes, and of PowerOfTwo's and LoadAware's own.
+DEFAULTS: dict[str, float] = {
+    "panic_threshold": 0.0,
+    "slow_start": 0.0,
+    "slow_start_floor": 0.1,
+    "min_share": 0.05,
+    "decay": 10.0,
+    "default_rtt": 0.03,
+}
+_XOSHIRO_JUMP = (0x180EC6D33CFD0ABA, 0xD5A61266F0C9392C, 0xA9582618E03FC9AA, 0x39ABDC4529B1661C)
 
 Backends = Mapping[str, float] | Iterable[str] | None
 Clock = Callable[[], float]
@@ -75,6 +84,23 @@ class Rng:
         self.s = [s0, s1, s2, s3]
         return result
 
+    def jump(self) -> None:
+        """Advance by 2**128 draws (xoshiro256**'s published jump polynomial)."""
+        acc = [0, 0, 0, 0]
+        for word in _XOSHIRO_JUMP:
+            for bit in range(64):
+                if word >> bit & 1:
+                    acc = [a ^ s for a, s in zip(acc, self.s, strict=True)]
+                self.next_u64()
+        self.s = acc
+
+    def split_off(self) -> Rng:
+        """The current stream; this generator jumps 2**128 draws ahead (as the Rust core)."""
+        stream = Rng(0)
+        stream.s = list(self.s)
+        self.jump()
+        return stream
+
     def below(self, n: int) -> int:
         """Uniform index in ``[0, n)``: high 64 bits of ``u * n``."""
         return (self.next_u64() * n) >> 64
@@ -107,16 +133,17 @@ class _Backend:
 
 
 def _check_weight(name: str, weight: float) -> None:
-    if isinstance(weight, str) or not hasattr(weight, "__float__"):
-        raise TypeError(f"weight of {name} must be a number, got {type(weight).__name__}")
-    w = float(weight)
-    if not (math.isfinite(w) and 0.0 < w <= MAX_WEIGHT):
-        raise ConfigurationError(f"weight of {name!r} must be a finite number in (0, 1e15], got {w}")
+    if not (math.isfinite(weight) and 0.0 < weight <= MAX_WEIGHT):
+        raise ConfigurationError(
+            f"weight of node {quoted(name)} must be a finite number in (0, 1e15], got {weight!r}"
+        )
 
 
 def _check_factor(name: str, factor: float) -> None:
     if not (math.isfinite(factor) and 0.0 < factor <= MAX_WEIGHT):
-        raise ConfigurationError(f"weight factor of {name!r} must be a finite number > 0, got {factor}")
+        raise ConfigurationError(
+            f"weight factor of node {quoted(name)} must be a finite number in (0, 1e15], got {factor!r}"
+        )
 
 
 def _parse_backends(obj: Backends, what: str) -> list[tuple[str, float]]:
@@ -127,56 +154,85 @@ def _parse_backends(obj: Backends, what: str) -> list[tuple[str, float]]:
             f"{what} must be a mapping name -> weight or an iterable of names, not a single string"
         )
     if isinstance(obj, Mapping) or hasattr(obj, "items"):
-        pairs = list(obj.items())
-    else:
-        try:
-            pairs = [(name, 1.0) for name in obj]
-        except TypeError:
-            raise TypeError(f"{what} must be a mapping name -> weight or an iterable of names") from None
-    out = []
-    for name, weight in pairs:
-        if not isinstance(name, str):
-            raise TypeError(f"{what}: node names must be str, got {type(name).__name__}")
-        if isinstance(weight, str) or not hasattr(weight, "__float__"):
-            raise TypeError(f"weight of {name} must be a number, got {type(weight).__name__}")
-        out.append((name, float(weight)))
-    return out
+        return [(node_name(name), weight_value(name, w)) for name, w in obj.items()]
+    try:
+        names = list(obj)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a mapping name -> weight or an iterable of names, not {type_name(obj)}"
+        ) from None
+    return [(node_name(name), 1.0) for name in names]
+
+
+def _seed(settings: dict[str, Any]) -> int:
+    seed = settings.get("seed")
+    return random.getrandbits(64) if seed is None else int_param("seed", seed, 0, _MASK)
+
+
+COMMON_SETTINGS = ("panic_threshold", "slow_start", "slow_start_floor", "clock")
+
+
+class Settings(TypedDict, total=False):
+    """The keyword settings every balancer takes."""
+
+    panic_threshold: float
+    slow_start: float
+    slow_start_floor: float
+    clock: Clock | None
+
+
+class LoadAwareSettings(Settings, total=False):
+    seed: int | None
+    min_share: float
 
 
 class _Balancer:
     """Pool of backends with health, backups, panic threshold and slow start (as ``Pool``)."""
 
-    def __init__(
-        self,
-        backends: Backends,
-        backups: Backends,
-        panic_threshold: float,
-        slow_start: float,
-        slow_start_floor: float,
-        clock: Clock | None,
-        min_share: float = 0.05,
-        timed: bool = False,
-    ) -> None:
-        panic_threshold, slow_start = float(panic_threshold), float(slow_start)
-        slow_start_floor, min_share = float(slow_start_floor), float(min_share)
+    #: The keyword settings of the class beyond those every balancer takes (as the Rust class).
+    SETTINGS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, backends: Backends = None, *, backups: Backends = None, **given: Any) -> None:
+        """``given``: the keyword settings, checked in the order and with the messages of the
+        Rust classes (``clock=None`` and ``seed=None`` mean none)."""
+        for key in given:
+            if key not in COMMON_SETTINGS and key not in self.SETTINGS:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {key!r}")
+        settings = {k: v for k, v in given.items() if v is not None or k not in ("clock", "seed")}
+        kept: dict[str, Any] = {}
+
+        def setting(name: str) -> float:
+            value = number(name, settings[name]) if name in settings else DEFAULTS[name]
+            kept[name] = value
+            return value
+
+        panic_threshold = setting("panic_threshold")
+        slow_start = setting("slow_start")
+        slow_start_floor = setting("slow_start_floor")
+        min_share = setting("min_share") if "min_share" in settings else DEFAULTS["min_share"]
         if not (math.isfinite(panic_threshold) and 0.0 <= panic_threshold <= 100.0):
             raise ConfigurationError(
-                f"panic_threshold must be a percentage in [0, 100], got {panic_threshold}"
+                f"panic_threshold must be a percentage in [0, 100], got {panic_threshold!r}"
             )
         if not (math.isfinite(slow_start) and slow_start >= 0.0):
-            raise ConfigurationError(f"slow_start must be a finite number of seconds >= 0, got {slow_start}")
+            raise ConfigurationError(
+                f"slow_start must be a finite number of seconds >= 0, got {slow_start!r}"
+            )
         if not (0.0 < slow_start_floor <= 1.0):
-            raise ConfigurationError(f"slow_start_floor must be in (0, 1], got {slow_start_floor}")
+            raise ConfigurationError(f"slow_start_floor must be in (0, 1], got {slow_start_floor!r}")
         if not (0.0 < min_share <= 1.0):
-            raise ConfigurationError(f"min_share must be in (0, 1], got {min_share}")
-        if clock is not None and not callable(clock):
-            raise TypeError("clock must be a callable returning seconds")
+            raise ConfigurationError(f"min_share must be in (0, 1], got {min_share!r}")
+        clock = settings.get("clock")
+        if clock is not None:
+            callable_setting("clock", clock)
+            kept["clock"] = clock
         self._panic_threshold = panic_threshold
         self._slow_start = slow_start
         self._floor = slow_start_floor
         self._min_share = min_share
-        self._clock = clock
-        self._timed = timed or slow_start > 0.0
+        self._clock: Clock | None = clock
+        self._timed = self._algorithm(settings, kept) or slow_start > 0.0
+        self._settings = kept
         self._lock = threading.Lock()
         self._backends: list[_Backend] = []
         self._index: dict[str, int] = {}
@@ -193,6 +249,11 @@ class _Balancer:
         now = self._now()
         for (name, weight), backup in [(p, False) for p in primaries] + [(p, True) for p in extra]:
             self._add(name, weight, backup, None, now)
+
+    def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
+        """Set up the algorithm from its own settings (their checked values go into ``kept``);
+        whether picks need the time even without slow start."""
+        return False
 
     # --- hooks of the algorithms ------------------------------------------------------------
     def _initial_ewma(self) -> float:
@@ -213,11 +274,11 @@ class _Balancer:
             return 0.0
         t = self._clock() if self._clock is not None else time.monotonic()
         try:
-            value = float(t)
-        except (TypeError, ValueError):
+            value = number("clock()", t)
+        except TypeError:
             raise TypeError("clock() must return a number of seconds (float)") from None
         if not math.isfinite(value):
-            raise ValueError(f"clock() returned {value}, not a finite time")
+            raise ValueError(f"clock() returned {value!r}, not a finite time")
         return value
 
     # --- pool -------------------------------------------------------------------------------
@@ -225,7 +286,7 @@ class _Balancer:
         try:
             return self._index[name]
         except (KeyError, TypeError):
-            raise UnknownNodeError(f"unknown node {name!r}") from None
+            raise UnknownNodeError(f"unknown node {quoted(name)}") from None
 
     def _changing(self) -> None:
         if self._fresh:
@@ -233,11 +294,9 @@ class _Balancer:
             self._fresh = False
 
     def _add(self, name: str, weight: float, backup: bool, ramp_from: float | None, now: float) -> None:
-        if not isinstance(name, str):
-            raise TypeError(f"node names must be str, got {type(name).__name__}")
         _check_weight(name, weight)
         if name in self._index:
-            raise ConfigurationError(f"duplicate node name {name!r}")
+            raise ConfigurationError(f"duplicate node name {quoted(name)}")
         self._changing()
         b = _Backend(name, float(weight), backup, self._next_id, now, self._initial_ewma())
         if ramp_from is not None and self._slow_start > 0.0:
@@ -350,12 +409,15 @@ class _Balancer:
 
     def add_node(self, name: str, weight: float = 1.0, *, backup: bool = False) -> None:
         """Add a node (up, slow-starting if slow start is on)."""
+        name = node_name(name)
+        weight = weight_value(name, weight)
         now = self._now()
         with self._lock:
             self._add(name, weight, backup, now, now)
 
     def remove_node(self, name: str) -> None:
         """Remove a node."""
+        name = node_name(name)
         with self._lock:
             pos = self._position(name)
             self._changing()
@@ -364,26 +426,32 @@ class _Balancer:
 
     def set_weight(self, name: str, weight: float) -> None:
         """Change a node's configured weight."""
+        name = node_name(name)
+        weight = weight_value(name, weight)
         with self._lock:
             self._changing()
             pos = self._position(name)
             _check_weight(name, weight)
-            self._backends[pos].weight = float(weight)
+            self._backends[pos].weight = weight
 
     def weight_factor(self, name: str) -> float:
         """A node's health weight factor."""
+        name = node_name(name)
         with self._lock:
             return self._backends[self._position(name)].factor
 
     def set_weight_factor(self, name: str, factor: float) -> None:
         """Scale a node's weight by ``factor`` (> 0)."""
+        name = node_name(name)
+        factor = number(f"weight factor of node {quoted(name)}", factor)
         with self._lock:
             self._changing()
             pos = self._position(name)
-            _check_factor(name, float(factor))
-            self._backends[pos].factor = float(factor)
+            _check_factor(name, factor)
+            self._backends[pos].factor = factor
 
     def _set_health(self, name: str, health: str) -> None:
+        name = node_name(name)
         now = self._now()
         with self._lock:
             self._changing()
@@ -408,6 +476,7 @@ class _Balancer:
 
     def state(self, name: str) -> str:
         """A node's state: "up", "down" or "draining"."""
+        name = node_name(name)
         with self._lock:
             return self._backends[self._position(name)].health
 
@@ -420,36 +489,93 @@ class _Balancer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self._backends)} nodes)"
 
-    def __getstate__(self) -> dict[str, Any]:
+    def to_state(self) -> dict[str, Any]:
+        """The versioned plain-data state (the same dict the Rust class writes)."""
         with self._lock:
             self._changing()
-            state = self.__dict__.copy()
-        del state["_lock"]
-        return state
+            backends = [
+                {
+                    "name": b.name,
+                    "weight": b.weight,
+                    "backup": b.backup,
+                    "state": b.health,
+                    "factor": b.factor,
+                    "load": b.load,
+                    "current": b.current,
+                }
+                for b in self._backends
+            ]
+            rng = getattr(self, "_rng", None)
+            return {
+                "version": STATE_VERSION,
+                "class": type(self).__name__,
+                "settings": dict(self._settings),
+                "backends": backends,
+                "rng": list(rng.s) if rng is not None else None,
+            }
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-        for b in self._backends:
-            b.active = 0
-            b.up_since = None
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Any:
+        """Rebuild a balancer from ``to_state()`` output."""
+        if not isinstance(state, dict):
+            raise TypeError("state must be a dict made by to_state()")
+        for key in ("version", "class"):
+            if key not in state:
+                raise ConfigurationError(f"state has no {key!r} entry")
+            if key == "version" and state["version"] != STATE_VERSION:
+                raise ConfigurationError(
+                    f"unsupported state version {state['version']} (this build reads {STATE_VERSION})"
+                )
+        if state["class"] != cls.__name__:
+            raise ConfigurationError(f"state is for {state['class']}, not {cls.__name__}")
+        for key in ("settings", "backends", "rng"):
+            if key not in state:
+                raise ConfigurationError(f"state has no {key!r} entry")
+        if not isinstance(state["settings"], dict):
+            raise TypeError("state settings must be a dict")
+        obj = cls(**state["settings"])
+        backends: list[_Backend] = []
+        for item in state["backends"]:
+            b = _Backend(
+                str(item["name"]), float(item["weight"]), bool(item["backup"]), 0, 0.0, obj._initial_ewma()
+            )
+            if item["state"] not in (UP, DOWN, DRAINING):
+                raise ConfigurationError(
+                    f'state of node {quoted(b.name)} is {item["state"]!r}, not "up", "down" or "draining"'
+                )
+            b.health = item["state"]
+            b.factor = float(item["factor"])
+            b.load = float(item["load"])
+            b.load_mult = max(1.0 - b.load, obj._min_share)
+            b.current = float(item["current"])
+            backends.append(b)
+        seen: set[str] = set()
+        for b in backends:
+            _check_weight(b.name, b.weight)
+            _check_factor(b.name, b.factor)
+            if b.name in seen:
+                raise ConfigurationError(f"duplicate node name {quoted(b.name)}")
+            seen.add(b.name)
+        for b in backends:
+            b.id = obj._next_id
+            obj._next_id += 1
+        obj._backends = backends
+        obj._reindex()
+        rng: Rng | None = getattr(obj, "_rng", None)
+        if state["rng"] is not None and rng is not None:
+            rng.s = [int(x) & _MASK for x in state["rng"]] if any(state["rng"]) else Rng(0).s
+        return obj
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        return from_state, (self.to_state(),)
 
 
 class RoundRobin(_Balancer):
     """Smooth weighted round robin, pick for pick as nginx."""
 
-    def __init__(
-        self,
-        backends: Backends = None,
-        *,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
-    ) -> None:
+    def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
         self._cur: list[float] = []
-        super().__init__(backends, backups, panic_threshold, slow_start, slow_start_floor, clock)
+        return False
 
     def _rebuild(self) -> None:
         self._cur = [self._backends[i].current for i in self._members]
@@ -501,45 +627,34 @@ def build_alias(weights: list[float], total: float) -> list[tuple[int, int]]:
 class WeightedRandom(_Balancer):
     """Weighted random picks in O(1) (Vose alias method), reproducible with ``seed=``."""
 
-    def __init__(
-        self,
-        backends: Backends = None,
-        *,
-        seed: int | None = None,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
-        _min_share: float = 0.05,
-    ) -> None:
-        if seed is not None and not 0 <= seed <= _MASK:
-            raise OverflowError(f"seed must be in [0, 2**64), got {seed}")
-        self._rng = Rng(random.getrandbits(64) if seed is None else seed)
+    SETTINGS: ClassVar[tuple[str, ...]] = ("seed",)
+
+    def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
         self._table: list[tuple[int, int]] = []
-        super().__init__(backends, backups, panic_threshold, slow_start, slow_start_floor, clock, _min_share)
+        self._rng = Rng(_seed(settings))
+        return False
 
     def _rebuild(self) -> None:
         self._table = build_alias(self._base, self._total)
 
-    def _alias_draw(self) -> int:
+    def _alias_draw(self, rng: Rng) -> int:
         table = self._table
-        x = self._rng.next_u64() * len(table)
+        x = rng.next_u64() * len(table)
         k = x >> 64
         thr, alias = table[k]
         return k if (x & _MASK) < thr else alias
 
-    def _draw(self, now: float) -> int:
+    def _draw(self, now: float, rng: Rng) -> int:
         members = self._members
         if not self._ramping:
-            return members[self._alias_draw()]
+            return members[self._alias_draw(rng)]
         for _ in range(_MAX_THINNING_TRIES):
-            k = self._alias_draw()
+            k = self._alias_draw(rng)
             r = self._ramp(members[k], now)
-            if r >= 1.0 or self._rng.unit() < r:
+            if r >= 1.0 or rng.unit() < r:
                 return members[k]
         total = sum(self._member_weight(k, now) for k in range(len(members)))
-        x = self._rng.unit() * total
+        x = rng.unit() * total
         acc = 0.0
         for k, i in enumerate(members):
             acc += self._member_weight(k, now)
@@ -549,57 +664,52 @@ class WeightedRandom(_Balancer):
 
     def _pick_index(self, now: float) -> int:
         self._ready(now)
-        return self._draw(now)
+        return self._draw(now, self._rng)
 
     def sample(self, n: int) -> npt.NDArray[np.int32]:
-        """``n`` random picks at once, as positions in ``nodes``."""
-        if n < 0:
-            raise ValueError(f"sample size must be >= 0, got {n}")
+        """``n`` random picks at once, as positions in ``nodes``: drawn from the current random
+        stream, after which the generator jumps 2**128 draws ahead (as the Rust class)."""
+        n = int_param("sample size", n, 0, 2**63 - 1)
         now = self._now()
+        out = np.empty(n, dtype=np.int32)  # MemoryError for a size that cannot be allocated
         with self._lock:
             self._ready(now)
-            return np.array([self._draw(now) for _ in range(n)], dtype=np.int32)
+            stream = self._rng.split_off()
+            out[:] = [self._draw(now, stream) for _ in range(n)]
+        return out
 
 
 class LoadAware(WeightedRandom):
     """Weighted random with weights ``capacity × max(1 − load, min_share)`` from reported load."""
 
+    SETTINGS = ("seed", "min_share")
+
     def __init__(
-        self,
-        capacities: Backends = None,
-        *,
-        min_share: float = 0.05,
-        seed: int | None = None,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
+        self, capacities: Backends = None, *, backups: Backends = None, **settings: Unpack[LoadAwareSettings]
     ) -> None:
-        super().__init__(
-            capacities,
-            seed=seed,
-            backups=backups,
-            panic_threshold=panic_threshold,
-            slow_start=slow_start,
-            slow_start_floor=slow_start_floor,
-            clock=clock,
-            _min_share=min_share,
-        )
+        super().__init__(capacities, backups=backups, **settings)
+
+    def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
+        kept.setdefault("min_share", DEFAULTS["min_share"])
+        return super()._algorithm(settings, kept)
 
     def report_load(self, node: str, load: float) -> None:
         """Record a node's load (utilisation: 0 = idle, 1 = full; > 1 overloaded)."""
+        node = node_name(node)
+        load = number(f"load of node {quoted(node)}", load)
         with self._lock:
             self._changing()
             b = self._backends[self._position(node)]
-            load = float(load)
             if not (math.isfinite(load) and load >= 0.0):
-                raise ConfigurationError(f"load of {node!r} must be a finite number >= 0, got {load}")
+                raise ConfigurationError(
+                    f"load of node {quoted(node)} must be a finite number >= 0, got {load!r}"
+                )
             b.load = load
             b.load_mult = max(1.0 - load, self._min_share)
 
     def load(self, node: str) -> float:
         """The last load reported for a node (0.0 if none)."""
+        node = node_name(node)
         with self._lock:
             return self._backends[self._position(node)].load
 
@@ -661,12 +771,19 @@ class _LeaseOwner(_Balancer):
 
     def active(self, node: str) -> int:
         """How many leases on a node are held."""
+        node = node_name(node)
         with self._lock:
             return self._backends[self._position(node)].active
 
     def _release_lease(self, ident: int, hint: int, latency: float | None, start: float) -> None:
-        now = self._now()
-        if latency is None and self._timed:
+        """Give back one lease; released even when the clock fails (then without a latency
+        sample), and the clock's error is raised afterwards (as the Rust class)."""
+        clock_error: Exception | None = None
+        try:
+            now = self._now()
+        except Exception as exc:
+            now, clock_error = start, exc
+        if latency is None and self._timed and clock_error is None:
             latency = now - start
         with self._lock:
             bs = self._backends
@@ -678,6 +795,8 @@ class _LeaseOwner(_Balancer):
                 b = bs[pos]
                 b.active = max(b.active - 1, 0)
                 self._on_release(b, latency, now)
+        if clock_error is not None:
+            raise clock_error
 
 
 class LeastConnections(_LeaseOwner):
@@ -687,18 +806,9 @@ class LeastConnections(_LeaseOwner):
     moves past each pick; equal scores go to the larger weight, then to the first scanned.
     """
 
-    def __init__(
-        self,
-        backends: Backends = None,
-        *,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
-    ) -> None:
+    def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
         self._cursor = 0
-        super().__init__(backends, backups, panic_threshold, slow_start, slow_start_floor, clock)
+        return False
 
     def _rebuild(self) -> None:
         m = len(self._members)
@@ -728,36 +838,21 @@ class LeastConnections(_LeaseOwner):
 class PowerOfTwo(_LeaseOwner):
     """Power of two choices on held leases, optionally weighted by peak-EWMA latency."""
 
-    def __init__(
-        self,
-        backends: Backends = None,
-        *,
-        seed: int | None = None,
-        peak_ewma: bool = False,
-        decay: float = 10.0,
-        default_rtt: float = 0.03,
-        backups: Backends = None,
-        panic_threshold: float = 0.0,
-        slow_start: float = 0.0,
-        slow_start_floor: float = 0.1,
-        clock: Clock | None = None,
-    ) -> None:
-        if seed is not None and not 0 <= seed <= _MASK:
-            raise OverflowError(f"seed must be in [0, 2**64), got {seed}")
-        if peak_ewma:
+    SETTINGS = ("seed", "peak_ewma", "decay", "default_rtt")
+
+    def _algorithm(self, settings: dict[str, Any], kept: dict[str, Any]) -> bool:
+        self._rng = Rng(_seed(settings))
+        self._ewma = bool(settings.get("peak_ewma", False))
+        kept["peak_ewma"] = self._ewma
+        self._decay = decay = number("decay", settings.get("decay", DEFAULTS["decay"]))
+        self._default_rtt = rtt = number("default_rtt", settings.get("default_rtt", DEFAULTS["default_rtt"]))
+        kept["decay"], kept["default_rtt"] = decay, rtt
+        if self._ewma:
             if not (math.isfinite(decay) and decay > 0.0):
-                raise ConfigurationError(f"decay must be a finite number of seconds > 0, got {decay}")
-            if not (math.isfinite(default_rtt) and default_rtt >= 0.0):
-                raise ConfigurationError(
-                    f"default_rtt must be a finite number of seconds >= 0, got {default_rtt}"
-                )
-        self._rng = Rng(random.getrandbits(64) if seed is None else seed)
-        self._ewma = peak_ewma
-        self._decay = float(decay)
-        self._default_rtt = float(default_rtt)
-        super().__init__(
-            backends, backups, panic_threshold, slow_start, slow_start_floor, clock, timed=peak_ewma
-        )
+                raise ConfigurationError(f"decay must be a finite number of seconds > 0, got {decay!r}")
+            if not (math.isfinite(rtt) and rtt >= 0.0):
+                raise ConfigurationError(f"default_rtt must be a finite number of seconds >= 0, got {rtt!r}")
+        return self._ewma
 
     def _initial_ewma(self) -> float:
         return self._default_rtt if self._ewma else 0.0
@@ -794,118 +889,12 @@ class PowerOfTwo(_LeaseOwner):
         return i
 
 
-class Sticky:
-    """Picks by key through a placement: the first available node of the key's preference list.
+#: Class name -> twin balancer, in the order of the Rust registry (``shardwise._core.BALANCERS``).
+CLASSES: dict[str, type[_Balancer]] = {cls.__name__: globals()[cls.__name__] for cls in BALANCERS}
 
-    ``placement`` is any object with ``nodes`` and ``get_nodes(key, n)`` (every
-    :mod:`shardwise.placement` class). Health is kept here: ``mark_down``/``mark_up``/``drain``
-    change it at once; a key whose owner is unavailable goes to the next node of its preference
-    list, and comes back when the owner is up. With ``panic_threshold`` (percent) set and fewer
-    nodes up than that, health is ignored and keys go to their owners.
-    """
+__all__ = ["Lease", "Rng", "Sticky", "from_state", *CLASSES]
 
-    def __init__(self, placement: Any, *, panic_threshold: float = 0.0) -> None:
-        if not hasattr(placement, "get_nodes") or not hasattr(placement, "nodes"):
-            raise TypeError("placement must have `nodes` and `get_nodes(key, n)`")
-        panic_threshold = float(panic_threshold)
-        if not (math.isfinite(panic_threshold) and 0.0 <= panic_threshold <= 100.0):
-            raise ConfigurationError(
-                f"panic_threshold must be a percentage in [0, 100], got {panic_threshold}"
-            )
-        self.placement = placement
-        self._panic_threshold = panic_threshold
-        self._states: dict[str, str] = {}
-        self._lock = threading.Lock()
 
-    @property
-    def nodes(self) -> list[str]:
-        """The placement's nodes."""
-        return list(self.placement.nodes)
-
-    @property
-    def weights(self) -> dict[str, float]:
-        """The placement's weights (1.0 each if it has none)."""
-        weights = getattr(self.placement, "weights", None)
-        return dict(weights) if weights is not None else dict.fromkeys(self.nodes, 1.0)
-
-    def pick(self, key: Any) -> str:
-        """The node serving ``key``: its owner, or the next available one on its preference list."""
-        nodes = self.placement.nodes
-        n = len(nodes)
-        if n == 0:
-            raise NoAvailableBackendError("no backend can be picked: the placement has no nodes")
-        with self._lock:
-            states = dict(self._states)
-        unavailable = sum(1 for name in nodes if states.get(name, UP) != UP)
-        up = n - unavailable
-        if unavailable == 0 or (self._panic_threshold > 0.0 and up * 100.0 < self._panic_threshold * n):
-            return str(self.placement.get_nodes(key, 1)[0])
-        if up == 0:
-            raise NoAvailableBackendError(f"no backend can be picked: none of the {n} nodes is up")
-        for name in self.placement.get_nodes(key, min(n, unavailable + 1)):
-            if states.get(name, UP) == UP:
-                return str(name)
-        raise NoAvailableBackendError(f"no available node in the preference list of {key!r}")
-
-    def _check(self, name: str) -> None:
-        if name not in set(self.placement.nodes):
-            raise UnknownNodeError(f"unknown node {name!r}")
-
-    def _set(self, name: str, state: str) -> None:
-        self._check(name)
-        with self._lock:
-            if state == UP:
-                self._states.pop(name, None)
-            else:
-                self._states[name] = state
-
-    def mark_down(self, name: str) -> None:
-        """Send the node's keys to their next preference at once."""
-        self._set(name, DOWN)
-
-    def mark_up(self, name: str) -> None:
-        """Give the node its keys back."""
-        self._set(name, UP)
-
-    def drain(self, name: str) -> None:
-        """Stop sending keys to the node (as down for picking)."""
-        self._set(name, DRAINING)
-
-    def state(self, name: str) -> str:
-        """A node's state: "up", "down" or "draining"."""
-        self._check(name)
-        with self._lock:
-            return self._states.get(name, UP)
-
-    def add_node(self, name: str, *args: Any, **kwargs: Any) -> None:
-        """Add a node to the placement."""
-        self.placement.add_node(name, *args, **kwargs)
-
-    def remove_node(self, name: str) -> None:
-        """Remove a node from the placement (and forget its state)."""
-        self.placement.remove_node(name)
-        with self._lock:
-            self._states.pop(name, None)
-
-    def set_weight(self, name: str, weight: float) -> None:
-        """Change a node's weight in the placement (if it supports weights)."""
-        self.placement.set_weight(name, weight)
-
-    def __len__(self) -> int:
-        return len(self.placement.nodes)
-
-    def __contains__(self, name: object) -> bool:
-        return name in set(self.placement.nodes)
-
-    def __repr__(self) -> str:
-        return f"Sticky({self.placement!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        with self._lock:
-            return {"placement": self.placement, "panic": self._panic_threshold, "states": dict(self._states)}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.placement = state["placement"]
-        self._panic_threshold = state["panic"]
-        self._states = state["states"]
-        self._lock = threading.Lock()
+def from_state(state: dict[str, Any]) -> Any:
+    """Rebuild a twin balancer (or a :class:`Sticky`) from ``to_state()`` output."""
+    return restore(state, CLASSES)

@@ -77,13 +77,27 @@ fn fmix32(mut h: u32) -> u32 {
     h ^ (h >> 16)
 }
 
+/// MurmurHash3's 64-bit finalizer (`fmix64`): a bijective mix of all bits.
 #[inline(always)]
-fn fmix64(mut k: u64) -> u64 {
+pub fn murmur_fmix64(mut k: u64) -> u64 {
     k ^= k >> 33;
     k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
     k ^= k >> 33;
     k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     k ^ (k >> 33)
+}
+
+/// 2**64 divided by the golden ratio: SplitMix64's increment, and a multiplier that spreads
+/// small integers over 64 bits (Fibonacci hashing).
+pub const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's output function (Steele, Lea & Flood, 2014), without the state increment:
+/// a bijective mix of all bits.
+#[inline(always)]
+pub fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// MurmurHash3 x86_32 (unsigned result), as `mmh3.hash(key, seed, signed=False)`.
@@ -154,8 +168,8 @@ pub fn murmur3_128(data: &[u8], seed: u32) -> (u64, u64) {
     h2 ^= len;
     h1 = h1.wrapping_add(h2);
     h2 = h2.wrapping_add(h1);
-    h1 = fmix64(h1);
-    h2 = fmix64(h2);
+    h1 = murmur_fmix64(h1);
+    h2 = murmur_fmix64(h2);
     h1 = h1.wrapping_add(h2);
     h2 = h2.wrapping_add(h1);
     (h1, h2)

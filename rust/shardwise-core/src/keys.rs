@@ -4,6 +4,8 @@
 //! 8 bytes little-endian (two's complement for negatives). Integer keys stay integers here so
 //! that algorithms which use them raw (jump hash) can, and everything else hashes their bytes.
 
+use crate::Error;
+
 /// One key, borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyRef<'a> {
@@ -29,14 +31,46 @@ pub struct PackedKeys {
     ends: Vec<usize>,
 }
 
+/// Bytes reserved up front per key when packing a batch: the first key's length up to this,
+/// plus [`RESERVE_SLACK`] (a first key of 1 MB must not reserve a megabyte for every key); more
+/// grows as needed.
+const RESERVE_PER_KEY: usize = 64;
+/// Room for later keys a little longer than the first ("key-9" then "key-10"...).
+const RESERVE_SLACK: usize = 8;
+
 impl PackedKeys {
-    pub fn with_capacity(keys: usize, bytes: usize) -> Self {
-        PackedKeys {
-            data: Vec::with_capacity(bytes),
-            ends: Vec::with_capacity(keys),
-        }
+    /// Room for `keys` keys of about `first_len` bytes each, or [`Error::OutOfMemory`].
+    pub fn try_with_capacity(keys: usize, first_len: usize) -> Result<Self, Error> {
+        let mut packed = PackedKeys::default();
+        let bytes = keys.saturating_mul(first_len.min(RESERVE_PER_KEY) + RESERVE_SLACK);
+        packed.data.try_reserve_exact(bytes)?;
+        packed.ends.try_reserve_exact(keys)?;
+        Ok(packed)
     }
 
+    /// Append one key, or [`Error::OutOfMemory`] (the batch is left as it was).
+    #[inline(always)]
+    pub fn try_push(&mut self, key: &[u8]) -> Result<(), Error> {
+        if self.data.capacity() - self.data.len() < key.len()
+            || self.ends.len() == self.ends.capacity()
+        {
+            self.grow(key.len())?;
+        }
+        self.data.extend_from_slice(key);
+        self.ends.push(self.data.len());
+        Ok(())
+    }
+
+    /// Room for one more key of `len` bytes (the rare path of [`PackedKeys::try_push`]).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, len: usize) -> Result<(), Error> {
+        self.data.try_reserve(len)?;
+        self.ends.try_reserve(1)?;
+        Ok(())
+    }
+
+    /// Append one key (for batches whose size the caller bounded; aborts if memory runs out).
     pub fn push(&mut self, key: &[u8]) {
         self.data.extend_from_slice(key);
         self.ends.push(self.data.len());
@@ -84,15 +118,16 @@ impl<'a> Keys<'a> {
         }
     }
 
-    /// `f` applied to every key, in parallel for large batches (see [`crate::par`]).
-    pub fn map<T, F>(&self, f: F) -> Vec<T>
+    /// `f` applied to every key, in parallel for large batches (see [`crate::par`]), or
+    /// [`Error::OutOfMemory`] when the output cannot be allocated.
+    pub fn map<T, F>(&self, f: F) -> Result<Vec<T>, Error>
     where
         T: Send + Copy + Default,
         F: Fn(KeyRef<'a>) -> T + Sync,
     {
-        let mut out = vec![T::default(); self.len()];
+        let mut out = crate::error::try_vec(self.len(), T::default())?;
         self.map_into(&mut out, f);
-        out
+        Ok(out)
     }
 
     /// `out[i] = f(key i)` for every key, in parallel for large batches. Lets a caller fill
@@ -127,7 +162,7 @@ impl<'a> Keys<'a> {
     }
 
     /// `f` applied to every key's encoded bytes, in parallel for large batches.
-    pub fn map_bytes<T, F>(&self, f: F) -> Vec<T>
+    pub fn map_bytes<T, F>(&self, f: F) -> Result<Vec<T>, Error>
     where
         T: Send + Copy + Default,
         F: Fn(&[u8]) -> T + Sync,
@@ -157,7 +192,7 @@ mod tests {
     fn ints_encode_little_endian() {
         let v = [0x0102_0304_0506_0708u64, u64::MAX];
         let keys = Keys::Ints(&v);
-        let firsts = keys.map_bytes(|b| (b.len(), b[0]));
+        let firsts = keys.map_bytes(|b| (b.len(), b[0])).unwrap();
         assert_eq!(firsts, vec![(8, 0x08), (8, 0xff)]);
     }
 }

@@ -5,6 +5,7 @@
 //! - [`par`]: chunked parallel fill with scoped threads (no global pool, so it is fork-safe);
 //! - [`placement`], [`selection`], [`failover`]: the capabilities built on top.
 
+pub mod error;
 pub mod failover;
 pub mod hash;
 pub mod keys;
@@ -12,3 +13,6 @@ pub mod mem;
 pub mod par;
 pub mod placement;
 pub mod selection;
+pub mod text;
+
+pub use error::Error;

@@ -4,6 +4,8 @@
 //! it (about 2.5 ns per int32 on the reference machine, 0.6 with 2 MB pages). numpy asks for
 //! huge pages for its large arrays in the same way.
 
+use crate::Error;
+
 /// Buffers at least this large (bytes) ask for huge pages.
 const HUGE_PAGES_FROM: usize = 4 << 20;
 
@@ -32,24 +34,36 @@ zeroable!(
     (u64, u32)
 );
 
-/// `n` zeros. Large buffers are allocated untouched and marked for huge pages before the
-/// first write faults them in.
+/// `n` zeros, for sizes the caller has already bounded (aborts if memory runs out, as `vec!`).
 pub fn zeroed_vec<T: Zeroable>(n: usize) -> Vec<T> {
+    match try_zeroed_vec(n) {
+        Ok(v) => v,
+        Err(_) => match std::alloc::Layout::array::<T>(n) {
+            Ok(layout) => std::alloc::handle_alloc_error(layout),
+            Err(_) => panic!("buffer of {n} items overflows isize"),
+        },
+    }
+}
+
+/// `n` zeros, or [`Error::OutOfMemory`] (never an abort) for sizes chosen by the input. Large
+/// buffers are allocated untouched and marked for huge pages before the first write faults
+/// them in.
+pub fn try_zeroed_vec<T: Zeroable>(n: usize) -> Result<Vec<T>, Error> {
     let bytes = n.saturating_mul(std::mem::size_of::<T>());
     if bytes < HUGE_PAGES_FROM {
         // SAFETY: T is Zeroable, so all-zero bytes are a valid T.
-        return vec![unsafe { std::mem::zeroed::<T>() }; n];
+        return crate::error::try_vec(n, unsafe { std::mem::zeroed::<T>() });
     }
-    let layout = std::alloc::Layout::array::<T>(n).expect("buffer size overflows isize");
+    let layout = std::alloc::Layout::array::<T>(n).map_err(|_| Error::out_of_memory::<T>(n))?;
     // SAFETY: the layout has a non-zero size (bytes >= HUGE_PAGES_FROM).
     let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
     if ptr.is_null() {
-        std::alloc::handle_alloc_error(layout);
+        return Err(Error::out_of_memory::<T>(n));
     }
     advise_huge_pages(ptr.cast::<u8>(), bytes);
     // SAFETY: ptr comes from the global allocator with the layout of [T; n], all n elements
     // are initialised (zero bytes are a valid T), and the capacity equals that layout.
-    unsafe { Vec::from_raw_parts(ptr, n, n) }
+    Ok(unsafe { Vec::from_raw_parts(ptr, n, n) })
 }
 
 #[cfg(target_os = "linux")]
@@ -86,5 +100,13 @@ mod tests {
         }
         let pairs: Vec<(u64, u32)> = zeroed_vec(HUGE_PAGES_FROM / 16 + 1);
         assert!(pairs.iter().all(|&p| p == (0, 0)));
+        assert!(matches!(
+            try_zeroed_vec::<u64>(usize::MAX / 4),
+            Err(Error::OutOfMemory(_))
+        ));
+        assert!(matches!(
+            try_zeroed_vec::<u64>(1 << 50),
+            Err(Error::OutOfMemory(_))
+        ));
     }
 }

@@ -10,9 +10,12 @@ static THREADS: AtomicUsize = AtomicUsize::new(0);
 /// Below this many items work stays on the calling thread: spawning costs more than it saves.
 pub const MIN_ITEMS_PER_THREAD: usize = 1 << 15;
 
+/// Most threads bulk work may use (larger requests are capped here, refused by the bindings).
+pub const MAX_THREADS: usize = 1024;
+
 /// Set the number of threads bulk work may use; 0 restores the default (all cores).
 pub fn set_num_threads(n: usize) {
-    THREADS.store(n, Ordering::Relaxed);
+    THREADS.store(n.min(MAX_THREADS), Ordering::Relaxed);
 }
 
 /// The number of threads bulk work will use.

@@ -1,36 +1,31 @@
 //! `shardwise._core` hash functions: one-key forms return an int, `_many` forms a numpy array.
 
 use numpy::{Element, PyArray1, PyArray2};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use shardwise_core::keys::{KeyRef, Keys};
 use shardwise_core::{hash, par};
 
+use crate::errors::Result;
 use crate::keys::{extract_bulk, with_key, with_key_ref};
-use crate::out::{checked_out, fill_out};
+use crate::validate;
 
-/// A 1-D numpy array of `n` items filled by `fill` with the GIL released: a new one, or the
-/// caller's `out` (checked: dtype, length, writable, contiguous), which is returned.
-///
-/// A new array is owned by numpy from the start, so nothing is copied afterwards.
+/// A 1-D array of `n` items filled by `fill` with the GIL released: a new one, or the
+/// caller's `out` (checked), which is returned.
 fn filled<'py, T, F>(
     py: Python<'py>,
     n: usize,
     out: Option<&Bound<'py, PyAny>>,
+    keys: &Bound<'py, PyAny>,
     fill: F,
-) -> PyResult<Bound<'py, PyArray1<T>>>
+) -> Result<Bound<'py, PyArray1<T>>>
 where
     T: Element + Send,
     F: FnOnce(&mut [T]) + Send,
 {
-    let array = match out {
-        Some(out) => checked_out::<T, _>(out, &[n])?,
-        // SAFETY: `fill` writes every item before the array is returned (and if it panics,
-        // the array is dropped unseen); like `numpy.empty`, this skips zeroing 8n bytes first.
-        None => unsafe { PyArray1::<T>::new(py, n, false) },
-    };
-    fill_out(py, &array, fill)?;
-    Ok(array)
+    validate::filled(py, &[n], out, keys, |slots| {
+        fill(slots);
+        Ok(())
+    })
 }
 
 macro_rules! hash_pair {
@@ -50,10 +45,11 @@ macro_rules! hash_pair {
             py: Python<'py>,
             keys: &Bound<'py, PyAny>,
             out: Option<&Bound<'py, PyAny>>,
-        ) -> PyResult<Bound<'py, PyArray1<$out>>> {
+        ) -> Result<Bound<'py, PyArray1<$out>>> {
             let bulk = extract_bulk(keys)?;
+            let given = keys;
             let keys = bulk.keys();
-            filled(py, keys.len(), out, |slots| {
+            filled(py, keys.len(), out, given, |slots| {
                 keys.map_bytes_into(slots, |$b| $body)
             })
         }
@@ -77,11 +73,12 @@ macro_rules! hash_pair {
             keys: &Bound<'py, PyAny>,
             seed: $seed,
             out: Option<&Bound<'py, PyAny>>,
-        ) -> PyResult<Bound<'py, PyArray1<$out>>> {
+        ) -> Result<Bound<'py, PyArray1<$out>>> {
             let bulk = extract_bulk(keys)?;
+            let given = keys;
             let keys = bulk.keys();
             let $s = seed;
-            filled(py, keys.len(), out, |slots| {
+            filled(py, keys.len(), out, given, |slots| {
                 keys.map_bytes_into(slots, |$b| $body)
             })
         }
@@ -114,10 +111,11 @@ fn xxh3_64_many<'py>(
     keys: &Bound<'py, PyAny>,
     seed: u64,
     out: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyArray1<u64>>> {
+) -> Result<Bound<'py, PyArray1<u64>>> {
     let bulk = extract_bulk(keys)?;
+    let given = keys;
     let keys = bulk.keys();
-    filled(py, keys.len(), out, |slots| match keys {
+    filled(py, keys.len(), out, given, |slots| match keys {
         // Int batches go through the whole-slice kernel (vectorised where the CPU allows).
         Keys::Ints(ints) => par::map_chunks(ints, slots, |src, dst| {
             hash::xxh3_64_u64_into(src, dst, seed)
@@ -205,15 +203,12 @@ fn murmur3_128_many<'py>(
     keys: &Bound<'py, PyAny>,
     seed: u32,
     out: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyArray2<u64>>> {
+) -> Result<Bound<'py, PyArray2<u64>>> {
     let bulk = extract_bulk(keys)?;
+    let given = keys;
     let keys = bulk.keys();
     let n = keys.len();
-    let array = match out {
-        Some(out) => checked_out::<u64, _>(out, &[n, 2])?,
-        None => PyArray2::<u64>::zeros(py, [n, 2], false),
-    };
-    fill_out(py, &array, |flat| {
+    validate::filled(py, &[n, 2], out, given, |flat: &mut [u64]| {
         // SAFETY: `flat` is the C-contiguous (n, 2) array: 2n u64s, each row two adjacent
         // u64s; `[u64; 2]` has the size of two u64s and the alignment of one.
         let rows = unsafe {
@@ -223,16 +218,15 @@ fn murmur3_128_many<'py>(
             let (h1, h2) = hash::murmur3_128(b, seed);
             [h1, h2]
         });
-    })?;
-    Ok(array)
+        Ok(())
+    })
 }
 
 /// Set how many threads bulk work may use (0 = all cores).
 #[pyfunction]
-fn set_num_threads(n: i64) -> PyResult<()> {
-    let n = usize::try_from(n)
-        .map_err(|_| PyValueError::new_err(format!("thread count must be >= 0, got {n}")))?;
-    par::set_num_threads(n);
+fn set_num_threads(n: &Bound<'_, PyAny>) -> Result<()> {
+    let n = validate::int_param("thread count", n, 0, par::MAX_THREADS as u64)?;
+    par::set_num_threads(n as usize);
     Ok(())
 }
 

@@ -3,20 +3,18 @@
 //! → 8 bytes little-endian, two's complement for negatives, range [-2**63, 2**64).
 
 use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyList, PyMemoryView, PyString, PyTuple};
 use shardwise_core::keys::{KeyRef, Keys, PackedKeys};
 use std::os::raw::c_int;
 
+use crate::errors::{Error, Result};
+
 const ACCEPTED: &str = "str, bytes, bytearray, memoryview or int";
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
-}
+use crate::validate::type_name;
 
 /// An `int` key as its 64-bit pattern.
 ///
@@ -98,7 +96,19 @@ pub fn with_key_ref<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(KeyRef<'_>) -> R) 
         return Ok(f(KeyRef::Int(int_bits(obj)?)));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
-        return Ok(f(KeyRef::Bytes(&b.to_vec())));
+        // A copy (the bytearray could change under us), made fallibly: a huge key that cannot
+        // be copied is a MemoryError, not an abort.
+        // SAFETY: the GIL is held and no Python code runs until the copy is made.
+        let bytes = unsafe { b.as_bytes() };
+        let mut copy = Vec::new();
+        copy.try_reserve_exact(bytes.len()).map_err(|_| {
+            PyMemoryError::new_err(format!(
+                "cannot copy a bytearray key of {} bytes",
+                bytes.len()
+            ))
+        })?;
+        copy.extend_from_slice(bytes);
+        return Ok(f(KeyRef::Bytes(&copy)));
     }
     if obj.is_instance_of::<PyMemoryView>() {
         let copy = obj.call_method0("tobytes")?;
@@ -189,38 +199,45 @@ fn note_kind(kind: &mut Option<Kind>, this: Kind, i: usize) -> PyResult<()> {
     Ok(())
 }
 
-fn seq_keys<'py>(
-    items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
-) -> PyResult<BulkKeys<'py>> {
+/// `v` with room for `n` more, or `MemoryError`.
+fn reserved<T>(mut v: Vec<T>, n: usize) -> Result<Vec<T>> {
+    v.try_reserve_exact(n)
+        .map_err(|_| shardwise_core::Error::out_of_memory::<T>(n))?;
+    Ok(v)
+}
+
+fn seq_keys<'py>(items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>) -> Result<BulkKeys<'py>> {
     let n = items.len();
     let mut kind: Option<Kind> = None;
     let mut ints: Vec<u64> = Vec::new();
     let mut packed = PackedKeys::default();
-    let push_bytes = |packed: &mut PackedKeys, b: &[u8]| {
+    // Room for every key is reserved at the first one (sized by it, within limits); every
+    // allocation is fallible, so a huge batch is a MemoryError, never an abort.
+    let push_bytes = |packed: &mut PackedKeys, b: &[u8]| -> Result<()> {
         if packed.is_empty() {
-            *packed = PackedKeys::with_capacity(n, n * (b.len() + 8));
+            *packed = PackedKeys::try_with_capacity(n, b.len())?;
         }
-        packed.push(b);
+        Ok(packed.try_push(b)?)
     };
     for (i, item) in items.enumerate() {
         // Fast paths for the common batches (str, exact int, bytes): one type check each.
         if let Ok(text) = item.cast::<PyString>() {
             let utf8 = text.to_str().map_err(|e| at_position(&item, i, e))?;
-            push_bytes(&mut packed, utf8.as_bytes());
+            push_bytes(&mut packed, utf8.as_bytes())?;
             note_kind(&mut kind, Kind::Text, i)?;
             continue;
         }
         if item.cast_exact::<PyInt>().is_ok() {
             let bits = int_bits(&item).map_err(|e| at_position(&item, i, e))?;
             if ints.capacity() == 0 {
-                ints.reserve_exact(n);
+                ints = reserved(ints, n)?;
             }
             ints.push(bits);
             note_kind(&mut kind, Kind::Int, i)?;
             continue;
         }
         if let Ok(bytes) = item.cast::<PyBytes>() {
-            push_bytes(&mut packed, bytes.as_bytes());
+            push_bytes(&mut packed, bytes.as_bytes())?;
             note_kind(&mut kind, Kind::Bytes, i)?;
             continue;
         }
@@ -229,13 +246,14 @@ fn seq_keys<'py>(
             KeyRef::Int(v) => {
                 this = Kind::Int;
                 if ints.capacity() == 0 {
-                    ints.reserve_exact(n);
+                    ints = reserved(std::mem::take(&mut ints), n)?;
                 }
                 ints.push(v);
+                Ok(())
             }
             KeyRef::Bytes(b) => push_bytes(&mut packed, b),
         })
-        .map_err(|e| at_position(&item, i, e))?;
+        .map_err(|e| at_position(&item, i, e))??;
         note_kind(&mut kind, this, i)?;
     }
     Ok(if kind == Some(Kind::Int) || kind.is_none() {
@@ -245,7 +263,14 @@ fn seq_keys<'py>(
     })
 }
 
-fn int_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Option<BulkKeys<'py>>> {
+/// Every item of `items` as a u64, into memory allocated fallibly.
+fn widened(items: impl ExactSizeIterator<Item = u64>) -> Result<BulkKeys<'static>> {
+    let mut v = reserved(Vec::new(), items.len())?;
+    v.extend(items);
+    Ok(BulkKeys::Ints(v))
+}
+
+fn int_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> Result<Option<BulkKeys<'py>>> {
     if let Ok(a) = arr.cast::<PyArray1<u64>>() {
         if a.is_contiguous() && a.is_aligned() {
             return Ok(Some(BulkKeys::U64(a.try_readonly()?)));
@@ -260,7 +285,7 @@ fn int_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Option<BulkKeys<
         ($($t:ty),*) => {$(
             if let Ok(a) = arr.cast::<PyArray1<$t>>() {
                 let view = a.try_readonly()?;
-                return Ok(Some(BulkKeys::Ints(view.as_array().iter().map(|&v| v as i64 as u64).collect())));
+                return Ok(Some(widened(view.as_array().iter().map(|&v| v as i64 as u64))?));
             }
         )*};
     }
@@ -269,7 +294,7 @@ fn int_array<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Option<BulkKeys<
         ($($t:ty),*) => {$(
             if let Ok(a) = arr.cast::<PyArray1<$t>>() {
                 let view = a.try_readonly()?;
-                return Ok(Some(BulkKeys::Ints(view.as_array().iter().map(|&v| v as u64).collect())));
+                return Ok(Some(widened(view.as_array().iter().map(|&v| v as u64))?));
             }
         )*};
     }
@@ -285,27 +310,36 @@ fn raw_units<'py>(arr: &Bound<'py, PyUntypedArray>, unit: &str) -> PyResult<Boun
     contiguous.call_method1("view", (np.getattr(unit)?,))
 }
 
-fn fixed_bytes(arr: &Bound<'_, PyUntypedArray>, width: usize) -> PyResult<PackedKeys> {
-    let n = arr.len();
-    let mut packed = PackedKeys::with_capacity(n, n * width);
+/// Room for `n` keys of up to `width` units; for width 0, the `n` empty keys themselves.
+fn packed_for(n: usize, width: usize) -> Result<PackedKeys> {
+    let mut packed = PackedKeys::try_with_capacity(n, width)?;
     if width == 0 {
-        (0..n).for_each(|_| packed.push(b""));
+        for _ in 0..n {
+            packed.try_push(b"")?;
+        }
+    }
+    Ok(packed)
+}
+
+fn fixed_bytes(arr: &Bound<'_, PyUntypedArray>, width: usize) -> Result<PackedKeys> {
+    let n = arr.len();
+    let mut packed = packed_for(n, width)?;
+    if width == 0 {
         return Ok(packed);
     }
     let units = raw_units(arr, "uint8")?;
     let units = units.cast::<PyArray1<u8>>()?.try_readonly()?;
     for item in units.as_slice()?.chunks_exact(width) {
         let end = item.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-        packed.push(&item[..end]);
+        packed.try_push(&item[..end])?;
     }
     Ok(packed)
 }
 
-fn fixed_text(arr: &Bound<'_, PyUntypedArray>, width: usize) -> PyResult<PackedKeys> {
+fn fixed_text(arr: &Bound<'_, PyUntypedArray>, width: usize) -> Result<PackedKeys> {
     let n = arr.len();
-    let mut packed = PackedKeys::with_capacity(n, n * width);
+    let mut packed = packed_for(n, width)?;
     if width == 0 {
-        (0..n).for_each(|_| packed.push(b""));
         return Ok(packed);
     }
     let units = raw_units(arr, "uint32")?;
@@ -321,21 +355,21 @@ fn fixed_text(arr: &Bound<'_, PyUntypedArray>, width: usize) -> PyResult<PackedK
         } else {
             for &code in codes {
                 let c = char::from_u32(code).ok_or_else(|| {
-                    PyValueError::new_err(format!(
+                    Error::value_error(format!(
                         "keys[{i}] holds code point U+{code:04X}, which cannot be encoded as UTF-8"
                     ))
                 })?;
                 utf8.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
             }
         }
-        packed.push(&utf8);
+        packed.try_push(&utf8)?;
     }
     Ok(packed)
 }
 
-fn array_keys<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<BulkKeys<'py>> {
+fn array_keys<'py>(arr: &Bound<'py, PyUntypedArray>) -> Result<BulkKeys<'py>> {
     if arr.ndim() != 1 {
-        return Err(PyValueError::new_err(format!(
+        return Err(Error::value_error(format!(
             "keys must be a 1-D array, got a {}-D array of shape ({})",
             arr.ndim(),
             arr.shape()
@@ -366,7 +400,7 @@ fn array_keys<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<BulkKeys<'py>> 
                 ),
             )?;
             int_array(units.cast::<PyUntypedArray>()?)?
-                .ok_or_else(|| PyTypeError::new_err(format!("unsupported integer dtype {dtype}")))
+                .ok_or_else(|| Error::type_error(format!("unsupported integer dtype {dtype}")))
         }
         b'S' => Ok(BulkKeys::Packed(fixed_bytes(arr, itemsize)?)),
         b'U' => Ok(BulkKeys::Packed(fixed_text(arr, itemsize / 4)?)),
@@ -375,14 +409,14 @@ fn array_keys<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<BulkKeys<'py>> 
             let list = list.cast::<PyList>()?;
             seq_keys(list.iter())
         }
-        _ => Err(PyTypeError::new_err(format!(
+        _ => Err(Error::type_error(format!(
             "keys array has dtype {dtype}; use an integer, bytes (S), str (U) or object array"
         ))),
     }
 }
 
 /// Extract a batch of keys from a numpy array, list or tuple.
-pub fn extract_bulk<'py>(obj: &Bound<'py, PyAny>) -> PyResult<BulkKeys<'py>> {
+pub fn extract_bulk<'py>(obj: &Bound<'py, PyAny>) -> Result<BulkKeys<'py>> {
     if let Ok(arr) = obj.cast::<PyUntypedArray>() {
         return array_keys(arr);
     }
@@ -392,7 +426,7 @@ pub fn extract_bulk<'py>(obj: &Bound<'py, PyAny>) -> PyResult<BulkKeys<'py>> {
     if let Ok(tuple) = obj.cast::<PyTuple>() {
         return seq_keys(tuple.iter());
     }
-    Err(PyTypeError::new_err(format!(
+    Err(Error::type_error(format!(
         "keys must be a numpy array, list or tuple, not {}{}",
         type_name(obj),
         if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {

@@ -6,9 +6,10 @@ mod errors;
 mod failover;
 mod hashing;
 mod keys;
-mod out;
 mod placement;
 mod selection;
+mod state;
+mod validate;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {

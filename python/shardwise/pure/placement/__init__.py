@@ -1,33 +1,39 @@
 """Pure-Python twins of the placement algorithms: same classes, API and results as
-:mod:`shardwise.placement`, readable and slow."""
+:mod:`shardwise.placement`, readable and slow.
+
+The twins follow the registry of the compiled module (``shardwise._core.PLACEMENTS``): the twin
+of class ``HashRing`` is the class of that name in the module ``hash_ring`` beside this file
+(the class name in snake case).
+"""
 
 from __future__ import annotations
 
+import importlib
+import re
 from typing import Any
 
+from shardwise._core import PLACEMENTS
 from shardwise.errors import ConfigurationError
 from shardwise.pure.placement._base import PurePlacement
-from shardwise.pure.placement.jump import JumpHash, jump, jump_many
-from shardwise.pure.placement.ketama import KetamaRing
-from shardwise.pure.placement.maglev import Maglev
-from shardwise.pure.placement.rendezvous import Rendezvous
-from shardwise.pure.placement.ring import HashRing
+from shardwise.pure.placement.jump_hash import jump, jump_many
 
-__all__ = [
-    "HashRing",
-    "JumpHash",
-    "KetamaRing",
-    "Maglev",
-    "PurePlacement",
-    "Rendezvous",
-    "from_state",
-    "jump",
-    "jump_many",
-]
 
-_CLASSES: dict[str, type[PurePlacement]] = {
-    cls.CLASS: cls for cls in (HashRing, KetamaRing, JumpHash, Rendezvous, Maglev)
-}
+def module_name(class_name: str) -> str:
+    """The twin module of a placement class: ``HashRing`` -> ``hash_ring``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+
+
+def _twin(class_name: str) -> type[PurePlacement]:
+    module = importlib.import_module(f"{__name__}.{module_name(class_name)}")
+    twin: type[PurePlacement] = getattr(module, class_name)
+    return twin
+
+
+#: Class name -> twin, in the registry's order.
+CLASSES: dict[str, type[PurePlacement]] = {cls.__name__: _twin(cls.__name__) for cls in PLACEMENTS}
+globals().update(CLASSES)
+
+__all__ = ["PurePlacement", "from_state", "jump", "jump_many", *CLASSES]
 
 
 def from_state(state: dict[str, Any]) -> Any:
@@ -35,22 +41,7 @@ def from_state(state: dict[str, Any]) -> Any:
     if not isinstance(state, dict) or "class" not in state:
         raise TypeError("state must be a dict made by to_state()")
     try:
-        cls = _CLASSES[state["class"]]
+        cls = CLASSES[state["class"]]
     except (KeyError, TypeError):
         raise ConfigurationError(f"unknown placement class {state['class']!r} in state") from None
     return cls.from_state(state)
-
-# MementoHash, multi-probe, bounded loads, ranges and Redis Cluster slots.
-from shardwise.pure.placement._bounded import BoundedLoadRing  # noqa: E402
-from shardwise.pure.placement._memento import MementoHash  # noqa: E402
-from shardwise.pure.placement._multiprobe import MultiProbe  # noqa: E402
-from shardwise.pure.placement._range import RangePartitioner  # noqa: E402
-from shardwise.pure.placement._redis_slots import RedisClusterSlots  # noqa: E402
-
-__all__ += ["BoundedLoadRing", "MementoHash", "MultiProbe", "RangePartitioner", "RedisClusterSlots"]
-_CLASSES.update(
-    {
-        cls.CLASS: cls
-        for cls in (BoundedLoadRing, MementoHash, MultiProbe, RangePartitioner, RedisClusterSlots)
-    }
-)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from shardwise.errors import ConfigurationError, NoNodesError, UnknownNodeError
-from shardwise.pure.keys import as_key_list
-from shardwise.pure.keys import check_out as check_bulk_out
+from shardwise.pure.keys import as_key_list, encode_key
+from shardwise.pure.validate import check_out as check_bulk_out
+from shardwise.pure.validate import int_param, node_name, quoted, type_name
+from shardwise.pure.validate import weight as weight_value
 
 STATE_VERSION = 1
 MAX_NODES = 1 << 24
@@ -20,11 +22,27 @@ MAX_NODES = 1 << 24
 NodesArg = Iterable[str] | Mapping[str, float] | None
 
 
-def check_out(out: object, keys: int) -> npt.NDArray[np.int32]:
+__all__ = ["FixedLayout", "NodesArg", "PurePlacement", "check_out", "distinct_walk", "int_param", "placed"]
+
+
+def check_out(out: object, count: int, keys: object) -> npt.NDArray[np.int32]:
     """The ``out=`` argument of ``place``: a writable, C-contiguous, 1-D int32 array with one
-    slot per key."""
-    checked: npt.NDArray[np.int32] = check_bulk_out(out, (keys,), np.int32)
+    slot per key, sharing no memory with ``keys``."""
+    checked: npt.NDArray[np.int32] = check_bulk_out(out, (count,), np.int32, keys)
     return checked
+
+
+def distinct_walk(owners: Sequence[int], start: int, n: int) -> list[int]:
+    """The first ``n`` distinct owners walking ``owners`` from ``start``, wrapping around."""
+    out: list[int] = []
+    size = len(owners)
+    for step in range(size):
+        if len(out) == n:
+            break
+        owner = owners[(start + step) % size]
+        if owner not in out:
+            out.append(owner)
+    return out
 
 
 def placed(owners: list[int], out: npt.NDArray[np.int32] | None) -> npt.NDArray[np.int32]:
@@ -35,33 +53,23 @@ def placed(owners: list[int], out: npt.NDArray[np.int32] | None) -> npt.NDArray[
     return out
 
 
-def check_weight(name: str, weight: object) -> float:
-    """A weight as a float: a real number, finite and > 0."""
-    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
-        raise TypeError(f"weight of node {name!r} must be a number, not {type(weight).__name__}")
-    value = float(weight)
+def check_weight_value(name: str, value: float) -> None:
+    """A weight's range: finite and > 0."""
     if not (math.isfinite(value) and value > 0):
-        raise ConfigurationError(f"weight of node {name!r} must be a finite number > 0, got {value}")
-    return value
+        raise ConfigurationError(f"weight of node {quoted(name)} must be a finite number > 0, got {value!r}")
 
 
 def check_integral_weight(name: str, weight: float, why: str) -> int:
     if weight != math.floor(weight) or weight > 2.0**53:
         raise ConfigurationError(
-            f"weight of node {name!r} must be a whole number in [1, 2**53] {why}, got {weight}"
+            f"weight of node {quoted(name)} must be a whole number in [1, 2**53] {why}, got {weight!r}"
         )
     return int(weight)
 
 
-def int_param(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be an int in [{low}, {high}], got {value}")
-    return value
-
-
 def parse_nodes(nodes: NodesArg) -> list[tuple[str, float]]:
+    """``(name, weight)`` pairs, every name and weight type-checked (ranges are checked as the
+    nodes are added, in order)."""
     if nodes is None:
         return []
     if isinstance(nodes, (str, bytes)):
@@ -70,20 +78,18 @@ def parse_nodes(nodes: NodesArg) -> list[tuple[str, float]]:
             "(wrap it in a list)"
         )
     pairs: list[tuple[str, Any]]
-    if isinstance(nodes, Mapping):
+    if isinstance(nodes, Mapping) or (hasattr(nodes, "items") and hasattr(nodes, "keys")):
         pairs = list(nodes.items())
     else:
         try:
             pairs = [(name, 1.0) for name in nodes]
         except TypeError:
             raise TypeError(
-                f"nodes must be an iterable of names or a mapping name -> weight, not {type(nodes).__name__}"
+                f"nodes must be an iterable of names or a mapping name -> weight, not {type_name(nodes)}"
             ) from None
     out: list[tuple[str, float]] = []
     for name, weight in pairs:
-        if not isinstance(name, str):
-            raise TypeError(f"node names must be str, not {type(name).__name__}")
-        out.append((name, check_weight(name, weight)))
+        out.append((node_name(name), weight_value(name, weight)))
     return out
 
 
@@ -133,9 +139,10 @@ class PurePlacement(ABC):
         if not name:
             raise ConfigurationError("node names must be non-empty")
         if name in self._index:
-            raise ConfigurationError(f"duplicate node name {name!r}")
+            raise ConfigurationError(f"duplicate node name {quoted(name)}")
         if len(self._names) >= MAX_NODES:
             raise ConfigurationError(f"too many nodes (the limit is {MAX_NODES})")
+        check_weight_value(name, weight)
         self._check_node(name, weight)
 
     def _append(self, name: str, weight: float) -> None:
@@ -147,7 +154,7 @@ class PurePlacement(ABC):
         try:
             return self._index[name]
         except KeyError:
-            raise UnknownNodeError(f"{self.CLASS} has no node {name!r}") from None
+            raise UnknownNodeError(f"{self.CLASS} has no node {quoted(name)}") from None
 
     def _no_nodes(self) -> NoNodesError:
         return NoNodesError(f"{self.CLASS} has no nodes; add one with add_node()")
@@ -156,15 +163,15 @@ class PurePlacement(ABC):
 
     def get_node(self, key: Any) -> str:
         """The node that owns ``key``."""
+        encode_key(key)
         if not self._names:
-            as_key_list([key])
             raise self._no_nodes()
         return self._names[self._locate(key)]
 
     def get_nodes(self, key: Any, n: int) -> list[str]:
         """``n`` distinct nodes for ``key``, in preference order."""
         n = int_param("n", n, 0, 2**32 - 1)
-        as_key_list([key])
+        encode_key(key)
         if not self._names:
             raise self._no_nodes()
         if n > len(self._names):
@@ -175,10 +182,14 @@ class PurePlacement(ABC):
         """The owner index of every key (into ``out`` when given)."""
         items = as_key_list(keys)
         if out is not None:
-            check_out(out, len(items))
+            check_out(out, len(items), keys)
+        return placed(self._place_items(items), out)
+
+    def _place_items(self, items: list[Any]) -> list[int]:
+        """The owner of every (checked) key; the default locates them one by one."""
         if not self._names:
             raise self._no_nodes()
-        return placed([self._locate(k) for k in items], out)
+        return [self._locate(k) for k in items]
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -195,7 +206,11 @@ class PurePlacement(ABC):
         return isinstance(name, str) and name in self._index
 
     def add_node(self, name: str, weight: float = 1.0) -> None:
-        w = check_weight(name, weight)
+        name = node_name(name)
+        w = weight_value(name, weight)
+        self._add(name, w)
+
+    def _add(self, name: str, w: float) -> None:
         self._check_new(name, w)
         self._append(name, w)
         try:
@@ -212,14 +227,19 @@ class PurePlacement(ABC):
         self._index = {n: j for j, n in enumerate(self._names)}
 
     def remove_node(self, name: str) -> None:
-        i = self._require(name)
+        i = self._require(node_name(name))
         self._check_remove(name)
         self._remove_at(i)
         self._rebuild()
 
     def set_weight(self, name: str, weight: float) -> None:
+        name = node_name(name)
+        w = weight_value(name, weight)
+        self._set_weight(name, w)
+
+    def _set_weight(self, name: str, w: float) -> None:
         i = self._require(name)
-        w = check_weight(name, weight)
+        check_weight_value(name, w)
         self._check_node(name, w)
         old, self._weights[i] = self._weights[i], w
         try:
@@ -266,7 +286,7 @@ class PurePlacement(ABC):
         PurePlacement.__init__(obj, None)
         obj._set_params(dict(state["params"]))
         for name, weight in nodes:
-            w = check_weight(name, weight)
+            w = weight_value(node_name(name), weight)
             obj._check_new(name, w)
             obj._append(name, w)
         obj._rebuild()
@@ -293,3 +313,22 @@ class PurePlacement(ABC):
             return NotImplemented
         assert isinstance(other, PurePlacement)
         return self.to_state() == other.to_state()
+
+
+class FixedLayout(PurePlacement):
+    """A placement whose nodes follow from its layout (ranges, slots): it cannot change them."""
+
+    INSTEAD: ClassVar[str]
+
+    def _fixed(self, what: str) -> ConfigurationError:
+        return ConfigurationError(f"{self.CLASS} cannot {what}: {self.INSTEAD}")
+
+    def _add(self, name: str, w: float) -> None:
+        raise self._fixed("add a node")
+
+    def _check_remove(self, name: str) -> None:
+        raise self._fixed("remove a node")
+
+    def _set_weight(self, name: str, w: float) -> None:
+        self._require(name)
+        raise self._fixed("weight nodes")

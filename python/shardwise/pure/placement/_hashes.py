@@ -1,4 +1,5 @@
-"""The hash functions the pure placement twins need, by ``shardwise.hashing`` name.
+"""The hash functions and integer mixers the pure placement twins need (bit for bit the Rust
+``shardwise_core::hash`` ones), ring hashes by ``shardwise.hashing`` name.
 
 xxh3/xxh64/murmur3/FNV come from :mod:`shardwise.pure.hashing` (imported on first use: that module
 re-exports ``jump`` from here, so importing it at the top would be circular); CRC-32 and MD5 from
@@ -12,7 +13,10 @@ import zlib
 from collections.abc import Callable
 from types import ModuleType
 
+from shardwise.pure.keys import encode_key
+
 MASK64 = (1 << 64) - 1
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 
 
 def _pure() -> ModuleType:
@@ -62,8 +66,37 @@ RING_HASHES: dict[str, Callable[[bytes], int]] = {
 HASH_WIDTH = {"xxh3_64": 64, "xxh64": 64, "fnv1a_64": 64}
 
 
-def mix64(z: int) -> int:
-    """The SplitMix64 finaliser."""
+def splitmix64(z: int) -> int:
+    """SplitMix64's output function (without the state increment)."""
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
     return z ^ (z >> 31)
+
+
+def murmur_fmix64(x: int) -> int:
+    """MurmurHash3's 64-bit finalizer."""
+    x ^= x >> 33
+    x = (x * 0xFF51AFD7ED558CCD) & MASK64
+    x ^= x >> 33
+    x = (x * 0xC4CEB9FE1A85EC53) & MASK64
+    return x ^ (x >> 33)
+
+
+def scale(x: int, limit: int) -> int:
+    """``x`` (64-bit) scaled into ``[0, limit)`` by multiply-shift."""
+    return (x * limit) >> 64
+
+
+def key_hash(key: object) -> int:
+    """The 64-bit hash most placements start from: XXH3-64 (seed 0) of the encoded key."""
+    return xxh3_64(encode_key(key), 0)
+
+
+def jump_bucket(key: int, buckets: int) -> int:
+    """Lamping & Veach's jump consistent hash of a 64-bit integer into ``[0, buckets)``."""
+    b, j = -1, 0
+    while j < buckets:
+        b = j
+        key = (key * 2862933555777941757 + 1) & MASK64
+        j = int((b + 1) * (float(1 << 31) / float((key >> 33) + 1)))
+    return b

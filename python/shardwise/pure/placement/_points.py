@@ -1,20 +1,48 @@
-"""Sorted ring points shared by the multi-probe and bounded-load twins."""
+"""Ring points shared by the twins: limits, point counts (as the Rust ``placement/util.rs``), and
+the sorted points of the multi-probe and bounded-load twins."""
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 
-from shardwise.pure.placement._hash64 import GOLDEN, MASK64, mix64, xxh3_bytes
+from shardwise.errors import ConfigurationError
+from shardwise.pure.placement._hashes import GOLDEN_GAMMA, MASK64, murmur_fmix64, xxh3_64
+
+DEFAULT_VNODES = 160
+MAX_VNODES = 1 << 20
+MAX_POINTS = 1 << 24
+
+
+def point_count(vnodes: int, weight: float) -> int:
+    """Ring points of a node: ``round(vnodes * weight)`` (half away from zero, as Rust's
+    ``f64::round``), at least 1; weights above ``MAX_POINTS`` count as ``MAX_POINTS``."""
+    x = float(vnodes) * min(weight, float(MAX_POINTS))
+    whole = math.floor(x)
+    return max(1, whole + 1 if x - whole >= 0.5 else whole)
+
+
+def total_points(vnodes: int, weights: list[float]) -> int:
+    """Total ring points, refused past ``MAX_POINTS``."""
+    total = 0.0
+    for w in weights:
+        total += float(point_count(vnodes, w))
+    if total > MAX_POINTS:
+        raise ConfigurationError(
+            f"the ring would hold {total:.0f} points, more than the limit of {MAX_POINTS}; "
+            "lower vnodes or the weights"
+        )
+    return int(total)
 
 
 def point_hash(name: str, j: int) -> int:
     """Ring point ``j`` of node ``name``: XXH3-64 of its UTF-8 name, seeded with ``j``."""
-    return xxh3_bytes(name.encode("utf-8"), j)
+    return xxh3_64(name.encode("utf-8"), j)
 
 
 def probe(key_hash: int, i: int) -> int:
     """Probe ``i`` of a key hash (multi-probe hashing)."""
-    return mix64(key_hash ^ ((i * GOLDEN) & MASK64))
+    return murmur_fmix64(key_hash ^ ((i * GOLDEN_GAMMA) & MASK64))
 
 
 class SortedPoints:

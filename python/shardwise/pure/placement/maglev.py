@@ -45,8 +45,10 @@ class Maglev(PurePlacement):
 
     CLASS = "Maglev"
 
-    def __init__(self, nodes: NodesArg = None, *, table_size: int = DEFAULT_TABLE_SIZE) -> None:
-        size = int_param("table_size", table_size, 2, MAX_TABLE_SIZE)
+    def __init__(self, nodes: NodesArg = None, *, table_size: int | None = None) -> None:
+        size = DEFAULT_TABLE_SIZE
+        if table_size is not None:
+            size = int_param("table_size", table_size, 2, MAX_TABLE_SIZE)
         if not is_prime(size):
             raise ConfigurationError(f"table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {size}")
         self._size = size

@@ -7,11 +7,11 @@ from typing import Any
 
 from shardwise.pure.keys import encode_key
 from shardwise.pure.placement._base import NodesArg, PurePlacement
-from shardwise.pure.placement._hashes import mix64, xxh3_64
+from shardwise.pure.placement._hashes import splitmix64, xxh3_64
 
 
 def draw(k: int, seed: int) -> int:
-    return mix64(k ^ seed) >> 11
+    return splitmix64(k ^ seed) >> 11
 
 
 def score(d: int, weight: float) -> float:

@@ -6,21 +6,16 @@
 //! The result depends on the order of the keys: an earlier key may fill a node that a later key
 //! would have preferred. One key alone (or a batch that fills nobody) lands as on a plain ring.
 
-use super::multiprobe::{point_hash, SortedPoints};
-use super::nodes::{NodeSet, PlacementError};
-use super::{check_n, Placement};
+use super::continuum::Continuum;
+use super::multiprobe::named_circle;
+use super::nodes::{Error, NodeSet};
+use super::util::{check_vnodes, point_count, total_points};
+use super::{check_n, rebuilt, Placement};
 use crate::hash::xxh3_64;
 use crate::keys::{KeyRef, Keys};
 
-/// Default virtual nodes per unit of weight.
-pub const DEFAULT_VNODES: u32 = 160;
 /// Default load factor `c`.
 pub const DEFAULT_LOAD_FACTOR: f64 = 1.25;
-
-/// Number of ring points for a node of weight `weight`: `round(vnodes * weight)`, at least 1.
-pub fn point_count(vnodes: u32, weight: f64) -> u64 {
-    ((f64::from(vnodes) * weight).round() as u64).max(1)
-}
 
 /// Per-node capacities for a batch of `m` keys: `ceil(c * m * w_i / W)` (`c >= 1`). Should
 /// floating-point rounding leave the total below `m`, nodes get one more each in index order.
@@ -43,22 +38,18 @@ pub fn capacities(weights: &[f64], m: usize, load_factor: f64) -> Vec<u64> {
 /// The ring over node indices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BoundedRing {
-    ring: SortedPoints,
+    ring: Continuum,
 }
 
 impl BoundedRing {
     /// A ring for nodes given as `(name, point count)`, indexed in order.
     pub fn new<'a>(nodes: impl IntoIterator<Item = (&'a str, u32)>) -> Self {
-        let mut pairs = Vec::new();
-        for (i, (name, count)) in nodes.into_iter().enumerate() {
-            pairs.extend((0..count).map(|j| (point_hash(name, j), i as u32)));
-        }
         BoundedRing {
-            ring: SortedPoints::new(pairs),
+            ring: named_circle(nodes),
         }
     }
 
-    pub fn ring(&self) -> &SortedPoints {
+    pub fn ring(&self) -> &Continuum {
         &self.ring
     }
 
@@ -68,7 +59,7 @@ impl BoundedRing {
         if self.ring.is_empty() {
             return None;
         }
-        Some(self.ring.owners()[self.ring.successor(key_hash)])
+        Some(self.ring.owner_at(self.ring.position(key_hash, false)))
     }
 
     /// `n` distinct owners walking clockwise from the key's hash.
@@ -78,12 +69,12 @@ impl BoundedRing {
         if len == 0 {
             return out;
         }
-        let start = self.ring.successor(key_hash);
+        let start = self.ring.position(key_hash, false);
         for step in 0..len {
             if out.len() == n {
                 break;
             }
-            let owner = self.ring.owners()[(start + step) % len];
+            let owner = self.ring.owner_at((start + step) % len);
             if !out.contains(&owner) {
                 out.push(owner);
             }
@@ -94,16 +85,22 @@ impl BoundedRing {
     /// Assign a batch of key hashes in order; `capacity[i]` is node `i`'s limit and the
     /// capacities must sum to at least the batch size. Returns the owner of every key.
     pub fn assign(&self, key_hashes: &[u64], capacity: &[u64]) -> Vec<u32> {
+        let mut out = vec![0i32; key_hashes.len()];
+        self.assign_into(key_hashes, capacity, &mut out);
+        out.into_iter().map(|o| o as u32).collect()
+    }
+
+    /// [`BoundedRing::assign`] into `out` (one slot per key hash; left as is on an empty ring).
+    pub fn assign_into(&self, key_hashes: &[u64], capacity: &[u64], out: &mut [i32]) {
         let len = self.ring.len();
-        let owners = self.ring.owners();
-        let mut out = Vec::with_capacity(key_hashes.len());
+        let owners: Vec<u32> = (0..len).map(|p| self.ring.owner_at(p)).collect();
         if len == 0 {
-            return out;
+            return;
         }
         // Points of each node (CSR), to retire them all when the node fills.
         let nodes = capacity.len();
         let mut start = vec![0usize; nodes + 1];
-        for &o in owners {
+        for &o in &owners {
             start[o as usize + 1] += 1;
         }
         for i in 0..nodes {
@@ -119,17 +116,17 @@ impl BoundedRing {
         // Index `len` stands for "wrap to 0".
         let mut next: Vec<usize> = (0..=len).collect();
         let mut load = vec![0u64; nodes];
-        for &h in key_hashes {
-            let mut p = find(&mut next, self.ring.successor(h));
+        for (&h, slot) in key_hashes.iter().zip(out.iter_mut()) {
+            let mut p = find(&mut next, self.ring.position(h, false));
             if p == len {
                 p = find(&mut next, 0);
             }
             if p == len {
                 // Every node is full: only possible when `capacity` sums below the batch size.
-                p = self.ring.successor(h);
+                p = self.ring.position(h, false);
             }
             let owner = owners[p] as usize;
-            out.push(owner as u32);
+            *slot = owner as i32;
             load[owner] += 1;
             if load[owner] == capacity[owner] {
                 for &q in &points_of[start[owner]..start[owner + 1]] {
@@ -137,7 +134,6 @@ impl BoundedRing {
                 }
             }
         }
-        out
     }
 }
 
@@ -151,11 +147,6 @@ fn find(next: &mut [usize], mut i: usize) -> usize {
     }
     i
 }
-
-/// Most ring points a bounded-load ring may hold.
-pub const MAX_POINTS: f64 = super::continuum::MAX_POINTS as f64;
-/// Most virtual nodes per unit of weight.
-pub const MAX_VNODES: u32 = 1 << 20;
 
 #[inline(always)]
 fn key_hash(key: KeyRef<'_>) -> u64 {
@@ -175,28 +166,15 @@ pub struct BoundedLoadRing {
 }
 
 impl BoundedLoadRing {
-    pub fn new(nodes: NodeSet, vnodes: u32, load_factor: f64) -> Result<Self, PlacementError> {
-        if vnodes == 0 || vnodes > MAX_VNODES {
-            return Err(PlacementError::Config(format!(
-                "vnodes must be in [1, {MAX_VNODES}], got {vnodes}"
-            )));
-        }
+    pub fn new(nodes: NodeSet, vnodes: u32, load_factor: f64) -> Result<Self, Error> {
+        check_vnodes(vnodes)?;
         if !(load_factor.is_finite() && load_factor >= 1.0) {
-            return Err(PlacementError::Config(format!(
-                "load_factor must be a finite number >= 1, got {load_factor}"
+            return Err(Error::Config(format!(
+                "load_factor must be a finite number >= 1, got {}",
+                crate::text::py_float(load_factor)
             )));
         }
-        let total: f64 = nodes
-            .weights()
-            .iter()
-            .map(|&w| f64::from(vnodes) * w.min(MAX_POINTS))
-            .sum();
-        if total > MAX_POINTS {
-            return Err(PlacementError::Config(format!(
-                "the ring would hold {total:.0} points, more than the limit of {MAX_POINTS}; \
-                 lower vnodes or the weights"
-            )));
-        }
+        total_points(vnodes, nodes.weights())?;
         let counts: Vec<u32> = nodes
             .weights()
             .iter()
@@ -224,7 +202,8 @@ impl BoundedLoadRing {
         capacities(self.nodes.weights(), m, self.load_factor)
     }
 
-    fn rebuilt(&self, nodes: NodeSet) -> Result<Self, PlacementError> {
+    /// The same settings over `nodes`.
+    fn with(&self, nodes: NodeSet) -> Result<Self, Error> {
         BoundedLoadRing::new(nodes, self.vnodes, self.load_factor)
     }
 }
@@ -239,43 +218,43 @@ impl Placement for BoundedLoadRing {
         self.ring.locate(key_hash(key))
     }
 
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         Ok(self.ring.locate_n(key_hash(key), n))
     }
 
     /// The bounded-load batch assignment, in key order (hashing runs in parallel).
-    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), Error> {
         if self.nodes.is_empty() {
-            return Err(PlacementError::NoNodes);
+            return Err(Error::NoNodes);
         }
         assert_eq!(keys.len(), out.len(), "place_into: output length differs");
-        let hashes = keys.map(key_hash);
+        let hashes = keys.map(key_hash)?;
         let cap = self.capacities(hashes.len());
-        for (o, owner) in out.iter_mut().zip(self.ring.assign(&hashes, &cap)) {
-            *o = owner as i32;
-        }
+        self.ring.assign_into(&hashes, &cap, out);
         Ok(())
     }
 
-    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
-        let mut next = self.nodes.clone();
-        next.push(name.to_owned(), weight)?;
-        *self = self.rebuilt(next)?;
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error> {
+        *self = rebuilt(
+            &self.nodes,
+            |n| n.push(name.to_owned(), weight),
+            |n| self.with(n),
+        )?;
         Ok(())
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
-        let mut next = self.nodes.clone();
-        next.remove(name)?;
-        *self = self.rebuilt(next)?;
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
+        *self = rebuilt(&self.nodes, |n| n.remove(name), |n| self.with(n))?;
         Ok(())
     }
 
-    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
-        let mut next = self.nodes.clone();
-        next.set_weight(name, weight)?;
-        *self = self.rebuilt(next)?;
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
+        *self = rebuilt(
+            &self.nodes,
+            |n| n.set_weight(name, weight),
+            |n| self.with(n),
+        )?;
         Ok(())
     }
 }
@@ -283,7 +262,7 @@ impl Placement for BoundedLoadRing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placement::memento::mix64;
+    use crate::hash::murmur_fmix64 as mix64;
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("n{i}")).collect()
@@ -300,9 +279,9 @@ mod tests {
         hashes
             .iter()
             .map(|&h| {
-                let mut p = r.ring.successor(h);
+                let mut p = r.ring.position(h, false);
                 loop {
-                    let o = r.ring.owners()[p] as usize;
+                    let o = r.ring.owner_at(p) as usize;
                     if load[o] < cap[o] {
                         load[o] += 1;
                         return o as u32;

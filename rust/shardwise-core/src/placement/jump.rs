@@ -3,10 +3,12 @@
 //! keys are hashed with XXH3-64 first. Only the last node can be removed (that is the
 //! algorithm's nature); for arbitrary removal use `MementoHash`.
 
-use super::nodes::{NodeSet, PlacementError};
+use super::nodes::{Error, NodeSet};
+use super::util::check_unit_weight;
 use super::{check_n, Placement};
-use crate::hash;
+use crate::hash::{self, splitmix64};
 use crate::keys::{KeyRef, Keys};
+use crate::text::quoted;
 
 /// The reference jump consistent hash: a bucket in `[0, buckets)`; `buckets` must be >= 1.
 #[inline]
@@ -251,35 +253,18 @@ pub fn jump_key(key: KeyRef<'_>) -> u64 {
     }
 }
 
-/// The SplitMix64 finaliser: derives the replica keys of `locate_n`.
-#[inline]
-pub fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// Jump consistent hash over the node list; every weight must be 1.
 #[derive(Clone, Debug)]
 pub struct JumpHash {
     nodes: NodeSet,
 }
 
-fn check_unit(name: &str, weight: f64) -> Result<(), PlacementError> {
-    super::nodes::check_weight(name, weight)?;
-    if weight != 1.0 {
-        return Err(PlacementError::Config(format!(
-            "JumpHash does not support weights (node {name:?} has weight {weight}); \
-             use Rendezvous, Maglev or HashRing for weighted placement"
-        )));
-    }
-    Ok(())
-}
+const CLASS: &str = "JumpHash";
 
 impl JumpHash {
-    pub fn new(nodes: NodeSet) -> Result<Self, PlacementError> {
+    pub fn new(nodes: NodeSet) -> Result<Self, Error> {
         for (name, &w) in nodes.names().iter().zip(nodes.weights()) {
-            check_unit(name, w)?;
+            check_unit_weight(CLASS, name, w)?;
         }
         Ok(JumpHash { nodes })
     }
@@ -296,9 +281,9 @@ impl Placement for JumpHash {
         (n > 0).then(|| jump(jump_key(key), n))
     }
 
-    /// Replica `r` is `jump(mix64(k + r), len - r)` over the nodes not yet chosen (in index
+    /// Replica `r` is `jump(splitmix64(k + r), len - r)` over the nodes not yet chosen (in index
     /// order); replica 0 is `locate(key)`.
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         let k = jump_key(key);
         let mut left: Vec<u32> = (0..self.nodes.len() as u32).collect();
@@ -307,7 +292,7 @@ impl Placement for JumpHash {
             let rk = if r == 0 {
                 k
             } else {
-                mix64(k.wrapping_add(r as u64))
+                splitmix64(k.wrapping_add(r as u64))
             };
             let b = jump(rk, left.len() as u32) as usize;
             out.push(left.remove(b));
@@ -315,37 +300,38 @@ impl Placement for JumpHash {
         Ok(out)
     }
 
-    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), Error> {
         if self.nodes.is_empty() {
-            return Err(PlacementError::NoNodes);
+            return Err(Error::NoNodes);
         }
         jump_keys_into(keys, self.nodes.len() as u32, out);
         Ok(())
     }
 
-    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.check_new(name, weight)?;
-        check_unit(name, weight)?;
+        check_unit_weight(CLASS, name, weight)?;
         self.nodes.push(name.to_owned(), weight)?;
         Ok(())
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         let i = self.nodes.require(name)? as usize;
         if i + 1 != self.nodes.len() {
-            return Err(PlacementError::Config(format!(
-                "JumpHash can only remove its last node ({:?}), not {name:?}; \
+            return Err(Error::Config(format!(
+                "JumpHash can only remove its last node ({}), not {}; \
                  use MementoHash for arbitrary removal",
-                self.nodes.names().last().expect("non-empty")
+                quoted(self.nodes.names().last().expect("non-empty")),
+                quoted(name)
             )));
         }
         self.nodes.remove(name)?;
         Ok(())
     }
 
-    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.require(name)?;
-        check_unit(name, weight)?;
+        check_unit_weight(CLASS, name, weight)?;
         Ok(())
     }
 }

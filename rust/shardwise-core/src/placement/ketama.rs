@@ -14,11 +14,12 @@
 //!   64-bit value); the bindings turn bytes keys into their `repr` before they get here.
 
 use super::continuum::{Continuum, Points, MAX_POINTS};
-use super::nodes::{check_integral_weight, NodeSet, PlacementError};
-use super::ring::push_decimal;
+use super::nodes::{check_integral_weight, Error, NodeSet};
+use super::util::{check_vnodes, decimal, push_decimal};
 use super::{check_n, distinct_prefix, Placement};
 use crate::hash;
 use crate::keys::{KeyRef, Keys};
+use crate::text::quoted;
 
 /// Default digests per node in uhashring's ketama mode.
 pub const UHASHRING_DEFAULT_VNODES: u32 = 40;
@@ -40,12 +41,13 @@ impl KetamaFlavor {
         }
     }
 
-    pub fn from_name(name: &str) -> Result<Self, PlacementError> {
+    pub fn from_name(name: &str) -> Result<Self, Error> {
         match name {
             "libketama" => Ok(KetamaFlavor::Libketama),
             "uhashring" => Ok(KetamaFlavor::Uhashring),
-            _ => Err(PlacementError::Config(format!(
-                "unknown ketama flavor {name:?}; choose \"libketama\" or \"uhashring\""
+            _ => Err(Error::Config(format!(
+                "unknown ketama flavor {}; choose \"libketama\" or \"uhashring\"",
+                quoted(name)
             ))),
         }
     }
@@ -61,33 +63,21 @@ pub struct KetamaRing {
 }
 
 /// libketama's digest count for one server.
-pub fn libketama_digests(memory: u64, total: u64, servers: usize) -> u64 {
+pub fn libketama_digests(memory: u64, total: u128, servers: usize) -> u64 {
     let pct = memory as f32 / total as f32;
     let product = f64::from(pct) * 40.0 * f64::from(servers as f32);
     (product as f32).floor() as u64
 }
 
-/// uhashring's digest count for one node.
-pub fn uhashring_digests(vnodes: u32, nodes: usize, weight: u64, total: u64) -> u64 {
-    let ks = u128::from(vnodes) * nodes as u128 * u128::from(weight) / u128::from(total);
+/// uhashring's digest count for one node (`total` is the sum of the weights: up to 2**53 per
+/// node, so it may exceed 64 bits).
+pub fn uhashring_digests(vnodes: u32, nodes: usize, weight: u64, total: u128) -> u64 {
+    let ks = u128::from(vnodes) * nodes as u128 * u128::from(weight) / total;
     u64::try_from(ks).unwrap_or(u64::MAX)
 }
 
-/// The decimal digits of `v`, written at the end of `buf`.
-fn decimal(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return &buf[at..];
-        }
-    }
-}
-
 impl KetamaRing {
-    pub fn new(nodes: NodeSet, flavor: KetamaFlavor, vnodes: u32) -> Result<Self, PlacementError> {
+    pub fn new(nodes: NodeSet, flavor: KetamaFlavor, vnodes: u32) -> Result<Self, Error> {
         let mut r = KetamaRing {
             nodes: NodeSet::default(),
             flavor,
@@ -95,17 +85,12 @@ impl KetamaRing {
             ring: Continuum::default(),
         };
         if flavor == KetamaFlavor::Libketama && vnodes != 40 {
-            return Err(PlacementError::Config(format!(
+            return Err(Error::Config(format!(
                 "libketama always uses 40 digests (160 points) per server; vnodes={vnodes} \
                  is only for flavor=\"uhashring\""
             )));
         }
-        if vnodes == 0 || vnodes > super::ring::MAX_VNODES {
-            return Err(PlacementError::Config(format!(
-                "vnodes must be in [1, {}], got {vnodes}",
-                super::ring::MAX_VNODES
-            )));
-        }
+        check_vnodes(vnodes)?;
         for (name, &w) in nodes.names().iter().zip(nodes.weights()) {
             r.check_node(name, w)?;
         }
@@ -125,15 +110,16 @@ impl KetamaRing {
         &self.ring
     }
 
-    fn check_node(&self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn check_node(&self, name: &str, weight: f64) -> Result<(), Error> {
         let why = match self.flavor {
             KetamaFlavor::Libketama => "(libketama weights are integer memory sizes)",
             KetamaFlavor::Uhashring => "(uhashring computes point counts in integers)",
         };
         check_integral_weight(name, weight, why)?;
         if self.flavor == KetamaFlavor::Libketama && name.len() > LIBKETAMA_MAX_NAME {
-            return Err(PlacementError::Config(format!(
-                "libketama server names are at most {LIBKETAMA_MAX_NAME} bytes; {name:?} has {}",
+            return Err(Error::Config(format!(
+                "libketama server names are at most {LIBKETAMA_MAX_NAME} bytes; {} has {}",
+                quoted(name),
                 name.len()
             )));
         }
@@ -143,7 +129,7 @@ impl KetamaRing {
     /// Digests per node, in index order.
     fn digest_counts(&self, nodes: &NodeSet) -> Vec<u64> {
         let w: Vec<u64> = nodes.weights().iter().map(|&x| x as u64).collect();
-        let total: u64 = w.iter().sum();
+        let total: u128 = w.iter().map(|&x| u128::from(x)).sum();
         let n = nodes.len();
         w.iter()
             .map(|&wi| match self.flavor {
@@ -153,11 +139,11 @@ impl KetamaRing {
             .collect()
     }
 
-    fn rebuild(&mut self, nodes: NodeSet) -> Result<(), PlacementError> {
+    fn rebuild(&mut self, nodes: NodeSet) -> Result<(), Error> {
         let counts = self.digest_counts(&nodes);
-        let digests: u64 = counts.iter().sum();
+        let digests: u64 = counts.iter().fold(0u64, |a, &c| a.saturating_add(c));
         if digests.saturating_mul(4) > MAX_POINTS as u64 {
-            return Err(PlacementError::Config(format!(
+            return Err(Error::Config(format!(
                 "the continuum would hold {} points, more than the limit of {MAX_POINTS}",
                 digests.saturating_mul(4)
             )));
@@ -215,9 +201,9 @@ impl Placement for KetamaRing {
     }
 
     /// Keys hashed in blocks, then looked up together (see [`Continuum::place_hashed`]).
-    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), Error> {
         if self.nodes.is_empty() || self.ring.is_empty() {
-            return Err(PlacementError::NoNodes);
+            return Err(Error::NoNodes);
         }
         assert_eq!(keys.len(), out.len(), "place_into: output length differs");
         self.ring.place_hashed(out, self.strict(), |first, hashes| {
@@ -230,7 +216,7 @@ impl Placement for KetamaRing {
 
     /// Distinct owners clockwise from the key, then (for nodes with no point, possible with
     /// tiny weights) the remaining nodes in index order.
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         let walk = self
             .ring
@@ -239,7 +225,7 @@ impl Placement for KetamaRing {
         Ok(distinct_prefix(self.nodes.len(), n, walk))
     }
 
-    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.check_new(name, weight)?;
         self.check_node(name, weight)?;
         let mut nodes = self.nodes.clone();
@@ -247,13 +233,13 @@ impl Placement for KetamaRing {
         self.rebuild(nodes)
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         let mut nodes = self.nodes.clone();
         nodes.remove(name)?;
         self.rebuild(nodes)
     }
 
-    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.require(name)?;
         self.check_node(name, weight)?;
         let mut nodes = self.nodes.clone();

@@ -8,7 +8,7 @@
 //! takes its next preferred empty slot, until the table is full. A key goes to
 //! `table[xxh3_64(key) mod M]`: O(1). A node whose quota rounds to 0 owns no slot.
 
-use super::nodes::{NodeSet, PlacementError};
+use super::nodes::{Error, NodeSet};
 use super::{check_n, distinct_prefix, Placement};
 use crate::hash;
 use crate::keys::KeyRef;
@@ -64,9 +64,9 @@ pub fn quotas(weights: &[f64], size: u32) -> Vec<u64> {
 }
 
 impl Maglev {
-    pub fn new(nodes: NodeSet, size: u32) -> Result<Self, PlacementError> {
+    pub fn new(nodes: NodeSet, size: u32) -> Result<Self, Error> {
         if !(2..=MAX_TABLE_SIZE).contains(&size) || !is_prime(u64::from(size)) {
-            return Err(PlacementError::Config(format!(
+            return Err(Error::Config(format!(
                 "table_size must be a prime in [2, {MAX_TABLE_SIZE}], got {size}"
             )));
         }
@@ -80,9 +80,9 @@ impl Maglev {
         Ok(m)
     }
 
-    fn check_fits(&self, count: usize) -> Result<(), PlacementError> {
+    fn check_fits(&self, count: usize) -> Result<(), Error> {
         if count > self.size as usize {
-            return Err(PlacementError::Config(format!(
+            return Err(Error::Config(format!(
                 "Maglev table_size {} is smaller than the number of nodes ({count}); \
                  use a prime table size well above the node count (about 100x)",
                 self.size
@@ -164,7 +164,7 @@ impl Placement for Maglev {
 
     /// Distinct owners of the slots from the key's slot onwards (wrapping), then any node
     /// that owns no slot, in index order.
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         let s = self.slot(key);
         let walk = self.table[s..]
@@ -175,7 +175,7 @@ impl Placement for Maglev {
         Ok(distinct_prefix(self.nodes.len(), n, walk))
     }
 
-    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.check_new(name, weight)?;
         self.check_fits(self.nodes.len() + 1)?;
         self.nodes.push(name.to_owned(), weight)?;
@@ -183,13 +183,13 @@ impl Placement for Maglev {
         Ok(())
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         self.nodes.remove(name)?;
         self.populate();
         Ok(())
     }
 
-    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.set_weight(name, weight)?;
         self.populate();
         Ok(())

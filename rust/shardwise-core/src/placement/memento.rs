@@ -11,19 +11,11 @@
 //! restoring the last removed bucket moves exactly those keys back.
 
 use super::jump::{for_each_key_block, jump as jump_bucket, jump_into, KEY_BLOCK};
-use super::nodes::{check_weight, NodeSet, PlacementError};
+use super::nodes::{Error, NodeSet};
+use super::util::check_unit_weight;
 use super::{check_n, Placement};
+use crate::hash::{murmur_fmix64, GOLDEN_GAMMA};
 use crate::keys::{KeyRef, Keys};
-
-/// MurmurHash3's 64-bit finalizer: a bijective mix of all bits.
-#[inline(always)]
-pub fn mix64(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
 
 /// `x` scaled into `[0, range)` without division (Lemire's multiply-shift).
 #[inline(always)]
@@ -31,12 +23,10 @@ pub fn scale(x: u64, range: u32) -> u32 {
     ((u128::from(x) * u128::from(range)) >> 64) as u32
 }
 
-const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
-
 /// The rehash of a key (by its 64-bit hash) out of removed bucket `bucket`.
 #[inline(always)]
 fn rehash(key_hash: u64, bucket: u32) -> u64 {
-    mix64(key_hash ^ u64::from(bucket).wrapping_add(1).wrapping_mul(GOLDEN))
+    murmur_fmix64(key_hash ^ u64::from(bucket).wrapping_add(1).wrapping_mul(GOLDEN_GAMMA))
 }
 
 const EMPTY: u32 = u32::MAX;
@@ -53,7 +43,7 @@ impl ReplacerTable {
     #[inline(always)]
     fn slot(&self, bucket: u32) -> usize {
         let mask = self.keys.len() - 1;
-        (u64::from(bucket).wrapping_mul(GOLDEN) >> 32) as usize & mask
+        (u64::from(bucket).wrapping_mul(GOLDEN_GAMMA) >> 32) as usize & mask
     }
 
     #[inline(always)]
@@ -267,22 +257,13 @@ pub struct MementoHash {
     node_at: Vec<u32>,
 }
 
-fn check_unit(name: &str, weight: f64) -> Result<(), PlacementError> {
-    check_weight(name, weight)?;
-    if weight != 1.0 {
-        return Err(PlacementError::Config(format!(
-            "MementoHash does not support weights (node {name:?} has weight {weight}); \
-             use Rendezvous, Maglev or HashRing for weighted placement"
-        )));
-    }
-    Ok(())
-}
+const CLASS: &str = "MementoHash";
 
 impl MementoHash {
     /// Nodes take buckets `0..len` in order.
-    pub fn new(nodes: NodeSet) -> Result<Self, PlacementError> {
+    pub fn new(nodes: NodeSet) -> Result<Self, Error> {
         for (name, &w) in nodes.names().iter().zip(nodes.weights()) {
-            check_unit(name, w)?;
+            check_unit_weight(CLASS, name, w)?;
         }
         let n = nodes.len() as u32;
         Ok(MementoHash {
@@ -300,8 +281,8 @@ impl MementoHash {
         slots: Vec<u32>,
         size: u32,
         removed: &[u32],
-    ) -> Result<Self, PlacementError> {
-        let bad = |why: &str| PlacementError::Config(format!("invalid MementoHash state: {why}"));
+    ) -> Result<Self, Error> {
+        let bad = |why: &str| Error::Config(format!("invalid MementoHash state: {why}"));
         if slots.len() != nodes.len() {
             return Err(bad("one bucket per node is needed"));
         }
@@ -329,7 +310,7 @@ impl MementoHash {
             return Err(bad("the removal history does not replay"));
         }
         for (i, &w) in nodes.weights().iter().enumerate() {
-            check_unit(nodes.name(i as u32), w)?;
+            check_unit_weight(CLASS, nodes.name(i as u32), w)?;
         }
         Ok(MementoHash {
             nodes,
@@ -364,9 +345,9 @@ impl Placement for MementoHash {
 
     /// Bulk: keys hashed and jumped a block at a time (vectorised jump), parts split over
     /// threads.
-    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), Error> {
         if self.nodes.is_empty() {
-            return Err(PlacementError::NoNodes);
+            return Err(Error::NoNodes);
         }
         for_each_key_block(keys, out, |block_keys, block_out| {
             let mut buckets = [0u32; KEY_BLOCK];
@@ -380,22 +361,22 @@ impl Placement for MementoHash {
     }
 
     /// The `j`-th node is where the key goes once the first `j` are removed.
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         let h = memento_key(key);
         let mut engine = self.engine.clone();
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
-            let b = engine.bucket(h).ok_or(PlacementError::NoNodes)?;
+            let b = engine.bucket(h).ok_or(Error::NoNodes)?;
             out.push(self.node_at[b as usize]);
             engine.remove(b);
         }
         Ok(out)
     }
 
-    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.check_new(name, weight)?;
-        check_unit(name, weight)?;
+        check_unit_weight(CLASS, name, weight)?;
         let index = self.nodes.push(name.to_owned(), weight)?;
         let b = self.engine.add();
         if b as usize >= self.node_at.len() {
@@ -406,7 +387,7 @@ impl Placement for MementoHash {
         Ok(())
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         let i = self.nodes.remove(name)?;
         let b = self.slot_of.remove(i as usize);
         self.engine.remove(b);
@@ -420,9 +401,9 @@ impl Placement for MementoHash {
         Ok(())
     }
 
-    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.require(name)?;
-        check_unit(name, weight)
+        check_unit_weight(CLASS, name, weight)
     }
 }
 
@@ -431,7 +412,7 @@ mod tests {
     use super::*;
 
     fn keys(n: u64) -> impl Iterator<Item = u64> {
-        (0..n).map(|i| mix64(i.wrapping_add(12345)))
+        (0..n).map(|i| murmur_fmix64(i.wrapping_add(12345)))
     }
 
     #[test]
@@ -617,7 +598,7 @@ mod tests {
         let mut model = std::collections::HashMap::new();
         let mut x = 1u64;
         for _ in 0..20_000 {
-            x = mix64(x + 1);
+            x = murmur_fmix64(x + 1);
             let b = (x % 300) as u32;
             if x & 1 == 0 {
                 if let std::collections::hash_map::Entry::Vacant(e) = model.entry(b) {

@@ -12,11 +12,12 @@ pub mod maglev;
 pub mod nodes;
 pub mod rendezvous;
 pub mod ring;
+pub mod util;
 
 pub use jump::JumpHash;
 pub use ketama::{KetamaFlavor, KetamaRing};
 pub use maglev::Maglev;
-pub use nodes::{NodeSet, PlacementError};
+pub use nodes::{Error, NodeSet};
 pub use rendezvous::Rendezvous;
 pub use ring::HashRing;
 
@@ -30,46 +31,52 @@ pub trait Placement: Clone + Send + Sync {
     /// The index of the node owning `key`; `None` only when there are no nodes.
     fn locate(&self, key: KeyRef<'_>) -> Option<u32>;
 
+    /// Refuse a key this placement cannot place (checked before `locate`; most accept every
+    /// key).
+    fn check_key(&self, _key: KeyRef<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// `n` distinct node indices in preference order (the first is `locate(key)`).
     /// Errors: no nodes, or `n` greater than the number of nodes.
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError>;
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error>;
 
     /// Append a node (it gets the last index).
-    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError>;
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error>;
 
     /// Remove a node; later indices shift down by one.
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError>;
+    fn remove_node(&mut self, name: &str) -> Result<(), Error>;
 
     /// Change a node's weight (its index is kept).
-    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError>;
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error>;
 
     /// Owner index of every key into `out` (one slot per key), in parallel for large batches.
     ///
     /// # Panics
     /// If `out.len() != keys.len()` (a programming error; callers check it).
-    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), Error> {
         if self.nodes().is_empty() {
-            return Err(PlacementError::NoNodes);
+            return Err(Error::NoNodes);
         }
         keys.map_into(out, |k| self.locate(k).map_or(-1, |i| i as i32));
         Ok(())
     }
 
     /// Owner index of every key, as a new array (see [`Placement::place_into`]).
-    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, PlacementError> {
-        let mut out = crate::mem::zeroed_vec(keys.len());
+    fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, Error> {
+        let mut out = crate::mem::try_zeroed_vec(keys.len())?;
         self.place_into(keys, &mut out)?;
         Ok(out)
     }
 }
 
 /// Validate `n` for `locate_n` against a node set.
-pub fn check_n(nodes: &NodeSet, n: usize) -> Result<(), PlacementError> {
+pub fn check_n(nodes: &NodeSet, n: usize) -> Result<(), Error> {
     if nodes.is_empty() {
-        return Err(PlacementError::NoNodes);
+        return Err(Error::NoNodes);
     }
     if n > nodes.len() {
-        return Err(PlacementError::Config(format!(
+        return Err(Error::Config(format!(
             "asked for {n} distinct nodes but only {} exist",
             nodes.len()
         )));
@@ -133,6 +140,18 @@ pub fn fill_segments<T: Send>(
             first = last;
         }
     });
+}
+
+/// `build(nodes after change)`: the whole structure rebuilt on a changed copy of `nodes`
+/// (for algorithms without an incremental update); `nodes` is untouched on error.
+pub fn rebuilt<T, R>(
+    nodes: &NodeSet,
+    change: impl FnOnce(&mut NodeSet) -> Result<R, Error>,
+    build: impl FnOnce(NodeSet) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut next = nodes.clone();
+    change(&mut next)?;
+    build(next)
 }
 
 /// The index `i` had before node `removed` was taken out (for indices stored by an algorithm).

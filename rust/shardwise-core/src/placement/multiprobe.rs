@@ -3,19 +3,17 @@
 //! the node whose point follows one of the probes most closely (clockwise). With 21 probes the
 //! peak-to-mean load is about 1.05 while memory stays O(nodes).
 
-use super::continuum::{Continuum, Points};
-use super::nodes::{check_integral_weight, NodeSet, PlacementError};
-use super::{check_n, Placement};
+use super::continuum::{Continuum, MAX_POINTS};
+use super::nodes::{check_integral_weight, Error, NodeSet};
+use super::{check_n, rebuilt, Placement};
 use crate::hash::xxh3_64;
+use crate::hash::{murmur_fmix64, GOLDEN_GAMMA};
 use crate::keys::KeyRef;
-use crate::placement::memento::mix64;
 
 /// Default number of probes (the paper's recommendation for a peak-to-mean ratio near 1.05).
 pub const DEFAULT_PROBES: u32 = 21;
 /// Most probes accepted.
 pub const MAX_PROBES: u32 = 1024;
-
-const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// The hash of point `j` of a node named `name`.
 #[inline]
@@ -26,86 +24,31 @@ pub fn point_hash(name: &str, j: u32) -> u64 {
 /// Probe `i` of a key, by the key's 64-bit hash.
 #[inline(always)]
 pub fn probe(key_hash: u64, i: u32) -> u64 {
-    mix64(key_hash ^ u64::from(i).wrapping_mul(GOLDEN))
+    murmur_fmix64(key_hash ^ u64::from(i).wrapping_mul(GOLDEN_GAMMA))
 }
 
-/// Points sorted on a 64-bit ring, each owned by a node index; equal points are ordered by
-/// owner. Lookups use the bucket index of [`Continuum`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SortedPoints {
-    circle: Continuum,
-    points: Vec<u64>,
-    owners: Vec<u32>,
-}
-
-impl SortedPoints {
-    /// Build from `(point, owner)` pairs in any order.
-    pub fn new(pairs: Vec<(u64, u32)>) -> Self {
-        let circle = Continuum::build(Points::Pairs(pairs), 64, |a, b| a.cmp(&b));
-        SortedPoints {
-            points: circle.points(),
-            owners: circle.owners(),
-            circle,
-        }
+/// A 64-bit circle for nodes given as `(name, point count)`, indexed in order: point `j` of a
+/// node is [`point_hash`]`(name, j)`.
+pub fn named_circle<'a>(nodes: impl IntoIterator<Item = (&'a str, u32)>) -> Continuum {
+    let mut pairs = Vec::new();
+    for (i, (name, count)) in nodes.into_iter().enumerate() {
+        pairs.extend((0..count).map(|j| (point_hash(name, j), i as u32)));
     }
-
-    pub fn len(&self) -> usize {
-        self.circle.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.circle.is_empty()
-    }
-
-    pub fn points(&self) -> &[u64] {
-        &self.points
-    }
-
-    pub fn owners(&self) -> &[u32] {
-        &self.owners
-    }
-
-    /// Index of the first point `>= h`, wrapping to 0 past the end. The ring must not be empty.
-    #[inline(always)]
-    pub fn successor(&self, h: u64) -> usize {
-        self.circle.position(h, false)
-    }
-
-    /// Remove every point of `owner` and renumber owners above it down by one.
-    pub fn remove_owner(&mut self, owner: u32) {
-        let pairs: Vec<(u64, u32)> = self
-            .circle
-            .pairs()
-            .filter(|&(_, o)| o != owner)
-            .map(|(p, o)| (p, if o > owner { o - 1 } else { o }))
-            .collect();
-        *self = SortedPoints::new(pairs);
-    }
-
-    /// Insert points, keeping the order.
-    pub fn insert(&mut self, new: &[(u64, u32)]) {
-        let mut pairs: Vec<(u64, u32)> = self.circle.pairs().collect();
-        pairs.extend_from_slice(new);
-        *self = SortedPoints::new(pairs);
-    }
+    Continuum::from_pairs(pairs)
 }
 
 /// The multi-probe ring over node indices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MultiProbeRing {
-    ring: SortedPoints,
+    ring: Continuum,
     probes: u32,
 }
 
 impl MultiProbeRing {
     /// A ring for nodes given as `(name, point count)`, indexed in order.
     pub fn new<'a>(nodes: impl IntoIterator<Item = (&'a str, u32)>, probes: u32) -> Self {
-        let mut pairs = Vec::new();
-        for (i, (name, count)) in nodes.into_iter().enumerate() {
-            pairs.extend((0..count).map(|j| (point_hash(name, j), i as u32)));
-        }
         MultiProbeRing {
-            ring: SortedPoints::new(pairs),
+            ring: named_circle(nodes),
             probes,
         }
     }
@@ -114,19 +57,19 @@ impl MultiProbeRing {
         self.probes
     }
 
-    pub fn ring(&self) -> &SortedPoints {
+    pub fn ring(&self) -> &Continuum {
         &self.ring
     }
 
     /// Append a node with `count` points as index `index`.
     pub fn add(&mut self, name: &str, count: u32, index: u32) {
         let new: Vec<(u64, u32)> = (0..count).map(|j| (point_hash(name, j), index)).collect();
-        self.ring.insert(&new);
+        self.ring = self.ring.with_points(&new);
     }
 
     /// Remove node `index`; higher indices shift down by one.
     pub fn remove(&mut self, index: u32) {
-        self.ring.remove_owner(index);
+        self.ring = self.ring.without_owner(index);
     }
 
     /// The owning node index of a key hash; `None` on an empty ring.
@@ -135,19 +78,18 @@ impl MultiProbeRing {
         if self.ring.is_empty() {
             return None;
         }
-        let points = self.ring.points();
         let mut best_distance = u64::MAX;
         let mut best = 0usize;
         for i in 0..self.probes {
             let p = probe(key_hash, i);
-            let at = self.ring.successor(p);
-            let distance = points[at].wrapping_sub(p);
+            let at = self.ring.position(p, false);
+            let distance = self.ring.point_at(at).wrapping_sub(p);
             if distance < best_distance {
                 best_distance = distance;
                 best = at;
             }
         }
-        Some(self.ring.owners()[best])
+        Some(self.ring.owner_at(best))
     }
 
     /// `n` distinct node indices in preference order: the `j`-th is the owner the key would have
@@ -159,35 +101,35 @@ impl MultiProbeRing {
         }
         let len = self.ring.len();
         let probes: Vec<u64> = (0..self.probes).map(|i| probe(key_hash, i)).collect();
-        let mut cursor: Vec<usize> = probes.iter().map(|&p| self.ring.successor(p)).collect();
+        let mut cursor: Vec<usize> = probes
+            .iter()
+            .map(|&p| self.ring.position(p, false))
+            .collect();
         let mut chosen = vec![false; node_count];
         while out.len() < n {
             let mut best: Option<(u64, usize)> = None;
             for (i, &p) in probes.iter().enumerate() {
                 let mut steps = 0;
-                while chosen[self.ring.owners()[cursor[i]] as usize] && steps < len {
+                while chosen[self.ring.owner_at(cursor[i]) as usize] && steps < len {
                     cursor[i] = (cursor[i] + 1) % len;
                     steps += 1;
                 }
                 if steps == len {
                     return out;
                 }
-                let distance = self.ring.points()[cursor[i]].wrapping_sub(p);
+                let distance = self.ring.point_at(cursor[i]).wrapping_sub(p);
                 if best.is_none_or(|(d, _)| distance < d) {
                     best = Some((distance, i));
                 }
             }
             let Some((_, i)) = best else { return out };
-            let owner = self.ring.owners()[cursor[i]];
+            let owner = self.ring.owner_at(cursor[i]);
             chosen[owner as usize] = true;
             out.push(owner);
         }
         out
     }
 }
-
-/// Most ring points (sum of integer weights) a multi-probe placement may hold.
-pub const MAX_POINTS: u64 = 1 << 24;
 
 /// The multi-probe key hash: XXH3-64 of the encoded key.
 #[inline(always)]
@@ -204,14 +146,14 @@ pub struct MultiProbe {
 
 const WHY_INTEGRAL: &str = "(MultiProbe gives a node of weight w exactly w ring points)";
 
-fn point_counts(nodes: &NodeSet) -> Result<Vec<u32>, PlacementError> {
+fn point_counts(nodes: &NodeSet) -> Result<Vec<u32>, Error> {
     let mut total = 0u64;
     let mut counts = Vec::with_capacity(nodes.len());
     for (name, &w) in nodes.names().iter().zip(nodes.weights()) {
         let c = check_integral_weight(name, w, WHY_INTEGRAL)?;
         total = total.saturating_add(c);
-        if total > MAX_POINTS {
-            return Err(PlacementError::Config(format!(
+        if total > MAX_POINTS as u64 {
+            return Err(Error::Config(format!(
                 "MultiProbe weights sum to more than {MAX_POINTS} points"
             )));
         }
@@ -221,9 +163,9 @@ fn point_counts(nodes: &NodeSet) -> Result<Vec<u32>, PlacementError> {
 }
 
 impl MultiProbe {
-    pub fn new(nodes: NodeSet, probes: u32) -> Result<Self, PlacementError> {
+    pub fn new(nodes: NodeSet, probes: u32) -> Result<Self, Error> {
         if probes == 0 || probes > MAX_PROBES {
-            return Err(PlacementError::Config(format!(
+            return Err(Error::Config(format!(
                 "probes must be in [1, {MAX_PROBES}], got {probes}"
             )));
         }
@@ -248,29 +190,34 @@ impl Placement for MultiProbe {
         self.ring.locate(key_hash(key))
     }
 
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         Ok(self.ring.locate_n(key_hash(key), n, self.nodes.len()))
     }
 
-    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
-        self.nodes.check_new(name, weight)?;
-        let mut next = self.nodes.clone();
-        next.push(name.to_owned(), weight)?;
-        *self = MultiProbe::new(next, self.probes())?;
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error> {
+        let probes = self.probes();
+        *self = rebuilt(
+            &self.nodes,
+            |n| n.push(name.to_owned(), weight),
+            |n| MultiProbe::new(n, probes),
+        )?;
         Ok(())
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         let i = self.nodes.remove(name)?;
         self.ring.remove(i);
         Ok(())
     }
 
-    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
-        let mut next = self.nodes.clone();
-        next.set_weight(name, weight)?;
-        *self = MultiProbe::new(next, self.probes())?;
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
+        let probes = self.probes();
+        *self = rebuilt(
+            &self.nodes,
+            |n| n.set_weight(name, weight),
+            |n| MultiProbe::new(n, probes),
+        )?;
         Ok(())
     }
 }
@@ -307,7 +254,7 @@ mod tests {
         let ns = names(13);
         let r = ring(&ns, 21);
         for k in 0..3000u64 {
-            let h = mix64(k);
+            let h = murmur_fmix64(k);
             assert_eq!(r.locate(h), Some(brute(&ns, 21, h)));
         }
     }
@@ -319,7 +266,7 @@ mod tests {
         let mut counts = [0u32; 50];
         let n = 200_000u64;
         for k in 0..n {
-            counts[r.locate(mix64(k + 7)).unwrap() as usize] += 1;
+            counts[r.locate(murmur_fmix64(k + 7)).unwrap() as usize] += 1;
         }
         let max = *counts.iter().max().unwrap() as f64;
         let mean = n as f64 / 50.0;
@@ -333,7 +280,7 @@ mod tests {
         let mut smaller = r.clone();
         smaller.remove(5);
         for k in 0..5000u64 {
-            let h = mix64(k);
+            let h = murmur_fmix64(k);
             let before = r.locate(h).unwrap();
             let after = smaller.locate(h).unwrap();
             let after_as_before = if after >= 5 { after + 1 } else { after };
@@ -351,7 +298,7 @@ mod tests {
         let ns = names(9);
         let r = MultiProbeRing::new(ns.iter().map(|s| (s.as_str(), 2)), 5);
         for k in 0..500u64 {
-            let h = mix64(k);
+            let h = murmur_fmix64(k);
             let all = r.locate_n(h, 9, 9);
             let mut sorted = all.clone();
             sorted.sort_unstable();

@@ -1,52 +1,35 @@
 //! The node set shared by every placement algorithm: names and weights in index order.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::text::{py_float, quoted};
+pub use crate::Error;
 
 /// Most nodes a placement may hold.
 pub const MAX_NODES: usize = 1 << 24;
 
-/// Why a placement operation failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PlacementError {
-    /// A lookup on a placement with no nodes.
-    NoNodes,
-    /// A node name the placement does not hold.
-    UnknownNode(String),
-    /// An invalid parameter, weight, name or request (the message says which).
-    Config(String),
-}
-
-impl fmt::Display for PlacementError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PlacementError::NoNodes => write!(f, "the placement has no nodes"),
-            PlacementError::UnknownNode(name) => write!(f, "unknown node {name:?}"),
-            PlacementError::Config(msg) => f.write_str(msg),
-        }
-    }
-}
-
-impl std::error::Error for PlacementError {}
-
 /// Check one weight: finite and > 0.
-pub fn check_weight(name: &str, weight: f64) -> Result<(), PlacementError> {
+pub fn check_weight(name: &str, weight: f64) -> Result<(), Error> {
     if weight.is_finite() && weight > 0.0 {
         Ok(())
     } else {
-        Err(PlacementError::Config(format!(
-            "weight of node {name:?} must be a finite number > 0, got {weight}"
+        Err(Error::Config(format!(
+            "weight of node {} must be a finite number > 0, got {}",
+            quoted(name),
+            py_float(weight)
         )))
     }
 }
 
 /// Check that a weight is a whole number in [1, 2**53] (for algorithms whose compatibility needs it).
-pub fn check_integral_weight(name: &str, weight: f64, why: &str) -> Result<u64, PlacementError> {
+pub fn check_integral_weight(name: &str, weight: f64, why: &str) -> Result<u64, Error> {
     check_weight(name, weight)?;
     if weight.fract() != 0.0 || weight > 9_007_199_254_740_992.0 {
-        return Err(PlacementError::Config(format!(
-            "weight of node {name:?} must be a whole number in [1, 2**53] {why}, got {weight}"
+        return Err(Error::Config(format!(
+            "weight of node {} must be a whole number in [1, 2**53] {why}, got {}",
+            quoted(name),
+            py_float(weight)
         )));
     }
     Ok(weight as u64)
@@ -78,7 +61,7 @@ pub struct NodeSet {
 
 impl NodeSet {
     /// A node set from `(name, weight)` pairs, in order.
-    pub fn new<I, S>(nodes: I) -> Result<Self, PlacementError>
+    pub fn new<I, S>(nodes: I) -> Result<Self, Error>
     where
         I: IntoIterator<Item = (S, f64)>,
         S: Into<String>,
@@ -124,25 +107,24 @@ impl NodeSet {
     }
 
     /// The index of `name`, or an `UnknownNode` error.
-    pub fn require(&self, name: &str) -> Result<u32, PlacementError> {
+    pub fn require(&self, name: &str) -> Result<u32, Error> {
         self.index_of(name)
-            .ok_or_else(|| PlacementError::UnknownNode(name.to_owned()))
+            .ok_or_else(|| Error::UnknownNode(name.to_owned()))
     }
 
     /// Check that `name` could be added with `weight`, without adding it.
-    pub fn check_new(&self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    pub fn check_new(&self, name: &str, weight: f64) -> Result<(), Error> {
         if name.is_empty() {
-            return Err(PlacementError::Config(
-                "node names must be non-empty".to_owned(),
-            ));
+            return Err(Error::Config("node names must be non-empty".to_owned()));
         }
         if self.index.contains_key(name) {
-            return Err(PlacementError::Config(format!(
-                "duplicate node name {name:?}"
+            return Err(Error::Config(format!(
+                "duplicate node name {}",
+                quoted(name)
             )));
         }
         if self.names.len() >= MAX_NODES {
-            return Err(PlacementError::Config(format!(
+            return Err(Error::Config(format!(
                 "too many nodes (the limit is {MAX_NODES})"
             )));
         }
@@ -150,7 +132,7 @@ impl NodeSet {
     }
 
     /// Append a node; returns its index.
-    pub fn push(&mut self, name: String, weight: f64) -> Result<u32, PlacementError> {
+    pub fn push(&mut self, name: String, weight: f64) -> Result<u32, Error> {
         self.check_new(&name, weight)?;
         let i = self.names.len() as u32;
         self.index.insert(name.clone(), i);
@@ -160,7 +142,7 @@ impl NodeSet {
     }
 
     /// Remove a node; returns the index it had. Later nodes shift down by one.
-    pub fn remove(&mut self, name: &str) -> Result<u32, PlacementError> {
+    pub fn remove(&mut self, name: &str) -> Result<u32, Error> {
         let i = self.require(name)?;
         self.index.remove(name);
         self.names.remove(i as usize);
@@ -172,7 +154,7 @@ impl NodeSet {
     }
 
     /// Change a node's weight; returns its index.
-    pub fn set_weight(&mut self, name: &str, weight: f64) -> Result<u32, PlacementError> {
+    pub fn set_weight(&mut self, name: &str, weight: f64) -> Result<u32, Error> {
         let i = self.require(name)?;
         check_weight(name, weight)?;
         self.weights[i as usize] = weight;
@@ -194,19 +176,13 @@ mod tests {
         assert_eq!(s.index_of("c"), Some(1));
         assert_eq!(s.set_weight("c", 4.0).unwrap(), 1);
         assert_eq!(s.weights(), [2.0, 4.0]);
-        assert!(matches!(
-            s.remove("zz"),
-            Err(PlacementError::UnknownNode(_))
-        ));
+        assert!(matches!(s.remove("zz"), Err(Error::UnknownNode(_))));
     }
 
     #[test]
     fn refuses_bad_input() {
         for w in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(matches!(
-                NodeSet::new([("a", w)]),
-                Err(PlacementError::Config(_))
-            ));
+            assert!(matches!(NodeSet::new([("a", w)]), Err(Error::Config(_))));
         }
         assert!(NodeSet::new([("a", 1.0), ("a", 1.0)]).is_err());
         assert!(NodeSet::new([("", 1.0)]).is_err());

@@ -6,7 +6,8 @@
 //! boundaries compare integer keys as signed 64-bit values; byte-string boundaries compare byte
 //! keys lexicographically (for text that is code-point order).
 
-use super::nodes::{NodeSet, PlacementError};
+use super::nodes::{Error, NodeSet};
+use super::util::fixed_layout;
 use super::{check_n, Placement};
 use crate::keys::{KeyRef, Keys};
 
@@ -71,19 +72,21 @@ pub struct RangePartitioner {
     text: bool,
 }
 
-fn fixed(what: &str) -> PlacementError {
-    PlacementError::Config(format!(
-        "RangePartitioner cannot {what}: ranges are fixed by their boundaries; build a new \
-         RangePartitioner with the boundaries and owners you want"
-    ))
+fn fixed(what: &str) -> Error {
+    fixed_layout(
+        "RangePartitioner",
+        what,
+        "ranges are fixed by their boundaries; build a new RangePartitioner with the \
+         boundaries and owners you want",
+    )
 }
 
 impl RangePartitioner {
     /// `owners[i]` owns range `i`; there must be one more owner than boundaries, and the
     /// boundaries must be strictly increasing. Nodes are the distinct owners in first-seen order.
-    pub fn new(bounds: Boundaries, owners: &[String]) -> Result<Self, PlacementError> {
+    pub fn new(bounds: Boundaries, owners: &[String]) -> Result<Self, Error> {
         if owners.len() != bounds.len() + 1 {
-            return Err(PlacementError::Config(format!(
+            return Err(Error::Config(format!(
                 "{} boundaries make {} ranges, so {} owners are needed, got {}",
                 bounds.len(),
                 bounds.len() + 1,
@@ -92,7 +95,7 @@ impl RangePartitioner {
             )));
         }
         if let Some(i) = bounds.first_unsorted() {
-            return Err(PlacementError::Config(format!(
+            return Err(Error::Config(format!(
                 "boundaries must be strictly increasing: boundaries[{i}] is not greater than \
                  boundaries[{}]",
                 i - 1
@@ -136,16 +139,16 @@ impl RangePartitioner {
     }
 
     /// An error if `keys` are not of the kind the boundaries compare.
-    pub fn check_kind(&self, key_is_int: bool) -> Result<(), PlacementError> {
+    pub fn check_kind(&self, key_is_int: bool) -> Result<(), Error> {
         if self.bounds.is_empty() {
             return Ok(());
         }
         match (self.bounds.takes_ints(), key_is_int) {
-            (true, false) => Err(PlacementError::Config(
+            (true, false) => Err(Error::Config(
                 "this RangePartitioner has int boundaries, so keys must be ints (got str/bytes keys)"
                     .to_owned(),
             )),
-            (false, true) => Err(PlacementError::Config(
+            (false, true) => Err(Error::Config(
                 "this RangePartitioner has str/bytes boundaries, so keys must be str or bytes (got int keys)"
                     .to_owned(),
             )),
@@ -159,6 +162,10 @@ impl Placement for RangePartitioner {
         &self.nodes
     }
 
+    fn check_key(&self, key: KeyRef<'_>) -> Result<(), Error> {
+        self.check_kind(matches!(key, KeyRef::Int(_)))
+    }
+
     /// `None` when the key's kind does not match the boundaries' (see `check_kind`).
     #[inline]
     fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
@@ -166,7 +173,7 @@ impl Placement for RangePartitioner {
     }
 
     /// The key's owner, then the owners of the following ranges (wrapping), each once.
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         self.check_kind(matches!(key, KeyRef::Int(_)))?;
         let start = self.bounds.range_of(key).unwrap_or(0);
@@ -184,7 +191,7 @@ impl Placement for RangePartitioner {
         Ok(out)
     }
 
-    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), Error> {
         if !keys.is_empty() {
             self.check_kind(matches!(keys, Keys::Ints(_)))?;
         }
@@ -192,16 +199,16 @@ impl Placement for RangePartitioner {
         Ok(())
     }
 
-    fn add_node(&mut self, _name: &str, _weight: f64) -> Result<(), PlacementError> {
+    fn add_node(&mut self, _name: &str, _weight: f64) -> Result<(), Error> {
         Err(fixed("add a node"))
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         self.nodes.require(name)?;
         Err(fixed("remove a node"))
     }
 
-    fn set_weight(&mut self, name: &str, _weight: f64) -> Result<(), PlacementError> {
+    fn set_weight(&mut self, name: &str, _weight: f64) -> Result<(), Error> {
         self.nodes.require(name)?;
         Err(fixed("weight nodes"))
     }
@@ -274,10 +281,7 @@ mod tests {
         assert!(r.place(Keys::Packed(&p)).is_err());
         let mut r2 = r.clone();
         assert!(r2.add_node("d", 1.0).is_err());
-        assert!(matches!(
-            r2.remove_node("zz"),
-            Err(PlacementError::UnknownNode(_))
-        ));
+        assert!(matches!(r2.remove_node("zz"), Err(Error::UnknownNode(_))));
         assert!(
             RangePartitioner::new(Boundaries::Ints(vec![1, 1]), &owned(&["a", "b", "c"])).is_err()
         );

@@ -1,9 +1,11 @@
 //! Redis Cluster placement: key → hash slot (`CRC16(hash tag) mod 16384`) → the node serving it.
 
-use super::nodes::{NodeSet, PlacementError};
+use super::nodes::{Error, NodeSet};
+use super::util::fixed_layout;
 use super::{check_n, Placement};
 use crate::hash::{redis_slot, REDIS_SLOTS};
 use crate::keys::KeyRef;
+use crate::text::quoted;
 
 const SLOTS: usize = REDIS_SLOTS as usize;
 
@@ -149,34 +151,36 @@ pub struct RedisClusterSlots {
     map: SlotMap,
 }
 
-fn slots_fixed(what: &str) -> PlacementError {
-    PlacementError::Config(format!(
-        "RedisClusterSlots cannot {what}: slots belong to the nodes the cluster says; build a new \
-         RedisClusterSlots from the new slot map (or from CLUSTER SHARDS / CLUSTER SLOTS again)"
-    ))
+fn slots_fixed(what: &str) -> Error {
+    fixed_layout(
+        "RedisClusterSlots",
+        what,
+        "slots belong to the nodes the cluster says; build a new RedisClusterSlots from the \
+         new slot map (or from CLUSTER SHARDS / CLUSTER SLOTS again)",
+    )
 }
 
 impl RedisClusterSlots {
     /// `ranges` are inclusive `(start, end, node index)`; every slot exactly once, every node
     /// owning at least one slot.
-    pub fn new(nodes: NodeSet, ranges: &[(u32, u32, u32)]) -> Result<Self, PlacementError> {
+    pub fn new(nodes: NodeSet, ranges: &[(u32, u32, u32)]) -> Result<Self, Error> {
         for &(_, _, o) in ranges {
             if o as usize >= nodes.len() {
-                return Err(PlacementError::Config(format!(
+                return Err(Error::Config(format!(
                     "slot range owner index {o} is out of range for {} nodes",
                     nodes.len()
                 )));
             }
         }
-        let map = SlotMap::new(ranges).map_err(|e| PlacementError::Config(e.to_string()))?;
+        let map = SlotMap::new(ranges).map_err(|e| Error::Config(e.to_string()))?;
         let mut owns = vec![false; nodes.len()];
         for &o in map.owners() {
             owns[o as usize] = true;
         }
         if let Some(i) = owns.iter().position(|&x| !x) {
-            return Err(PlacementError::Config(format!(
-                "node {:?} owns no slots",
-                nodes.name(i as u32)
+            return Err(Error::Config(format!(
+                "node {} owns no slots",
+                quoted(nodes.name(i as u32))
             )));
         }
         Ok(RedisClusterSlots { nodes, map })
@@ -198,21 +202,21 @@ impl Placement for RedisClusterSlots {
     }
 
     /// The slot's owner, then the owners of the following slots (wrapping), each once.
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         Ok(key.with_bytes(|b| self.map.locate_n(b, n)))
     }
 
-    fn add_node(&mut self, _name: &str, _weight: f64) -> Result<(), PlacementError> {
+    fn add_node(&mut self, _name: &str, _weight: f64) -> Result<(), Error> {
         Err(slots_fixed("add a node"))
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         self.nodes.require(name)?;
         Err(slots_fixed("remove a node"))
     }
 
-    fn set_weight(&mut self, name: &str, _weight: f64) -> Result<(), PlacementError> {
+    fn set_weight(&mut self, name: &str, _weight: f64) -> Result<(), Error> {
         self.nodes.require(name)?;
         Err(slots_fixed("weight nodes"))
     }

@@ -2,15 +2,15 @@
 //! (Schindelhauer & Schomaker; "Weighted distributed hash tables").
 //!
 //! For key hash `k = xxh3_64(key)` and node seed `s_i = xxh3_64(name_i)`, the node draw is
-//! `h_i = mix64(k ^ s_i)`, `u_i = ((h_i >> 11) + 0.5) / 2**53` in (0, 1), and the score is
+//! `h_i = splitmix64(k ^ s_i)`, `u_i = ((h_i >> 11) + 0.5) / 2**53` in (0, 1), and the score is
 //! `w_i / -ln(u_i)`; the highest score wins (ties: lower index). When every weight is equal
 //! the score is monotone in `h_i >> 11`, so the draw itself is compared (same winner, no log);
 //! ties again go to the lower index. Node `i` wins with probability `w_i / sum(w)`.
 
-use super::jump::mix64;
-use super::nodes::{NodeSet, PlacementError};
+use super::nodes::{Error, NodeSet};
 use super::{check_n, Placement};
 use crate::hash;
+use crate::hash::splitmix64;
 use crate::keys::KeyRef;
 
 /// Weighted rendezvous (HRW) hashing.
@@ -21,10 +21,10 @@ pub struct Rendezvous {
     uniform: bool,
 }
 
-/// The draw of a node with seed `seed` for key hash `k`: the top 53 bits of `mix64(k ^ seed)`.
+/// The draw of a node with seed `seed` for key hash `k`: the top 53 bits of `splitmix64(k ^ seed)`.
 #[inline]
 pub fn draw(k: u64, seed: u64) -> u64 {
-    mix64(k ^ seed) >> 11
+    splitmix64(k ^ seed) >> 11
 }
 
 /// The weighted score of a draw.
@@ -35,7 +35,7 @@ pub fn score(draw: u64, weight: f64) -> f64 {
 }
 
 impl Rendezvous {
-    pub fn new(nodes: NodeSet) -> Result<Self, PlacementError> {
+    pub fn new(nodes: NodeSet) -> Result<Self, Error> {
         let mut r = Rendezvous {
             nodes,
             seeds: Vec::new(),
@@ -108,7 +108,7 @@ impl Placement for Rendezvous {
     }
 
     /// The `n` highest-scoring nodes, best first (ties: lower index first).
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         if self.uniform {
             // Draws compare exactly as integers; avoid float rounding of 53-bit values.
@@ -133,19 +133,19 @@ impl Placement for Rendezvous {
         Ok(order)
     }
 
-    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.push(name.to_owned(), weight)?;
         self.refresh();
         Ok(())
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         self.nodes.remove(name)?;
         self.refresh();
         Ok(())
     }
 
-    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.set_weight(name, weight)?;
         self.refresh();
         Ok(())

@@ -5,15 +5,12 @@
 //! Equal points are ordered by node name (bytes), so the ring depends only on the node set.
 
 use super::continuum::{Continuum, Points, MAX_POINTS};
-use super::nodes::{NodeSet, PlacementError};
+use super::nodes::{Error, NodeSet};
+use super::util::{check_points, check_vnodes, point_count, total_points};
 use super::{check_n, distinct_prefix, fill_segments, shifted, Placement};
 use crate::hash;
 use crate::keys::{KeyRef, Keys};
-
-/// Default virtual nodes per unit of weight.
-pub const DEFAULT_VNODES: u32 = 160;
-/// Most virtual nodes per unit of weight.
-pub const MAX_VNODES: u32 = 1 << 20;
+use crate::text::quoted;
 
 /// The hash a ring places points and keys with (names as in `shardwise.hashing`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,14 +47,15 @@ impl RingHash {
         }
     }
 
-    pub fn from_name(name: &str) -> Result<Self, PlacementError> {
+    pub fn from_name(name: &str) -> Result<Self, Error> {
         Self::ALL
             .into_iter()
             .find(|h| h.name() == name)
             .ok_or_else(|| {
                 let names: Vec<&str> = Self::ALL.iter().map(|h| h.name()).collect();
-                PlacementError::Config(format!(
-                    "unknown hash {name:?}; choose one of {}",
+                Error::Config(format!(
+                    "unknown hash {}; choose one of {}",
+                    quoted(name),
                     names.join(", ")
                 ))
             })
@@ -85,11 +83,6 @@ impl RingHash {
     }
 }
 
-/// Virtual nodes a node of `weight` gets.
-pub fn point_count(vnodes: u32, weight: f64) -> usize {
-    ((f64::from(vnodes) * weight).round() as usize).max(1)
-}
-
 /// A consistent hash ring with weighted virtual nodes.
 #[derive(Clone, Debug)]
 pub struct HashRing {
@@ -99,33 +92,14 @@ pub struct HashRing {
     ring: Continuum,
 }
 
-fn check_points(total: f64) -> Result<(), PlacementError> {
-    if total > MAX_POINTS as f64 {
-        return Err(PlacementError::Config(format!(
-            "the ring would hold {total:.0} points, more than the limit of {MAX_POINTS}; \
-             lower vnodes or the weights"
-        )));
-    }
-    Ok(())
-}
-
 impl HashRing {
-    pub fn new(nodes: NodeSet, vnodes: u32, hash: RingHash) -> Result<Self, PlacementError> {
-        if vnodes == 0 || vnodes > MAX_VNODES {
-            return Err(PlacementError::Config(format!(
-                "vnodes must be in [1, {MAX_VNODES}], got {vnodes}"
-            )));
-        }
-        let total: f64 = nodes
-            .weights()
-            .iter()
-            .map(|&w| point_count(vnodes, w.min(MAX_POINTS as f64)) as f64)
-            .sum();
-        check_points(total)?;
+    pub fn new(nodes: NodeSet, vnodes: u32, hash: RingHash) -> Result<Self, Error> {
+        check_vnodes(vnodes)?;
+        total_points(vnodes, nodes.weights())?;
         let mut offsets = Vec::with_capacity(nodes.len() + 1);
         offsets.push(0usize);
         for &w in nodes.weights() {
-            offsets.push(offsets[offsets.len() - 1] + point_count(vnodes, w));
+            offsets.push(offsets[offsets.len() - 1] + point_count(vnodes, w) as usize);
         }
         let mut points: Vec<u64> = crate::mem::zeroed_vec(offsets[nodes.len()]);
         fill_segments(&mut points, &offsets, |i, out| {
@@ -200,13 +174,13 @@ impl HashRing {
         self.ring = Continuum::from_sorted(kept, self.hash.width());
     }
 
-    fn check_growth(&self, extra: f64) -> Result<(), PlacementError> {
+    fn check_growth(&self, extra: f64) -> Result<(), Error> {
         check_points(self.ring.len() as f64 + extra)
     }
 }
 
 fn node_points(nodes: &NodeSet, vnodes: u32, hash: RingHash, i: u32) -> Vec<(u64, u32)> {
-    let mut points = vec![0u64; point_count(vnodes, nodes.weight(i))];
+    let mut points = vec![0u64; point_count(vnodes, nodes.weight(i)) as usize];
     node_points_into(nodes.name(i), hash, &mut points);
     points.into_iter().map(|p| (p, i)).collect()
 }
@@ -296,21 +270,6 @@ fn by_bytes(f: impl Fn(&[u8]) -> u64) -> impl Fn(KeyRef<'_>) -> u64 {
     move |k| k.with_bytes(&f)
 }
 
-/// Append the decimal digits of `v`.
-pub fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[at..]);
-}
-
 impl HashRing {
     /// [`Placement::place`] with the ring's hash applied key by key.
     fn place_each(&self, keys: Keys<'_>, hash: RingHash, out: &mut [i32]) {
@@ -348,9 +307,9 @@ impl Placement for HashRing {
     }
 
     /// One pass per hash function, so the hash is inlined into the loop.
-    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), PlacementError> {
+    fn place_into(&self, keys: Keys<'_>, out: &mut [i32]) -> Result<(), Error> {
         if self.nodes.is_empty() {
-            return Err(PlacementError::NoNodes);
+            return Err(Error::NoNodes);
         }
         assert_eq!(keys.len(), out.len(), "place_into: output length differs");
         match (self.hash, keys) {
@@ -365,7 +324,7 @@ impl Placement for HashRing {
         Ok(())
     }
 
-    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, PlacementError> {
+    fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         let h = self.key_hash(key);
         Ok(distinct_prefix(
@@ -375,26 +334,26 @@ impl Placement for HashRing {
         ))
     }
 
-    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.nodes.check_new(name, weight)?;
-        self.check_growth(point_count(self.vnodes, weight.min(MAX_POINTS as f64)) as f64)?;
+        self.check_growth(point_count(self.vnodes, weight) as f64)?;
         let i = self.nodes.push(name.to_owned(), weight)?;
         self.merge_node(i);
         Ok(())
     }
 
-    fn remove_node(&mut self, name: &str) -> Result<(), PlacementError> {
+    fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         let i = self.nodes.require(name)?;
         self.drop_node(i, true);
         self.nodes.remove(name)?;
         Ok(())
     }
 
-    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), PlacementError> {
+    fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         let i = self.nodes.require(name)?;
         super::nodes::check_weight(name, weight)?;
         let old = point_count(self.vnodes, self.nodes.weight(i)) as f64;
-        self.check_growth(point_count(self.vnodes, weight.min(MAX_POINTS as f64)) as f64 - old)?;
+        self.check_growth(point_count(self.vnodes, weight) as f64 - old)?;
         self.drop_node(i, false);
         self.nodes.set_weight(name, weight)?;
         self.merge_node(i);
@@ -405,6 +364,7 @@ impl Placement for HashRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::placement::util::push_decimal;
 
     fn ring(names: &[&str]) -> HashRing {
         let nodes = NodeSet::new(names.iter().map(|n| (*n, 1.0))).unwrap();

@@ -1,7 +1,7 @@
 //! The generic balancer: a [`Pool`] plus an [`Algorithm`], with every common operation.
 
 use super::pool::{Backend, Health, Pool, PoolConfig};
-use super::SelectError;
+use super::Error;
 
 /// What a balancing algorithm keeps beside the pool.
 pub trait Algorithm {
@@ -26,6 +26,18 @@ pub trait Algorithm {
     }
 }
 
+/// How an algorithm picks: what differs between the balancers once the pool is shared.
+pub trait Choose: Algorithm + Sized {
+    /// Position (in the pool) of the chosen backend; `acquire` also counts a held handle on
+    /// it (for the algorithms that count handles; the others ignore it).
+    fn choose(bal: &mut Balancer<Self>, now: f64, acquire: bool) -> Result<usize, Error>;
+
+    /// The algorithm's random generator, if it draws.
+    fn rng(&mut self) -> Option<&mut super::Rng> {
+        None
+    }
+}
+
 /// A pool of backends balanced by `A`.
 #[derive(Clone, Debug)]
 pub struct Balancer<A: Algorithm> {
@@ -36,7 +48,7 @@ pub struct Balancer<A: Algorithm> {
 
 impl<A: Algorithm> Balancer<A> {
     /// An empty balancer.
-    pub fn new(config: PoolConfig, alg: A) -> Result<Self, SelectError> {
+    pub fn new(config: PoolConfig, alg: A) -> Result<Self, Error> {
         Ok(Balancer {
             pool: Pool::new(config)?,
             alg,
@@ -58,7 +70,7 @@ impl<A: Algorithm> Balancer<A> {
 
     /// Make the view current; then `(pool, alg)` for a pick.
     #[inline]
-    pub fn ready(&mut self, now: f64) -> Result<(&mut Pool, &mut A), SelectError> {
+    pub fn ready(&mut self, now: f64) -> Result<(&mut Pool, &mut A), Error> {
         if !self.fresh {
             self.pool.rebuild_view();
             self.alg.rebuild(&self.pool);
@@ -79,7 +91,7 @@ impl<A: Algorithm> Balancer<A> {
         backup: bool,
         ramp: bool,
         now: f64,
-    ) -> Result<usize, SelectError> {
+    ) -> Result<usize, Error> {
         self.changing();
         let ewma = self.alg.initial_ewma();
         self.pool
@@ -87,29 +99,29 @@ impl<A: Algorithm> Balancer<A> {
     }
 
     /// Remove a backend, returning its former position.
-    pub fn remove_node(&mut self, name: &str) -> Result<usize, SelectError> {
+    pub fn remove_node(&mut self, name: &str) -> Result<usize, Error> {
         let pos = self.pool.position(name)?;
         self.changing();
         self.pool.remove(name)?;
         Ok(pos)
     }
 
-    pub fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), SelectError> {
+    pub fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         self.changing();
         self.pool.set_weight(name, weight)
     }
 
-    pub fn set_weight_factor(&mut self, name: &str, factor: f64) -> Result<(), SelectError> {
+    pub fn set_weight_factor(&mut self, name: &str, factor: f64) -> Result<(), Error> {
         self.changing();
         self.pool.set_factor(name, factor)
     }
 
-    pub fn set_health(&mut self, name: &str, health: Health, now: f64) -> Result<(), SelectError> {
+    pub fn set_health(&mut self, name: &str, health: Health, now: f64) -> Result<(), Error> {
         self.changing();
         self.pool.set_health(name, health, now)
     }
 
-    pub fn report_load(&mut self, name: &str, load: f64) -> Result<(), SelectError> {
+    pub fn report_load(&mut self, name: &str, load: f64) -> Result<(), Error> {
         self.changing();
         self.pool.set_load(name, load)
     }
@@ -121,7 +133,7 @@ impl<A: Algorithm> Balancer<A> {
     }
 
     /// Replace every backend.
-    pub fn restore(&mut self, backends: Vec<Backend>) -> Result<(), SelectError> {
+    pub fn restore(&mut self, backends: Vec<Backend>) -> Result<(), Error> {
         self.changing();
         self.pool.replace_all(backends)
     }

@@ -3,9 +3,9 @@
 //! Score of a candidate = `active * (1 / effective_weight)`; the lowest wins, ties go to the larger
 //! effective weight, then to the first candidate scanning from a rotating cursor (round robin).
 
-use super::balancer::{Algorithm, Balancer};
+use super::balancer::{Algorithm, Balancer, Choose};
 use super::pool::Pool;
-use super::SelectError;
+use super::Error;
 
 /// The round-robin cursor and, for the view members, their held counts and weights.
 #[derive(Clone, Debug, Default)]
@@ -164,7 +164,7 @@ impl Balancer<Fewest> {
     /// Position of the chosen backend; `acquire` also counts a handle on it.
     /// Score = `active * (1 / weight)`, scanning from the cursor (see the module docs).
     #[inline]
-    pub fn pick(&mut self, now: f64, acquire: bool) -> Result<usize, SelectError> {
+    pub fn pick(&mut self, now: f64, acquire: bool) -> Result<usize, Error> {
         let (pool, alg) = self.ready(now)?;
         let m = pool.view.members.len();
         let c = alg.cursor;
@@ -187,6 +187,13 @@ impl Balancer<Fewest> {
             alg.act[best] += 1.0;
         }
         Ok(pool.view.members[best])
+    }
+}
+
+impl Choose for Fewest {
+    #[inline]
+    fn choose(bal: &mut Balancer<Self>, now: f64, acquire: bool) -> Result<usize, Error> {
+        bal.pick(now, acquire)
     }
 }
 

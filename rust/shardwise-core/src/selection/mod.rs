@@ -15,36 +15,15 @@ pub mod rng;
 pub mod round_robin;
 pub mod weighted_random;
 
-pub use balancer::{Algorithm, Balancer};
+pub use balancer::{Algorithm, Balancer, Choose};
 pub use least_connections::{Fewest, LeastConnections};
 pub use pool::{Backend, Health, Mode, Pool, PoolConfig};
 pub use power_of_two::{PeakEwma, PowerOfTwo, TwoChoices};
 pub use rng::Rng;
 pub use round_robin::{RoundRobin, SmoothWeighted};
-pub use weighted_random::{Alias, WeightedRandom};
+pub use weighted_random::{Alias, Sampler, WeightedRandom};
 
-/// Why a selection call failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SelectError {
-    /// A node name the balancer does not hold.
-    UnknownNode(String),
-    /// A bad parameter (weight, threshold, duplicate name...).
-    Config(String),
-    /// Nothing can be picked.
-    NoBackend(String),
-}
-
-impl std::fmt::Display for SelectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SelectError::UnknownNode(m) | SelectError::Config(m) | SelectError::NoBackend(m) => {
-                f.write_str(m)
-            }
-        }
-    }
-}
-
-impl std::error::Error for SelectError {}
+pub use crate::Error;
 
 #[cfg(test)]
 mod tests {
@@ -69,7 +48,7 @@ mod tests {
         b.set_health("d", Health::Draining, 0.0).unwrap();
         assert!((0..8).all(|_| b.pick(0.0).unwrap() == 4));
         b.set_health("z", Health::Down, 0.0).unwrap();
-        assert!(matches!(b.pick(0.0), Err(SelectError::NoBackend(_))));
+        assert!(matches!(b.pick(0.0), Err(Error::NoBackend(_))));
     }
 
     #[test]
@@ -117,19 +96,19 @@ mod tests {
         let mut b = rr(PoolConfig::default());
         assert!(matches!(
             b.add_node("x", f64::NAN, false, false, 0.0),
-            Err(SelectError::Config(_))
+            Err(Error::Config(_))
         ));
         assert!(matches!(
             b.add_node("x", 0.0, false, false, 0.0),
-            Err(SelectError::Config(_))
+            Err(Error::Config(_))
         ));
         assert!(matches!(
             b.add_node("a", 1.0, false, false, 0.0),
-            Err(SelectError::Config(_))
+            Err(Error::Config(_))
         ));
         assert!(matches!(
             b.set_health("nope", Health::Up, 0.0),
-            Err(SelectError::UnknownNode(_))
+            Err(Error::UnknownNode(_))
         ));
         assert!(PoolConfig {
             panic_threshold: 101.0,

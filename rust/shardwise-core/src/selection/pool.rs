@@ -12,7 +12,8 @@
 
 use std::collections::HashMap;
 
-use super::SelectError;
+use super::Error;
+use crate::text::{py_float, quoted};
 
 /// Largest accepted weight (keeps every sum finite).
 pub const MAX_WEIGHT: f64 = 1e15;
@@ -117,30 +118,30 @@ impl Default for PoolConfig {
 
 impl PoolConfig {
     /// Check every field, naming the bad one.
-    pub fn validate(&self) -> Result<(), SelectError> {
+    pub fn validate(&self) -> Result<(), Error> {
         let c = self;
         if !(c.panic_threshold.is_finite() && (0.0..=100.0).contains(&c.panic_threshold)) {
-            return Err(SelectError::Config(format!(
+            return Err(Error::Config(format!(
                 "panic_threshold must be a percentage in [0, 100], got {}",
-                c.panic_threshold
+                py_float(c.panic_threshold)
             )));
         }
         if !(c.slow_start.is_finite() && c.slow_start >= 0.0) {
-            return Err(SelectError::Config(format!(
+            return Err(Error::Config(format!(
                 "slow_start must be a finite number of seconds >= 0, got {}",
-                c.slow_start
+                py_float(c.slow_start)
             )));
         }
         if !(c.slow_start_floor > 0.0 && c.slow_start_floor <= 1.0) {
-            return Err(SelectError::Config(format!(
+            return Err(Error::Config(format!(
                 "slow_start_floor must be in (0, 1], got {}",
-                c.slow_start_floor
+                py_float(c.slow_start_floor)
             )));
         }
         if !(c.min_share > 0.0 && c.min_share <= 1.0) {
-            return Err(SelectError::Config(format!(
+            return Err(Error::Config(format!(
                 "min_share must be in (0, 1], got {}",
-                c.min_share
+                py_float(c.min_share)
             )));
         }
         Ok(())
@@ -148,23 +149,27 @@ impl PoolConfig {
 }
 
 /// Check a weight: finite, > 0, at most [`MAX_WEIGHT`].
-pub fn check_weight(name: &str, weight: f64) -> Result<(), SelectError> {
+pub fn check_weight(name: &str, weight: f64) -> Result<(), Error> {
     if weight.is_finite() && weight > 0.0 && weight <= MAX_WEIGHT {
         Ok(())
     } else {
-        Err(SelectError::Config(format!(
-            "weight of {name:?} must be a finite number in (0, 1e15], got {weight}"
+        Err(Error::Config(format!(
+            "weight of node {} must be a finite number in (0, 1e15], got {}",
+            quoted(name),
+            py_float(weight)
         )))
     }
 }
 
 /// Check a weight factor: finite and > 0.
-pub fn check_factor(name: &str, factor: f64) -> Result<(), SelectError> {
+pub fn check_factor(name: &str, factor: f64) -> Result<(), Error> {
     if factor.is_finite() && factor > 0.0 && factor <= MAX_WEIGHT {
         Ok(())
     } else {
-        Err(SelectError::Config(format!(
-            "weight factor of {name:?} must be a finite number > 0, got {factor}"
+        Err(Error::Config(format!(
+            "weight factor of node {} must be a finite number in (0, 1e15], got {}",
+            quoted(name),
+            py_float(factor)
         )))
     }
 }
@@ -180,7 +185,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(config: PoolConfig) -> Result<Self, SelectError> {
+    pub fn new(config: PoolConfig) -> Result<Self, Error> {
         config.validate()?;
         Ok(Pool {
             backends: Vec::new(),
@@ -199,11 +204,11 @@ impl Pool {
     }
 
     /// Position of `name` in `backends`.
-    pub fn position(&self, name: &str) -> Result<usize, SelectError> {
+    pub fn position(&self, name: &str) -> Result<usize, Error> {
         self.index
             .get(name)
             .copied()
-            .ok_or_else(|| SelectError::UnknownNode(format!("unknown node {name:?}")))
+            .ok_or_else(|| Error::UnknownNode(name.to_owned()))
     }
 
     /// Whether `name` is a backend.
@@ -221,10 +226,13 @@ impl Pool {
         ramp_from: Option<f64>,
         now: f64,
         initial_ewma: f64,
-    ) -> Result<usize, SelectError> {
+    ) -> Result<usize, Error> {
         check_weight(name, weight)?;
         if self.index.contains_key(name) {
-            return Err(SelectError::Config(format!("duplicate node name {name:?}")));
+            return Err(Error::Config(format!(
+                "duplicate node name {}",
+                quoted(name)
+            )));
         }
         let up_since = ramp_from.filter(|_| self.config.slow_start > 0.0);
         self.backends.push(Backend {
@@ -249,7 +257,7 @@ impl Pool {
     }
 
     /// Remove a backend, returning it.
-    pub fn remove(&mut self, name: &str) -> Result<Backend, SelectError> {
+    pub fn remove(&mut self, name: &str) -> Result<Backend, Error> {
         let pos = self.position(name)?;
         let gone = self.backends.remove(pos);
         self.reindex();
@@ -266,15 +274,15 @@ impl Pool {
     }
 
     /// Replace every backend (restoring a pickled balancer). Ids are renumbered.
-    pub fn replace_all(&mut self, backends: Vec<Backend>) -> Result<(), SelectError> {
+    pub fn replace_all(&mut self, backends: Vec<Backend>) -> Result<(), Error> {
         let mut seen = HashMap::new();
         for b in &backends {
             check_weight(&b.name, b.weight)?;
             check_factor(&b.name, b.factor)?;
             if seen.insert(b.name.clone(), ()).is_some() {
-                return Err(SelectError::Config(format!(
-                    "duplicate node name {:?}",
-                    b.name
+                return Err(Error::Config(format!(
+                    "duplicate node name {}",
+                    quoted(&b.name)
                 )));
             }
         }
@@ -287,14 +295,14 @@ impl Pool {
         Ok(())
     }
 
-    pub fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), SelectError> {
+    pub fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         let pos = self.position(name)?;
         check_weight(name, weight)?;
         self.backends[pos].weight = weight;
         Ok(())
     }
 
-    pub fn set_factor(&mut self, name: &str, factor: f64) -> Result<(), SelectError> {
+    pub fn set_factor(&mut self, name: &str, factor: f64) -> Result<(), Error> {
         let pos = self.position(name)?;
         check_factor(name, factor)?;
         self.backends[pos].factor = factor;
@@ -303,11 +311,13 @@ impl Pool {
 
     /// Record a node's reported load (utilisation, >= 0): its load multiplier becomes
     /// `max(1 − load, min_share)`.
-    pub fn set_load(&mut self, name: &str, load: f64) -> Result<(), SelectError> {
+    pub fn set_load(&mut self, name: &str, load: f64) -> Result<(), Error> {
         let pos = self.position(name)?;
         if !(load.is_finite() && load >= 0.0) {
-            return Err(SelectError::Config(format!(
-                "load of {name:?} must be a finite number >= 0, got {load}"
+            return Err(Error::Config(format!(
+                "load of node {} must be a finite number >= 0, got {}",
+                quoted(name),
+                py_float(load)
             )));
         }
         let b = &mut self.backends[pos];
@@ -317,7 +327,7 @@ impl Pool {
     }
 
     /// Set a node's health; coming up from down starts slow start at `now`.
-    pub fn set_health(&mut self, name: &str, health: Health, now: f64) -> Result<(), SelectError> {
+    pub fn set_health(&mut self, name: &str, health: Health, now: f64) -> Result<(), Error> {
         let pos = self.position(name)?;
         let slow = self.config.slow_start > 0.0;
         let b = &mut self.backends[pos];
@@ -426,7 +436,7 @@ impl Pool {
     }
 
     /// The error for an empty view.
-    pub fn no_backend(&self) -> SelectError {
+    pub fn no_backend(&self) -> Error {
         let msg = if self.backends.is_empty() {
             "no backend can be picked: the balancer has no nodes".to_owned()
         } else {
@@ -435,6 +445,6 @@ impl Pool {
                 self.backends.len()
             )
         };
-        SelectError::NoBackend(msg)
+        Error::NoBackend(msg)
     }
 }

@@ -7,10 +7,11 @@
 //! not heard from for a while is tried again. New backends start at `default_rtt`.
 //! Candidates: `a = below(m)`, `b = below(m - 1)`, `b += 1 if b >= a`; ties keep `a`.
 
-use super::balancer::{Algorithm, Balancer};
+use super::balancer::{Algorithm, Balancer, Choose};
 use super::pool::{Backend, Pool};
 use super::rng::Rng;
-use super::SelectError;
+use super::Error;
+use crate::text::py_float;
 
 /// Peak-EWMA settings.
 #[derive(Clone, Copy, Debug)]
@@ -21,6 +22,14 @@ pub struct PeakEwma {
     pub default_rtt: f64,
 }
 
+impl PeakEwma {
+    /// The defaults: a 10 s decay, 30 ms for a backend never measured.
+    pub const DEFAULT: PeakEwma = PeakEwma {
+        decay: 10.0,
+        default_rtt: 0.03,
+    };
+}
+
 /// The generator and the optional latency model.
 #[derive(Clone, Debug)]
 pub struct TwoChoices {
@@ -29,18 +38,18 @@ pub struct TwoChoices {
 }
 
 impl TwoChoices {
-    pub fn new(seed: u64, ewma: Option<PeakEwma>) -> Result<Self, SelectError> {
+    pub fn new(seed: u64, ewma: Option<PeakEwma>) -> Result<Self, Error> {
         if let Some(e) = ewma {
             if !(e.decay.is_finite() && e.decay > 0.0) {
-                return Err(SelectError::Config(format!(
+                return Err(Error::Config(format!(
                     "decay must be a finite number of seconds > 0, got {}",
-                    e.decay
+                    py_float(e.decay)
                 )));
             }
             if !(e.default_rtt.is_finite() && e.default_rtt >= 0.0) {
-                return Err(SelectError::Config(format!(
+                return Err(Error::Config(format!(
                     "default_rtt must be a finite number of seconds >= 0, got {}",
-                    e.default_rtt
+                    py_float(e.default_rtt)
                 )));
             }
         }
@@ -91,7 +100,7 @@ fn cost(pool: &Pool, ewma: Option<PeakEwma>, k: usize, now: f64) -> f64 {
 impl Balancer<TwoChoices> {
     /// Position of the chosen backend; `acquire` also counts a handle on it.
     #[inline]
-    pub fn pick(&mut self, now: f64, acquire: bool) -> Result<usize, SelectError> {
+    pub fn pick(&mut self, now: f64, acquire: bool) -> Result<usize, Error> {
         let (pool, alg) = self.ready(now)?;
         let m = pool.view.members.len();
         let k = if m == 1 {
@@ -113,6 +122,17 @@ impl Balancer<TwoChoices> {
             pool.backends[i].active += 1;
         }
         Ok(i)
+    }
+}
+
+impl Choose for TwoChoices {
+    #[inline]
+    fn choose(bal: &mut Balancer<Self>, now: f64, acquire: bool) -> Result<usize, Error> {
+        bal.pick(now, acquire)
+    }
+
+    fn rng(&mut self) -> Option<&mut Rng> {
+        Some(&mut self.rng)
     }
 }
 

@@ -6,13 +6,12 @@
 //!   bias is at most `n / 2**64`), and the low 64 bits are a uniform fraction used by the alias
 //!   method's coin.
 
+use crate::hash::{splitmix64, GOLDEN_GAMMA};
+
 /// One SplitMix64 step: advances `state` and returns the mixed output.
-pub fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+pub fn splitmix64_next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(GOLDEN_GAMMA);
+    splitmix64(*state)
 }
 
 /// xoshiro256** generator.
@@ -26,10 +25,10 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         let mut sm = seed;
         let s = [
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
-            splitmix64(&mut sm),
+            splitmix64_next(&mut sm),
+            splitmix64_next(&mut sm),
+            splitmix64_next(&mut sm),
+            splitmix64_next(&mut sm),
         ];
         Rng { s }
     }
@@ -69,6 +68,36 @@ impl Rng {
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 
+    /// Advance by 2**128 draws (xoshiro256**'s published jump polynomial).
+    pub fn jump(&mut self) {
+        const JUMP: [u64; 4] = [
+            0x180e_c6d3_3cfd_0aba,
+            0xd5a6_1266_f0c9_392c,
+            0xa958_2618_e03f_c9aa,
+            0x39ab_dc45_29b1_661c,
+        ];
+        let mut acc = [0u64; 4];
+        for word in JUMP {
+            for bit in 0..64 {
+                if word & (1u64 << bit) != 0 {
+                    for (a, s) in acc.iter_mut().zip(self.s) {
+                        *a ^= s;
+                    }
+                }
+                self.next_u64();
+            }
+        }
+        self.s = acc;
+    }
+
+    /// The current stream, for draws made away from this generator's owner (e.g. without a
+    /// lock); this generator jumps 2**128 draws ahead, so the two streams never overlap.
+    pub fn split_off(&mut self) -> Rng {
+        let stream = self.clone();
+        self.jump();
+        stream
+    }
+
     /// A uniform float in `[0, 1)` with 53 random bits.
     #[inline]
     pub fn unit(&mut self) -> f64 {
@@ -84,8 +113,20 @@ mod tests {
     fn splitmix_reference_vector() {
         // First outputs of SplitMix64 from seed 0 (published reference values).
         let mut s = 0u64;
-        assert_eq!(splitmix64(&mut s), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(splitmix64(&mut s), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(splitmix64_next(&mut s), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(splitmix64_next(&mut s), 0x6E78_9E6A_A1B9_65F4);
+    }
+
+    #[test]
+    fn jump_matches_the_reference() {
+        // xoshiro256** from state [1, 2, 3, 4], jumped once, per the reference C code's
+        // published algorithm; the jumped stream shares no prefix with the original.
+        let mut a = Rng::from_state([1, 2, 3, 4]);
+        let mut b = a.split_off();
+        assert_eq!(b.state(), [1, 2, 3, 4]);
+        assert_ne!(a.state(), b.state());
+        let firsts: Vec<u64> = (0..4).map(|_| b.next_u64()).collect();
+        assert!((0..4).all(|_| !firsts.contains(&a.next_u64())));
     }
 
     #[test]

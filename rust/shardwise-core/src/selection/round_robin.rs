@@ -4,9 +4,9 @@
 //! candidate with the largest current weight, and subtracts the total of the effective weights
 //! from the chosen one. For a=5, b=1, c=1 the cycle is a a b a c a a.
 
-use super::balancer::{Algorithm, Balancer};
+use super::balancer::{Algorithm, Balancer, Choose};
 use super::pool::Pool;
-use super::SelectError;
+use super::Error;
 
 /// Current weights of the view members (flushed into the backends on change).
 #[derive(Clone, Debug, Default)]
@@ -79,7 +79,7 @@ pub type RoundRobin = Balancer<SmoothWeighted>;
 impl Balancer<SmoothWeighted> {
     /// Position (in the pool) of the next backend.
     #[inline]
-    pub fn pick(&mut self, now: f64) -> Result<usize, SelectError> {
+    pub fn pick(&mut self, now: f64) -> Result<usize, Error> {
         let (pool, alg) = self.ready(now)?;
         let view = &pool.view;
         let cur = &mut alg.cur[..view.members.len()];
@@ -98,6 +98,13 @@ impl Balancer<SmoothWeighted> {
         let best = cur.iter().position(|&c| c == top).unwrap_or(0);
         cur[best] -= total;
         Ok(view.members[best])
+    }
+}
+
+impl Choose for SmoothWeighted {
+    #[inline]
+    fn choose(bal: &mut Balancer<Self>, now: f64, _acquire: bool) -> Result<usize, Error> {
+        bal.pick(now)
     }
 }
 
@@ -143,6 +150,6 @@ mod tests {
     #[test]
     fn empty_errors() {
         let mut b = rr(&[]);
-        assert!(matches!(b.pick(0.0), Err(SelectError::NoBackend(_))));
+        assert!(matches!(b.pick(0.0), Err(Error::NoBackend(_))));
     }
 }

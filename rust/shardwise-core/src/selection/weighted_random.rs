@@ -11,10 +11,10 @@
 //! drawn member with ramp `r < 1` is kept only if a further `unit() < r` (thinning, exact);
 //! after 64 refusals a linear scan over the effective weights with one `unit()` decides.
 
-use super::balancer::{Algorithm, Balancer};
+use super::balancer::{Algorithm, Balancer, Choose};
 use super::pool::Pool;
 use super::rng::Rng;
-use super::SelectError;
+use super::Error;
 
 const MAX_THINNING_TRIES: usize = 64;
 
@@ -135,14 +135,47 @@ fn draw(pool: &Pool, alg: &mut Alias, now: f64) -> usize {
 impl Balancer<Alias> {
     /// Position (in the pool) of a random backend, by weight.
     #[inline]
-    pub fn pick(&mut self, now: f64) -> Result<usize, SelectError> {
+    pub fn pick(&mut self, now: f64) -> Result<usize, Error> {
         let (pool, alg) = self.ready(now)?;
         Ok(draw(pool, alg, now))
     }
 
-    /// Fill `out` with positions of random backends, by weight.
-    pub fn sample_into(&mut self, out: &mut [i32], now: f64) -> Result<(), SelectError> {
+    /// Fill `out` with positions of random backends, by weight (see [`Sampler`]).
+    pub fn sample_into(&mut self, out: &mut [i32], now: f64) -> Result<(), Error> {
+        self.sampler(now)?.fill(out);
+        Ok(())
+    }
+
+    /// A [`Sampler`] for the current view: it draws from this balancer's current random
+    /// stream, and the balancer's generator jumps 2**128 draws ahead, so the sampler can work
+    /// without the balancer (and its lock) while picks go on, and never repeats their draws.
+    pub fn sampler(&mut self, now: f64) -> Result<Sampler, Error> {
         let (pool, alg) = self.ready(now)?;
+        let rng = alg.rng.split_off();
+        Ok(Sampler {
+            pool: pool.clone(),
+            alg: Alias {
+                rng,
+                table: alg.table.clone(),
+            },
+            now,
+        })
+    }
+}
+
+/// A copy of a weighted random balancer's view and alias table with a random stream of its
+/// own: bulk draws without holding the balancer.
+#[derive(Clone, Debug)]
+pub struct Sampler {
+    pool: Pool,
+    alg: Alias,
+    now: f64,
+}
+
+impl Sampler {
+    /// Fill `out` with positions of random backends, by weight.
+    pub fn fill(&mut self, out: &mut [i32]) {
+        let (pool, alg, now) = (&self.pool, &mut self.alg, self.now);
         if pool.view.ramping {
             for o in out.iter_mut() {
                 *o = draw(pool, alg, now) as i32;
@@ -155,7 +188,17 @@ impl Balancer<Alias> {
             }
             alg.rng = rng;
         }
-        Ok(())
+    }
+}
+
+impl Choose for Alias {
+    #[inline]
+    fn choose(bal: &mut Balancer<Self>, now: f64, _acquire: bool) -> Result<usize, Error> {
+        bal.pick(now)
+    }
+
+    fn rng(&mut self) -> Option<&mut Rng> {
+        Some(&mut self.rng)
     }
 }
 

@@ -12,7 +12,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use shardwise_core::failover::{self as core, HeartbeatError, PhiConfig};
 
-use crate::errors::shardwise_error;
+use crate::errors::Error;
 
 static MONOTONIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -143,11 +143,10 @@ impl PhiAccrualDetector {
         clock: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         if max_sample_size < 1 {
-            return Err(shardwise_error(
-                py,
-                "ConfigurationError",
-                format!("max_sample_size must be >= 1, got {max_sample_size}"),
-            ));
+            return Err(Error::config(format!(
+                "max_sample_size must be >= 1, got {max_sample_size}"
+            ))
+            .into());
         }
         let config = PhiConfig {
             threshold,
@@ -157,7 +156,7 @@ impl PhiAccrualDetector {
             first_heartbeat_estimate,
         };
         let detector = core::PhiAccrualDetector::new(config)
-            .map_err(|e| shardwise_error(py, "ConfigurationError", e.to_string()))?;
+            .map_err(|e| PyErr::from(Error::config(e.to_string())))?;
         let clock = match clock {
             Some(c) => {
                 if !c.bind(py).is_callable() {

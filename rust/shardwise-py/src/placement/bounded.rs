@@ -1,44 +1,37 @@
 //! `BoundedLoadRing` binding.
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyString};
-use shardwise_core::placement::bounded::{DEFAULT_LOAD_FACTOR, DEFAULT_VNODES, MAX_VNODES};
+use pyo3::types::{PyDict, PyString};
+use shardwise_core::placement::bounded::DEFAULT_LOAD_FACTOR;
+use shardwise_core::placement::util::{DEFAULT_VNODES, MAX_VNODES};
 use shardwise_core::placement::{BoundedLoadRing, NodeSet};
 
-use super::common::{
-    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
+use crate::errors::Result;
+use crate::validate::int_param;
 
 impl PyPlacement for BoundedLoadRing {
     const CLASS: &'static str = "BoundedLoadRing";
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("vnodes", self.vnodes())?;
         d.set_item("load_factor", self.load_factor())?;
         Ok(d)
     }
 
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> Result<Self> {
         let py = params.py();
         let vnodes = match param(params, "vnodes")? {
-            Some(v) => int_param(py, "vnodes", &v, 1, u64::from(MAX_VNODES))? as u32,
+            Some(v) => int_param("vnodes", &v, 1, u64::from(MAX_VNODES))? as u32,
             None => DEFAULT_VNODES,
         };
         let load_factor = match param(params, "load_factor")? {
-            Some(c) if c.is_instance_of::<PyBool>() => {
-                return Err(PyTypeError::new_err(
-                    "load_factor must be a number, not bool",
-                ))
-            }
-            Some(c) => c
-                .extract::<f64>()
-                .map_err(|_| PyTypeError::new_err("load_factor must be a number"))?,
+            Some(c) => crate::validate::number("load_factor", &c)?,
             None => DEFAULT_LOAD_FACTOR,
         };
         py.detach(|| BoundedLoadRing::new(nodes, vnodes, load_factor))
-            .map_err(|e| to_py_err(py, "BoundedLoadRing", e))
+            .map_err(class_err::<Self>)
     }
 }
 
@@ -58,21 +51,7 @@ pub struct PyBoundedLoadRing {
     inner: Shared<BoundedLoadRing>,
 }
 
-placement_class!(PyBoundedLoadRing {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, vnodes = None, load_factor = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        vnodes: Option<&Bound<'_, PyAny>>,
-        load_factor: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let nodes = parse_nodes(py, nodes)?;
-        let params = given_params(py, &[("vnodes", vnodes), ("load_factor", load_factor)])?;
-        let core = BoundedLoadRing::from_params(nodes, &params)?;
-        Ok(PyBoundedLoadRing { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyBoundedLoadRing: BoundedLoadRing(vnodes, load_factor) {
     /// Virtual nodes per unit of weight.
     #[getter]
     fn vnodes(&self) -> u32 {

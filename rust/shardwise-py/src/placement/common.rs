@@ -4,16 +4,17 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use numpy::{IntoPyArray, PyArray1, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::PyTypeError;
+use numpy::{PyArray1, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
 use shardwise_core::keys::{KeyRef, PackedKeys};
-use shardwise_core::placement::{NodeSet, Placement, PlacementError};
+use shardwise_core::placement::{check_n, NodeSet, Placement};
+use shardwise_core::Error as CoreError;
 
-use crate::errors::shardwise_error;
+use crate::errors::{Error, Result};
 use crate::keys::{extract_bulk, with_key_ref, BulkKeys};
-use crate::out::{checked_out, fill_out};
+use crate::state::entry;
+use crate::validate::{self, filled, int_param, node_name, type_name, Given};
 
 /// Version of the plain-data state (`to_state()`, pickles). Bump only with a migration.
 pub const STATE_VERSION: i64 = 1;
@@ -24,10 +25,10 @@ pub trait PyPlacement: Placement + 'static {
     const CLASS: &'static str;
 
     /// Constructor parameters other than the nodes (keyword names as in `__init__`).
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>>;
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>>;
 
     /// Rebuild from nodes and the `params` of a state.
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self>;
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> Result<Self>;
 
     /// Whether bytes keys must be hashed as their Python `repr` (uhashring's `str(key)`).
     fn bytes_as_repr(&self) -> bool {
@@ -35,56 +36,9 @@ pub trait PyPlacement: Placement + 'static {
     }
 }
 
-/// A `PlacementError` as the matching `shardwise.errors` exception.
-pub fn to_py_err(py: Python<'_>, class: &str, e: PlacementError) -> PyErr {
-    match e {
-        PlacementError::NoNodes => shardwise_error(
-            py,
-            "NoNodesError",
-            format!("{class} has no nodes; add one with add_node()"),
-        ),
-        PlacementError::UnknownNode(name) => shardwise_error(
-            py,
-            "UnknownNodeError",
-            format!("{class} has no node {name:?}"),
-        ),
-        PlacementError::Config(msg) => shardwise_error(py, "ConfigurationError", msg),
-    }
-}
-
-/// A `ConfigurationError` with `msg`.
-pub fn config_err(py: Python<'_>, msg: impl Into<String>) -> PyErr {
-    shardwise_error(py, "ConfigurationError", msg)
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
-}
-
-fn node_name(item: &Bound<'_, PyAny>) -> PyResult<String> {
-    item.cast::<PyString>()
-        .map_err(|_| {
-            PyTypeError::new_err(format!("node names must be str, not {}", type_name(item)))
-        })?
-        .to_str()
-        .map(str::to_owned)
-}
-
-/// A weight given from Python: a real number (bool refused).
-pub fn weight_value(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<f64> {
-    if obj.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(format!(
-            "weight of node {name:?} must be a number, not bool"
-        )));
-    }
-    obj.extract::<f64>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "weight of node {name:?} must be a number, not {}",
-            type_name(obj)
-        ))
-    })
+/// `e` raised by class `T`.
+pub fn class_err<T: PyPlacement>(e: CoreError) -> Error {
+    Error::placement(T::CLASS, e)
 }
 
 /// The keyword parameters a constructor was given, as the `params` dict `from_params` reads
@@ -92,7 +46,7 @@ pub fn weight_value(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<f64> {
 pub fn given_params<'py>(
     py: Python<'py>,
     params: &[(&str, Option<&Bound<'py, PyAny>>)],
-) -> PyResult<Bound<'py, PyDict>> {
+) -> Result<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (name, value) in params {
         if let Some(value) = value {
@@ -103,12 +57,13 @@ pub fn given_params<'py>(
 }
 
 /// Parse the `nodes` argument: `None`, an iterable of names, or a mapping name -> weight.
-pub fn parse_nodes(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<NodeSet> {
-    let Some(nodes) = nodes else {
+/// Every name and weight is type-checked first, then the set is validated in order.
+pub fn parse_nodes(nodes: Option<&Bound<'_, PyAny>>) -> Result<NodeSet> {
+    let Some(nodes) = nodes.filter(|n| !n.is_none()) else {
         return Ok(NodeSet::default());
     };
     if nodes.is_instance_of::<PyString>() || nodes.is_instance_of::<PyBytes>() {
-        return Err(PyTypeError::new_err(
+        return Err(Error::type_error(
             "nodes must be an iterable of names or a mapping name -> weight, not a single string \
              (wrap it in a list)",
         ));
@@ -117,15 +72,14 @@ pub fn parse_nodes(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult
     if nodes.is_instance_of::<PyDict>() || (nodes.hasattr("items")? && nodes.hasattr("keys")?) {
         let items = nodes.call_method0("items")?;
         for item in items.try_iter()? {
-            let item = item?;
-            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
             let name = node_name(&k)?;
-            let w = weight_value(&name, &v)?;
+            let w = validate::weight(&name, &v)?;
             pairs.push((name, w));
         }
     } else {
         let iter = nodes.try_iter().map_err(|_| {
-            PyTypeError::new_err(format!(
+            Error::type_error(format!(
                 "nodes must be an iterable of names or a mapping name -> weight, not {}",
                 type_name(nodes)
             ))
@@ -134,7 +88,7 @@ pub fn parse_nodes(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult
             pairs.push((node_name(&item?)?, 1.0));
         }
     }
-    NodeSet::new(pairs).map_err(|e| to_py_err(py, "placement", e))
+    Ok(NodeSet::new(pairs)?)
 }
 
 /// Python's `repr()` of a bytes object, as bytes (what `str(key)` gives for a bytes key).
@@ -171,7 +125,7 @@ fn is_bytes_like(obj: &Bound<'_, PyAny>) -> bool {
 }
 
 /// Whether a bulk input holds bytes keys (as opposed to str or int keys).
-fn bulk_is_bytes(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+fn bulk_is_bytes(obj: &Bound<'_, PyAny>) -> Result<bool> {
     if let Ok(arr) = obj.cast::<PyUntypedArray>() {
         return match arr.dtype().kind() {
             b'S' => Ok(true),
@@ -235,10 +189,6 @@ impl<T: PyPlacement> Shared<T> {
         Arc::clone(&self.read().core)
     }
 
-    pub fn err(&self, py: Python<'_>, e: PlacementError) -> PyErr {
-        to_py_err(py, T::CLASS, e)
-    }
-
     /// Call `f` with the key as the algorithm sees it.
     fn with_key<R>(&self, key: &Bound<'_, PyAny>, f: impl FnOnce(KeyRef<'_>) -> R) -> PyResult<R> {
         if self.repr_bytes && is_bytes_like(key) {
@@ -248,12 +198,19 @@ impl<T: PyPlacement> Shared<T> {
         with_key_ref(key, f)
     }
 
-    pub fn get_node(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
+    pub fn get_node(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> Result<Py<PyString>> {
         let found = self.with_key(key, |k| {
             let s = self.read();
-            s.core.locate(k).map(|i| s.names[i as usize].clone_ref(py))
+            if s.core.nodes().is_empty() {
+                return Err(CoreError::NoNodes);
+            }
+            s.core.check_key(k)?;
+            s.core
+                .locate(k)
+                .map(|i| s.names[i as usize].clone_ref(py))
+                .ok_or(CoreError::NoNodes)
         })?;
-        found.ok_or_else(|| self.err(py, PlacementError::NoNodes))
+        found.map_err(class_err::<T>)
     }
 
     pub fn get_nodes(
@@ -261,17 +218,19 @@ impl<T: PyPlacement> Shared<T> {
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
         n: &Bound<'_, PyAny>,
-    ) -> PyResult<Vec<Py<PyString>>> {
-        let n = int_param(py, "n", n, 0, u64::from(u32::MAX))? as usize;
+    ) -> Result<Vec<Py<PyString>>> {
+        let n = int_param("n", n, 0, u64::from(u32::MAX))? as usize;
         let found = self.with_key(key, |k| {
             let s = self.read();
+            check_n(s.core.nodes(), n)?;
+            s.core.check_key(k)?;
             s.core.locate_n(k, n).map(|ids| {
                 ids.iter()
                     .map(|&i| s.names[i as usize].clone_ref(py))
                     .collect()
             })
         })?;
-        found.map_err(|e| self.err(py, e))
+        found.map_err(class_err::<T>)
     }
 
     /// Bulk placement into a new int32 array, or into `out` (a writable, contiguous, 1-D int32
@@ -281,28 +240,24 @@ impl<T: PyPlacement> Shared<T> {
         py: Python<'py>,
         keys: &Bound<'py, PyAny>,
         out: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyArray1<i32>>> {
+    ) -> Result<Bound<'py, PyArray1<i32>>> {
         let mut bulk = extract_bulk(keys)?;
         if self.repr_bytes && bulk_is_bytes(keys)? {
-            let keys = bulk.keys();
-            let mut packed = PackedKeys::with_capacity(keys.len(), keys.len() * 16);
-            for i in 0..keys.len() {
-                keys.get(i)
-                    .with_bytes(|b| packed.push(&python_bytes_repr(b)));
+            let given = bulk.keys();
+            let mut packed = PackedKeys::try_with_capacity(given.len(), 16)?;
+            for i in 0..given.len() {
+                given
+                    .get(i)
+                    .with_bytes(|b| packed.try_push(&python_bytes_repr(b)))?;
             }
             bulk = BulkKeys::Packed(packed);
         }
         let core = self.core();
-        let keys = bulk.keys();
-        let Some(out) = out else {
-            let placed = py.detach(|| core.place(keys));
-            return placed
-                .map(|v| v.into_pyarray(py))
-                .map_err(|e| self.err(py, e));
-        };
-        let array = checked_out::<i32, _>(out, &[keys.len()])?;
-        fill_out(py, &array, |slots| core.place_into(keys, slots))?.map_err(|e| self.err(py, e))?;
-        Ok(array)
+        let bulk_keys = bulk.keys();
+        let len = bulk_keys.len();
+        filled(py, &[len], out, keys, |slots| {
+            core.place_into(bulk_keys, slots).map_err(class_err::<T>)
+        })
     }
 
     /// The cached names and the core, taken together (no lock is held afterwards, so building
@@ -348,15 +303,15 @@ impl<T: PyPlacement> Shared<T> {
     fn change(
         &self,
         py: Python<'_>,
-        f: impl Fn(&mut T) -> Result<(), PlacementError> + Send + Sync,
-    ) -> PyResult<()> {
+        f: impl Fn(&mut T) -> std::result::Result<(), CoreError> + Send + Sync,
+    ) -> Result<()> {
         loop {
             let base = self.core();
             let next = py.detach(|| {
                 let mut next = T::clone(&base);
                 f(&mut next).map(|()| next)
             });
-            let next = next.map_err(|e| self.err(py, e))?;
+            let next = next.map_err(class_err::<T>)?;
             let names = py_names(py, &next);
             let mut s = self.write();
             if Arc::ptr_eq(&s.core, &base) {
@@ -367,23 +322,28 @@ impl<T: PyPlacement> Shared<T> {
         }
     }
 
-    pub fn add_node(&self, py: Python<'_>, name: &str, weight: &Bound<'_, PyAny>) -> PyResult<()> {
-        let w = weight_value(name, weight)?;
-        self.change(py, |c| c.add_node(name, w))
+    /// Add a node; `weight` absent means 1.
+    pub fn add_node(&self, name: &Bound<'_, PyAny>, weight: Given<'_>) -> Result<()> {
+        let py = name.py();
+        let name = node_name(name)?;
+        let w = match weight.0 {
+            Some(w) => validate::weight(&name, &w)?,
+            None => 1.0,
+        };
+        self.change(py, |c| c.add_node(&name, w))
     }
 
-    pub fn remove_node(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        self.change(py, |c| c.remove_node(name))
+    pub fn remove_node(&self, name: &Bound<'_, PyAny>) -> Result<()> {
+        let py = name.py();
+        let name = node_name(name)?;
+        self.change(py, |c| c.remove_node(&name))
     }
 
-    pub fn set_weight(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        weight: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let w = weight_value(name, weight)?;
-        self.change(py, |c| c.set_weight(name, w))
+    pub fn set_weight(&self, name: &Bound<'_, PyAny>, weight: &Bound<'_, PyAny>) -> Result<()> {
+        let py = name.py();
+        let name = node_name(name)?;
+        let w = validate::weight(&name, weight)?;
+        self.change(py, |c| c.set_weight(&name, w))
     }
 
     pub fn copy(&self, py: Python<'_>) -> Self {
@@ -398,11 +358,9 @@ impl<T: PyPlacement> Shared<T> {
     }
 
     /// The versioned plain-data state: `{"version", "class", "nodes", "weights", "params"}`.
-    pub fn to_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    pub fn to_state<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let core = self.core();
-        let d = PyDict::new(py);
-        d.set_item("version", STATE_VERSION)?;
-        d.set_item("class", T::CLASS)?;
+        let d = crate::state::new(py, T::CLASS, STATE_VERSION)?;
         d.set_item("nodes", PyList::new(py, core.nodes().names())?)?;
         d.set_item("weights", PyList::new(py, core.nodes().weights())?)?;
         d.set_item("params", core.params(py)?)?;
@@ -410,54 +368,29 @@ impl<T: PyPlacement> Shared<T> {
     }
 
     /// Rebuild from a state made by `to_state` (any version this build understands).
-    pub fn from_state(py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let state = state
-            .cast::<PyDict>()
-            .map_err(|_| PyTypeError::new_err("state must be a dict made by to_state()"))?;
-        let get = |key: &str| -> PyResult<Bound<'_, PyAny>> {
-            state
-                .get_item(key)?
-                .ok_or_else(|| config_err(py, format!("state has no {key:?} entry")))
-        };
-        let version: i64 = get("version")?.extract()?;
-        if version != STATE_VERSION {
-            return Err(config_err(
-                py,
-                format!("unsupported state version {version} (this build reads {STATE_VERSION})"),
-            ));
-        }
-        let class: String = get("class")?.extract()?;
-        if class != T::CLASS {
-            return Err(config_err(
-                py,
-                format!("state is for {class}, not {}", T::CLASS),
-            ));
-        }
-        let names: Vec<String> = get("nodes")?.extract()?;
-        let weights: Vec<f64> = get("weights")?.extract()?;
+    pub fn from_state(py: Python<'_>, state: &Bound<'_, PyAny>) -> Result<Self> {
+        let state = crate::state::checked(state, T::CLASS, STATE_VERSION)?;
+        let names: Vec<String> = entry(&state, "nodes")?.extract()?;
+        let weights: Vec<f64> = entry(&state, "weights")?.extract()?;
         if names.len() != weights.len() {
-            return Err(config_err(
-                py,
+            return Err(Error::config(
                 "state has different numbers of nodes and weights",
             ));
         }
-        let nodes =
-            NodeSet::new(names.into_iter().zip(weights)).map_err(|e| to_py_err(py, T::CLASS, e))?;
-        let params = get("params")?;
+        let nodes = NodeSet::new(names.into_iter().zip(weights)).map_err(class_err::<T>)?;
+        let params = entry(&state, "params")?;
         let params = params
             .cast::<PyDict>()
-            .map_err(|_| PyTypeError::new_err("state params must be a dict"))?;
+            .map_err(|_| Error::type_error("state params must be a dict"))?;
         Ok(Shared::new(py, T::from_params(nodes, params)?))
     }
 
     /// `(shardwise.placement.from_state, (state,))`.
-    pub fn reduce<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let restore = py.import("shardwise.placement")?.getattr("from_state")?;
-        let state = self.to_state(py)?;
-        PyTuple::new(py, [restore, PyTuple::new(py, [state])?.into_any()])
+    pub fn reduce<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyTuple>> {
+        crate::state::reduce(self.to_state(py)?, "shardwise.placement")
     }
 
-    pub fn repr(&self, py: Python<'_>) -> PyResult<String> {
+    pub fn repr(&self, py: Python<'_>) -> Result<String> {
         let core = self.core();
         let names = core.nodes().names();
         let mut shown = Vec::new();
@@ -475,21 +408,41 @@ impl<T: PyPlacement> Shared<T> {
         Ok(format!("{}({})", T::CLASS, parts.join(", ")))
     }
 
-    pub fn eq(&self, py: Python<'_>, other: &Self) -> PyResult<bool> {
-        self.to_state(py)?.eq(other.to_state(py)?)
+    pub fn eq(&self, py: Python<'_>, other: &Self) -> Result<bool> {
+        Ok(self.to_state(py)?.eq(other.to_state(py)?)?)
     }
 }
 
 /// The common Python methods of a placement class `$ty` (a `#[pyclass(frozen)]` struct with
 /// a field `inner: Shared<Core>`), plus the class's own methods given in braces.
 macro_rules! placement_class {
+    // A class built from a node list and keyword-only parameters: `Class: Core(param, ...)`.
+    ($ty:ident: $core:ident($($param:ident),*) { $($extra:tt)* }) => {
+        placement_class!($ty {
+            #[new]
+            #[pyo3(signature = (nodes = None, * $(, $param = None)*))]
+            fn new(
+                py: Python<'_>,
+                nodes: Option<&Bound<'_, PyAny>>,
+                $($param: Option<&Bound<'_, PyAny>>,)*
+            ) -> $crate::errors::Result<Self> {
+                let nodes = $crate::placement::common::parse_nodes(nodes)?;
+                let given = [$((stringify!($param), $param)),*];
+                let params = $crate::placement::common::given_params(py, &given)?;
+                let core = <$core as $crate::placement::common::PyPlacement>::from_params(nodes, &params)?;
+                Ok(Self { inner: $crate::placement::common::Shared::new(py, core) })
+            }
+
+            $($extra)*
+        });
+    };
     ($ty:ident { $($extra:tt)* }) => {
         #[pymethods]
         impl $ty {
             $($extra)*
 
             /// The node that owns `key`.
-            fn get_node(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyString>> {
+            fn get_node(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> $crate::errors::Result<Py<PyString>> {
                 self.inner.get_node(py, key)
             }
 
@@ -499,7 +452,7 @@ macro_rules! placement_class {
                 py: Python<'_>,
                 key: &Bound<'_, PyAny>,
                 n: &Bound<'_, PyAny>,
-            ) -> PyResult<Vec<Py<PyString>>> {
+            ) -> $crate::errors::Result<Vec<Py<PyString>>> {
                 self.inner.get_nodes(py, key, n)
             }
 
@@ -511,7 +464,7 @@ macro_rules! placement_class {
                 py: Python<'py>,
                 keys: &Bound<'py, PyAny>,
                 out: Option<&Bound<'py, PyAny>>,
-            ) -> PyResult<Bound<'py, numpy::PyArray1<i32>>> {
+            ) -> $crate::errors::Result<Bound<'py, numpy::PyArray1<i32>>> {
                 self.inner.place(py, keys, out)
             }
 
@@ -536,27 +489,23 @@ macro_rules! placement_class {
             }
 
             /// Add a node (it gets the next index).
-            #[pyo3(signature = (name, weight = None))]
+            #[pyo3(signature = (name, weight = $crate::validate::Given::ABSENT))]
             fn add_node(
                 &self,
-                py: Python<'_>,
-                name: &str,
-                weight: Option<&Bound<'_, PyAny>>,
-            ) -> PyResult<()> {
-                match weight {
-                    Some(w) => self.inner.add_node(py, name, w),
-                    None => self.inner.add_node(py, name, &1.0f64.into_pyobject(py)?.into_any()),
-                }
+                name: &Bound<'_, PyAny>,
+                weight: $crate::validate::Given<'_>,
+            ) -> $crate::errors::Result<()> {
+                self.inner.add_node(name, weight)
             }
 
             /// Remove a node; the nodes after it move down one index.
-            fn remove_node(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-                self.inner.remove_node(py, name)
+            fn remove_node(&self, name: &Bound<'_, PyAny>) -> $crate::errors::Result<()> {
+                self.inner.remove_node(name)
             }
 
             /// Change a node's weight.
-            fn set_weight(&self, py: Python<'_>, name: &str, weight: &Bound<'_, PyAny>) -> PyResult<()> {
-                self.inner.set_weight(py, name, weight)
+            fn set_weight(&self, name: &Bound<'_, PyAny>, weight: &Bound<'_, PyAny>) -> $crate::errors::Result<()> {
+                self.inner.set_weight(name, weight)
             }
 
             /// An independent copy.
@@ -574,25 +523,25 @@ macro_rules! placement_class {
 
             /// The plain-data state (version, class, nodes, weights, params); stable across
             /// processes and versions. `from_state` (or `shardwise.placement.from_state`) rebuilds it.
-            fn to_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+            fn to_state<'py>(&self, py: Python<'py>) -> $crate::errors::Result<Bound<'py, pyo3::types::PyDict>> {
                 self.inner.to_state(py)
             }
 
             /// Rebuild an object from `to_state()` output.
             #[staticmethod]
-            fn from_state(py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<Self> {
+            fn from_state(py: Python<'_>, state: &Bound<'_, PyAny>) -> $crate::errors::Result<Self> {
                 Ok(Self { inner: $crate::placement::common::Shared::from_state(py, state)? })
             }
 
-            fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+            fn __reduce__<'py>(&self, py: Python<'py>) -> $crate::errors::Result<Bound<'py, pyo3::types::PyTuple>> {
                 self.inner.reduce(py)
             }
 
-            fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            fn __repr__(&self, py: Python<'_>) -> $crate::errors::Result<String> {
                 self.inner.repr(py)
             }
 
-            fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+            fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> $crate::errors::Result<Py<PyAny>> {
                 match other.cast::<Self>() {
                     Ok(o) => Ok(pyo3::types::PyBool::new(py, self.inner.eq(py, &o.get().inner)?)
                         .to_owned()
@@ -607,34 +556,7 @@ macro_rules! placement_class {
 
 pub(crate) use placement_class;
 
-/// An integer parameter in `[min, max]`, refused with a `ConfigurationError` naming it otherwise
-/// (huge values included, before anything is allocated).
-pub fn int_param(
-    py: Python<'_>,
-    name: &str,
-    obj: &Bound<'_, PyAny>,
-    min: u64,
-    max: u64,
-) -> PyResult<u64> {
-    if obj.is_instance_of::<pyo3::types::PyBool>() || !obj.is_instance_of::<pyo3::types::PyInt>() {
-        return Err(PyTypeError::new_err(format!(
-            "{name} must be an int, not {}",
-            type_name(obj)
-        )));
-    }
-    match obj.extract::<i128>() {
-        Ok(v) if v >= i128::from(min) && v <= i128::from(max) => Ok(v as u64),
-        _ => Err(config_err(
-            py,
-            format!(
-                "{name} must be an int in [{min}, {max}], got {}",
-                obj.str()?
-            ),
-        )),
-    }
-}
-
 /// `params[key]`, or `None` when absent.
-pub fn param<'py>(params: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
-    params.get_item(key)
+pub fn param<'py>(params: &Bound<'py, PyDict>, key: &str) -> Result<Option<Bound<'py, PyAny>>> {
+    Ok(params.get_item(key)?)
 }

@@ -1,24 +1,26 @@
 //! `JumpHash` binding and the raw `jump` / `jump_many` functions.
 
-use numpy::{IntoPyArray, PyArray1};
+use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use shardwise_core::placement::jump::{jump as jump_fn, jump_key, jump_keys, jump_keys_into};
+use shardwise_core::placement::jump::{jump as jump_fn, jump_key, jump_keys_into};
 use shardwise_core::placement::{JumpHash, NodeSet};
 
-use super::common::{int_param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared};
+use super::common::{class_err, placement_class, PyPlacement, Shared};
+use crate::errors::Result;
 use crate::keys::{extract_bulk, with_key_ref};
-use crate::out::{checked_out, fill_out};
+use crate::validate::filled;
+use crate::validate::int_param;
 
 impl PyPlacement for JumpHash {
     const CLASS: &'static str = "JumpHash";
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         Ok(PyDict::new(py))
     }
 
-    fn from_params(nodes: NodeSet, _params: &Bound<'_, PyDict>) -> PyResult<Self> {
-        JumpHash::new(nodes).map_err(|e| to_py_err(_params.py(), "JumpHash", e))
+    fn from_params(nodes: NodeSet, _params: &Bound<'_, PyDict>) -> Result<Self> {
+        JumpHash::new(nodes).map_err(class_err::<Self>)
     }
 }
 
@@ -34,27 +36,16 @@ pub struct PyJumpHash {
     inner: Shared<JumpHash>,
 }
 
-placement_class!(PyJumpHash {
-    #[new]
-    #[pyo3(signature = (nodes = None))]
-    fn new(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let core = JumpHash::from_params(parse_nodes(py, nodes)?, &PyDict::new(py))?;
-        Ok(PyJumpHash { inner: Shared::new(py, core) })
-    }
-});
+placement_class!(PyJumpHash: JumpHash() {});
 
 const MAX_BUCKETS: u64 = i32::MAX as u64;
 
 /// Jump consistent hash of ``key`` into ``[0, num_buckets)``, identical to the paper's reference
 /// code (and the ``jump-consistent-hash`` package) for int keys; other keys go through XXH3-64.
 #[pyfunction]
-pub fn jump(
-    py: Python<'_>,
-    key: &Bound<'_, PyAny>,
-    num_buckets: &Bound<'_, PyAny>,
-) -> PyResult<u32> {
-    let n = int_param(py, "num_buckets", num_buckets, 1, MAX_BUCKETS)? as u32;
-    with_key_ref(key, |k| jump_fn(jump_key(k), n))
+pub fn jump(key: &Bound<'_, PyAny>, num_buckets: &Bound<'_, PyAny>) -> Result<u32> {
+    let n = int_param("num_buckets", num_buckets, 1, MAX_BUCKETS)? as u32;
+    Ok(with_key_ref(key, |k| jump_fn(jump_key(k), n))?)
 }
 
 /// ``jump`` of every key (numpy array, list or tuple) as an int32 array (GIL released); into
@@ -66,14 +57,12 @@ pub fn jump_many<'py>(
     keys: &Bound<'py, PyAny>,
     num_buckets: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyArray1<i32>>> {
-    let n = int_param(py, "num_buckets", num_buckets, 1, MAX_BUCKETS)? as u32;
+) -> Result<Bound<'py, PyArray1<i32>>> {
+    let n = int_param("num_buckets", num_buckets, 1, MAX_BUCKETS)? as u32;
     let bulk = extract_bulk(keys)?;
-    let keys = bulk.keys();
-    let Some(out) = out else {
-        return Ok(py.detach(|| jump_keys(keys, n)).into_pyarray(py));
-    };
-    let array = checked_out::<i32, _>(out, &[keys.len()])?;
-    fill_out(py, &array, |slots| jump_keys_into(keys, n, slots))?;
-    Ok(array)
+    let bulk_keys = bulk.keys();
+    filled(py, &[bulk_keys.len()], out, keys, |slots| {
+        jump_keys_into(bulk_keys, n, slots);
+        Ok(())
+    })
 }

@@ -3,38 +3,36 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::ketama::UHASHRING_DEFAULT_VNODES;
-use shardwise_core::placement::ring::MAX_VNODES;
+use shardwise_core::placement::util::MAX_VNODES;
 use shardwise_core::placement::{KetamaFlavor, KetamaRing, NodeSet, Placement};
 
-use super::common::{
-    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
+use crate::errors::Result;
+use crate::validate::int_param;
 
 impl PyPlacement for KetamaRing {
     const CLASS: &'static str = "KetamaRing";
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("flavor", self.flavor().name())?;
         d.set_item("vnodes", self.vnodes())?;
         Ok(d)
     }
 
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> Result<Self> {
         let py = params.py();
-        let err = |e| to_py_err(py, "KetamaRing", e);
         let flavor = match param(params, "flavor")? {
-            Some(f) => KetamaFlavor::from_name(&f.extract::<String>()?).map_err(err)?,
+            Some(f) => KetamaFlavor::from_name(&crate::validate::text_param("flavor", &f)?)
+                .map_err(class_err::<Self>)?,
             None => KetamaFlavor::Libketama,
         };
         let vnodes = match param(params, "vnodes")? {
-            Some(v) if !v.is_none() => {
-                int_param(py, "vnodes", &v, 1, u64::from(MAX_VNODES))? as u32
-            }
+            Some(v) if !v.is_none() => int_param("vnodes", &v, 1, u64::from(MAX_VNODES))? as u32,
             _ => UHASHRING_DEFAULT_VNODES,
         };
         py.detach(|| KetamaRing::new(nodes, flavor, vnodes))
-            .map_err(err)
+            .map_err(class_err::<Self>)
     }
 
     fn bytes_as_repr(&self) -> bool {
@@ -63,21 +61,7 @@ pub struct PyKetamaRing {
     inner: Shared<KetamaRing>,
 }
 
-placement_class!(PyKetamaRing {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, flavor = None, vnodes = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        flavor: Option<&Bound<'_, PyAny>>,
-        vnodes: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let nodes = parse_nodes(py, nodes)?;
-        let params = given_params(py, &[("flavor", flavor), ("vnodes", vnodes)])?;
-        let core = KetamaRing::from_params(nodes, &params)?;
-        Ok(PyKetamaRing { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyKetamaRing: KetamaRing(flavor, vnodes) {
     /// ``"libketama"`` or ``"uhashring"``.
     #[getter]
     fn flavor(&self) -> &'static str {

@@ -5,27 +5,27 @@ use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE};
 use shardwise_core::placement::{Maglev, NodeSet};
 
-use super::common::{
-    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
+use crate::errors::Result;
+use crate::validate::int_param;
 
 impl PyPlacement for Maglev {
     const CLASS: &'static str = "Maglev";
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("table_size", self.table_size())?;
         Ok(d)
     }
 
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> Result<Self> {
         let py = params.py();
         let size = match param(params, "table_size")? {
-            Some(v) => int_param(py, "table_size", &v, 2, u64::from(MAX_TABLE_SIZE))? as u32,
+            Some(v) => int_param("table_size", &v, 2, u64::from(MAX_TABLE_SIZE))? as u32,
             None => DEFAULT_TABLE_SIZE,
         };
         py.detach(|| Maglev::new(nodes, size))
-            .map_err(|e| to_py_err(py, "Maglev", e))
+            .map_err(class_err::<Self>)
     }
 }
 
@@ -42,19 +42,7 @@ pub struct PyMaglev {
     inner: Shared<Maglev>,
 }
 
-placement_class!(PyMaglev {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, table_size = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        table_size: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let params = given_params(py, &[("table_size", table_size)])?;
-        let core = Maglev::from_params(parse_nodes(py, nodes)?, &params)?;
-        Ok(PyMaglev { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyMaglev: Maglev(table_size) {
     /// The lookup table size (a prime).
     #[getter]
     fn table_size(&self) -> u32 {

@@ -4,14 +4,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::{MementoHash, NodeSet};
 
-use super::common::{
-    config_err, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
+use crate::errors::{Error, Result};
 
 impl PyPlacement for MementoHash {
     const CLASS: &'static str = "MementoHash";
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("slots", self.slots().to_vec())?;
         d.set_item("size", self.engine().size())?;
@@ -20,8 +19,7 @@ impl PyPlacement for MementoHash {
         Ok(d)
     }
 
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let py = params.py();
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> Result<Self> {
         let slots = param(params, "slots")?;
         let size = param(params, "size")?;
         let removed = param(params, "removed")?;
@@ -32,21 +30,19 @@ impl PyPlacement for MementoHash {
                     Ok((slots.extract()?, size.extract()?, removed.extract()?))
                 };
                 let (slots, size, removed) = parts().map_err(|_| {
-                    config_err(
-                        py,
+                    Error::config(
                         "invalid MementoHash state: params need int lists 'slots', 'removed' and an int 'size'",
                     )
                 })?;
                 MementoHash::from_parts(nodes, slots, size, &removed)
             }
             _ => {
-                return Err(config_err(
-                    py,
+                return Err(Error::config(
                     "invalid MementoHash state: 'slots', 'size' and 'removed' go together",
                 ))
             }
         };
-        core.map_err(|e| to_py_err(py, "MementoHash", e))
+        core.map_err(class_err::<Self>)
     }
 }
 
@@ -65,15 +61,7 @@ pub struct PyMementoHash {
     inner: Shared<MementoHash>,
 }
 
-placement_class!(PyMementoHash {
-    #[new]
-    #[pyo3(signature = (nodes = None))]
-    fn new(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let nodes = parse_nodes(py, nodes)?;
-        let core = MementoHash::new(nodes).map_err(|e| to_py_err(py, "MementoHash", e))?;
-        Ok(PyMementoHash { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyMementoHash: MementoHash() {
     /// How many nodes have been removed and not yet replaced (the memory MementoHash uses).
     #[getter]
     fn removed_count(&self) -> usize {

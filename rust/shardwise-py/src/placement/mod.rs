@@ -2,38 +2,44 @@
 //! in `common` (see `python/shardwise/placement/README-dev.md`).
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
+mod bounded;
 pub mod common;
 mod jump;
 mod ketama;
 mod maglev;
-mod rendezvous;
-mod ring;
-
-mod bounded;
 mod memento;
 mod multiprobe;
 mod range;
 mod redis_slots;
+mod rendezvous;
+mod ring;
 
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<ring::PyHashRing>()?;
-    m.add_class::<ketama::PyKetamaRing>()?;
-    m.add_class::<jump::PyJumpHash>()?;
-    m.add_class::<rendezvous::PyRendezvous>()?;
-    m.add_class::<maglev::PyMaglev>()?;
-    m.add_function(wrap_pyfunction!(jump::jump, m)?)?;
-    m.add_function(wrap_pyfunction!(jump::jump_many, m)?)?;
-    register_extra(m)?;
-    Ok(())
+/// The registry: every placement class, in the order Python lists them (`_core.PLACEMENTS`
+/// drives `shardwise.placement`, the pure twins, the tests and the CLI). One line per class.
+fn classes(py: Python<'_>) -> Vec<Bound<'_, pyo3::types::PyType>> {
+    vec![
+        py.get_type::<ring::PyHashRing>(),
+        py.get_type::<ketama::PyKetamaRing>(),
+        py.get_type::<jump::PyJumpHash>(),
+        py.get_type::<rendezvous::PyRendezvous>(),
+        py.get_type::<maglev::PyMaglev>(),
+        py.get_type::<memento::PyMementoHash>(),
+        py.get_type::<multiprobe::PyMultiProbe>(),
+        py.get_type::<bounded::PyBoundedLoadRing>(),
+        py.get_type::<range::PyRangePartitioner>(),
+        py.get_type::<redis_slots::PyRedisClusterSlots>(),
+    ]
 }
 
-/// MementoHash, MultiProbe, BoundedLoadRing, RangePartitioner, RedisClusterSlots.
-fn register_extra(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<memento::PyMementoHash>()?;
-    m.add_class::<multiprobe::PyMultiProbe>()?;
-    m.add_class::<bounded::PyBoundedLoadRing>()?;
-    m.add_class::<range::PyRangePartitioner>()?;
-    m.add_class::<redis_slots::PyRedisClusterSlots>()?;
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let classes = classes(m.py());
+    for class in &classes {
+        m.add(class.name()?, class)?;
+    }
+    m.add("PLACEMENTS", PyTuple::new(m.py(), classes)?)?;
+    m.add_function(wrap_pyfunction!(jump::jump, m)?)?;
+    m.add_function(wrap_pyfunction!(jump::jump_many, m)?)?;
     Ok(())
 }

@@ -5,26 +5,25 @@ use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::multiprobe::{DEFAULT_PROBES, MAX_PROBES};
 use shardwise_core::placement::{MultiProbe, NodeSet};
 
-use super::common::{
-    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
+use crate::errors::Result;
+use crate::validate::int_param;
 
 impl PyPlacement for MultiProbe {
     const CLASS: &'static str = "MultiProbe";
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("probes", self.probes())?;
         Ok(d)
     }
 
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let py = params.py();
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> Result<Self> {
         let probes = match param(params, "probes")? {
-            Some(v) => int_param(py, "probes", &v, 1, u64::from(MAX_PROBES))? as u32,
+            Some(v) => int_param("probes", &v, 1, u64::from(MAX_PROBES))? as u32,
             None => DEFAULT_PROBES,
         };
-        MultiProbe::new(nodes, probes).map_err(|e| to_py_err(py, "MultiProbe", e))
+        MultiProbe::new(nodes, probes).map_err(class_err::<Self>)
     }
 }
 
@@ -40,20 +39,7 @@ pub struct PyMultiProbe {
     inner: Shared<MultiProbe>,
 }
 
-placement_class!(PyMultiProbe {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, probes = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        probes: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let nodes = parse_nodes(py, nodes)?;
-        let params = given_params(py, &[("probes", probes)])?;
-        let core = MultiProbe::from_params(nodes, &params)?;
-        Ok(PyMultiProbe { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyMultiProbe: MultiProbe(probes) {
     /// Number of probes per key.
     #[getter]
     fn probes(&self) -> u32 {

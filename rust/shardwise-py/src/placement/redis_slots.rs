@@ -5,8 +5,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use shardwise_core::hash::{redis_slot, REDIS_SLOTS};
 use shardwise_core::placement::{NodeSet, Placement, RedisClusterSlots};
+use shardwise_core::text::quoted;
 
-use super::common::{config_err, param, placement_class, to_py_err, PyPlacement, Shared};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
+use crate::errors::{Error, Result};
 
 const CLASS: &str = "RedisClusterSlots";
 const PARSER: &str = "shardwise.placement._redis_reply";
@@ -14,10 +16,9 @@ const PARSER: &str = "shardwise.placement._redis_reply";
 /// `(start, end, name)` triples as core ranges, naming nodes in first-seen order unless `nodes`
 /// fixes the order.
 fn core_from_triples(
-    py: Python<'_>,
     triples: Vec<(i64, i64, String)>,
     nodes: Option<NodeSet>,
-) -> PyResult<RedisClusterSlots> {
+) -> Result<RedisClusterSlots> {
     let mut set = match nodes {
         Some(n) => n,
         None => {
@@ -25,7 +26,7 @@ fn core_from_triples(
             for (_, _, name) in &triples {
                 if set.index_of(name).is_none() {
                     set.push(name.clone(), 1.0)
-                        .map_err(|e| to_py_err(py, CLASS, e))?;
+                        .map_err(class_err::<RedisClusterSlots>)?;
                 }
             }
             set
@@ -35,21 +36,20 @@ fn core_from_triples(
     let mut ranges = Vec::with_capacity(triples.len());
     for (start, end, name) in &triples {
         if !(0 <= *start && start <= end && *end <= max) {
-            return Err(config_err(
-                py,
-                format!("slot range {start}-{end} is invalid: need 0 <= start <= end <= {max}"),
-            ));
+            return Err(Error::config(format!(
+                "slot range {start}-{end} is invalid: need 0 <= start <= end <= {max}"
+            )));
         }
         let owner = set.index_of(name).ok_or_else(|| {
-            config_err(
-                py,
-                format!("slot range {start}-{end} names node {name:?}, which is not in nodes"),
-            )
+            Error::config(format!(
+                "slot range {start}-{end} names node {}, which is not in nodes",
+                quoted(name)
+            ))
         })?;
         ranges.push((*start as u32, *end as u32, owner));
     }
     set = std::mem::take(&mut set);
-    RedisClusterSlots::new(set, &ranges).map_err(|e| to_py_err(py, CLASS, e))
+    RedisClusterSlots::new(set, &ranges).map_err(class_err::<RedisClusterSlots>)
 }
 
 fn parse<'py>(
@@ -63,7 +63,7 @@ fn parse<'py>(
 impl PyPlacement for RedisClusterSlots {
     const CLASS: &'static str = CLASS;
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         let runs = PyList::empty(py);
         for (start, end, owner) in self.slot_map().ranges() {
@@ -80,16 +80,15 @@ impl PyPlacement for RedisClusterSlots {
         Ok(d)
     }
 
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> Result<Self> {
         let py = params.py();
         let Some(slots) = param(params, "slots")? else {
-            return Err(config_err(
-                py,
+            return Err(Error::config(
                 "invalid RedisClusterSlots state: needs 'slots'",
             ));
         };
         let triples = parse(py, "parse_slot_map", (slots,))?;
-        core_from_triples(py, triples, Some(nodes))
+        core_from_triples(triples, Some(nodes))
     }
 }
 
@@ -115,7 +114,7 @@ placement_class!(PyRedisClusterSlots {
     #[new]
     fn new(py: Python<'_>, slots: &Bound<'_, PyAny>) -> PyResult<Self> {
         let triples = parse(py, "parse_slot_map", (slots,))?;
-        Ok(PyRedisClusterSlots { inner: Shared::new(py, core_from_triples(py, triples, None)?) })
+        Ok(PyRedisClusterSlots { inner: Shared::new(py, core_from_triples(triples, None)?) })
     }
 
     /// From a ``CLUSTER SLOTS`` reply (masters named ``host:port``, in slot order).
@@ -123,7 +122,7 @@ placement_class!(PyRedisClusterSlots {
     #[pyo3(signature = (reply, default_host = None))]
     fn from_cluster_slots(py: Python<'_>, reply: &Bound<'_, PyAny>, default_host: Option<String>) -> PyResult<Self> {
         let triples = parse(py, "parse_cluster_slots", (reply, default_host))?;
-        Ok(PyRedisClusterSlots { inner: Shared::new(py, core_from_triples(py, triples, None)?) })
+        Ok(PyRedisClusterSlots { inner: Shared::new(py, core_from_triples(triples, None)?) })
     }
 
     /// From a ``CLUSTER SHARDS`` reply (each shard's master named ``host:port``, in slot order).
@@ -131,7 +130,7 @@ placement_class!(PyRedisClusterSlots {
     #[pyo3(signature = (reply, default_host = None))]
     fn from_cluster_shards(py: Python<'_>, reply: &Bound<'_, PyAny>, default_host: Option<String>) -> PyResult<Self> {
         let triples = parse(py, "parse_cluster_shards", (reply, default_host))?;
-        Ok(PyRedisClusterSlots { inner: Shared::new(py, core_from_triples(py, triples, None)?) })
+        Ok(PyRedisClusterSlots { inner: Shared::new(py, core_from_triples(triples, None)?) })
     }
 
     /// Inclusive ``(start, end, node)`` runs in slot order.
@@ -146,9 +145,9 @@ placement_class!(PyRedisClusterSlots {
     }
 
     /// The node serving ``slot`` (0..16383).
-    fn node_for_slot(&self, py: Python<'_>, slot: i64) -> PyResult<String> {
+    fn node_for_slot(&self, slot: i64) -> Result<String> {
         if !(0..i64::from(REDIS_SLOTS)).contains(&slot) {
-            return Err(config_err(py, format!("slot must be an int in [0, 16383], got {slot}")));
+            return Err(Error::config(format!("slot must be an int in [0, 16383], got {slot}")));
         }
         let core = self.inner.core();
         Ok(core.nodes().name(core.slot_map().owner_of_slot(slot as u16)).to_owned())

@@ -4,17 +4,18 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use shardwise_core::placement::{NodeSet, Rendezvous};
 
-use super::common::{parse_nodes, placement_class, to_py_err, PyPlacement, Shared};
+use super::common::{class_err, placement_class, PyPlacement, Shared};
+use crate::errors::Result;
 
 impl PyPlacement for Rendezvous {
     const CLASS: &'static str = "Rendezvous";
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         Ok(PyDict::new(py))
     }
 
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
-        Rendezvous::new(nodes).map_err(|e| to_py_err(params.py(), "Rendezvous", e))
+    fn from_params(nodes: NodeSet, _params: &Bound<'_, PyDict>) -> Result<Self> {
+        Rendezvous::new(nodes).map_err(class_err::<Self>)
     }
 }
 
@@ -30,11 +31,4 @@ pub struct PyRendezvous {
     inner: Shared<Rendezvous>,
 }
 
-placement_class!(PyRendezvous {
-    #[new]
-    #[pyo3(signature = (nodes = None))]
-    fn new(py: Python<'_>, nodes: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let core = Rendezvous::from_params(parse_nodes(py, nodes)?, &PyDict::new(py))?;
-        Ok(PyRendezvous { inner: Shared::new(py, core) })
-    }
-});
+placement_class!(PyRendezvous: Rendezvous() {});

@@ -2,37 +2,38 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use shardwise_core::placement::ring::{RingHash, DEFAULT_VNODES, MAX_VNODES};
+use shardwise_core::placement::ring::RingHash;
+use shardwise_core::placement::util::{DEFAULT_VNODES, MAX_VNODES};
 use shardwise_core::placement::{HashRing, NodeSet};
 
-use super::common::{
-    given_params, int_param, param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared,
-};
+use super::common::{class_err, param, placement_class, PyPlacement, Shared};
+use crate::errors::Result;
+use crate::validate::int_param;
 
 impl PyPlacement for HashRing {
     const CLASS: &'static str = "HashRing";
 
-    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("vnodes", self.vnodes())?;
         d.set_item("hash", self.hash().name())?;
         Ok(d)
     }
 
-    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> PyResult<Self> {
+    fn from_params(nodes: NodeSet, params: &Bound<'_, PyDict>) -> Result<Self> {
         let py = params.py();
         let vnodes = match param(params, "vnodes")? {
-            Some(v) => int_param(py, "vnodes", &v, 1, u64::from(MAX_VNODES))? as u32,
+            Some(v) => int_param("vnodes", &v, 1, u64::from(MAX_VNODES))? as u32,
             None => DEFAULT_VNODES,
         };
         let hash = match param(params, "hash")? {
-            Some(h) => h.extract::<String>()?,
+            Some(h) => crate::validate::text_param("hash", &h)?,
             None => "xxh3_64".to_owned(),
         };
-        let hash = RingHash::from_name(&hash).map_err(|e| to_py_err(py, "HashRing", e))?;
+        let hash = RingHash::from_name(&hash).map_err(class_err::<Self>)?;
         // Building a large ring takes milliseconds: without the GIL.
         py.detach(|| HashRing::new(nodes, vnodes, hash))
-            .map_err(|e| to_py_err(py, "HashRing", e))
+            .map_err(class_err::<Self>)
     }
 }
 
@@ -48,21 +49,7 @@ pub struct PyHashRing {
     inner: Shared<HashRing>,
 }
 
-placement_class!(PyHashRing {
-    #[new]
-    #[pyo3(signature = (nodes = None, *, vnodes = None, hash = None))]
-    fn new(
-        py: Python<'_>,
-        nodes: Option<&Bound<'_, PyAny>>,
-        vnodes: Option<&Bound<'_, PyAny>>,
-        hash: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
-        let nodes = parse_nodes(py, nodes)?;
-        let params = given_params(py, &[("vnodes", vnodes), ("hash", hash)])?;
-        let core = HashRing::from_params(nodes, &params)?;
-        Ok(PyHashRing { inner: Shared::new(py, core) })
-    }
-
+placement_class!(PyHashRing: HashRing(vnodes, hash) {
     /// Virtual nodes per unit of weight.
     #[getter]
     fn vnodes(&self) -> u32 {

@@ -5,12 +5,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::balancers::{LeastConnections, PowerOfTwo};
+use super::common::LeaseHolder;
+use crate::errors::Result;
 
-/// The balancer a lease came from.
-pub enum Owner {
-    Least(Py<LeastConnections>),
-    Two(Py<PowerOfTwo>),
+/// How a lease gives its backend back to a balancer of class `C`.
+fn give_back<C: LeaseHolder>(
+    owner: &Bound<'_, PyAny>,
+    lease: &Lease,
+    latency: Option<f64>,
+) -> Result<()> {
+    let owner = owner.cast::<C>()?;
+    owner
+        .get()
+        .shared()
+        .release_lease(owner.py(), lease.id, lease.hint, latency, lease.start)
 }
 
 /// A held backend: `node` names it; `release()` (or leaving a `with` block, even by an
@@ -18,12 +26,29 @@ pub enum Owner {
 /// the latency since `acquire()` unless `latency=` (seconds) is given.
 #[pyclass(frozen, module = "shardwise._core")]
 pub struct Lease {
-    pub owner: Owner,
-    pub node: Py<PyString>,
-    pub id: u64,
-    pub hint: usize,
-    pub start: f64,
-    pub released: AtomicBool,
+    owner: Py<PyAny>,
+    give_back: fn(&Bound<'_, PyAny>, &Lease, Option<f64>) -> Result<()>,
+    node: Py<PyString>,
+    id: u64,
+    hint: usize,
+    start: f64,
+    released: AtomicBool,
+}
+
+impl Lease {
+    /// Take the chosen backend of `owner`.
+    pub fn acquire<C: LeaseHolder>(owner: &Bound<'_, C>) -> Result<Lease> {
+        let (hint, id, node, start) = owner.get().shared().acquire(owner.py())?;
+        Ok(Lease {
+            owner: owner.clone().into_any().unbind(),
+            give_back: give_back::<C>,
+            node,
+            id,
+            hint,
+            start,
+            released: AtomicBool::new(false),
+        })
+    }
 }
 
 #[pymethods]
@@ -42,18 +67,11 @@ impl Lease {
 
     /// Give the backend back (idempotent); `latency` overrides the measured one.
     #[pyo3(signature = (latency = None))]
-    fn release(&self, py: Python<'_>, latency: Option<f64>) -> PyResult<()> {
+    fn release(&self, py: Python<'_>, latency: Option<f64>) -> Result<()> {
         if self.released.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        match &self.owner {
-            Owner::Least(o) => o
-                .get()
-                .release_lease(py, self.id, self.hint, latency, self.start),
-            Owner::Two(o) => o
-                .get()
-                .release_lease(py, self.id, self.hint, latency, self.start),
-        }
+        (self.give_back)(self.owner.bind(py), self, latency)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -61,7 +79,7 @@ impl Lease {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> Result<bool> {
         self.release(py, None)?;
         Ok(false)
     }

@@ -334,6 +334,41 @@ impl Continuum {
             .map(|e| e.owner)
     }
 
+    /// A 64-bit circle from `(point, owner)` pairs in any order; equal points are ordered by
+    /// owner.
+    pub fn from_pairs(pairs: Vec<(u64, u32)>) -> Self {
+        Continuum::build(Points::Pairs(pairs), 64, |a, b| a.cmp(&b))
+    }
+
+    /// The point at ring index `i` (`i < len`).
+    #[inline(always)]
+    pub fn point_at(&self, i: usize) -> u64 {
+        self.entries[i].point
+    }
+
+    /// The owner of the point at ring index `i` (`i < len`).
+    #[inline(always)]
+    pub fn owner_at(&self, i: usize) -> u32 {
+        self.entries[i].owner
+    }
+
+    /// This 64-bit circle without `owner`'s points, owners above it renumbered down by one.
+    pub fn without_owner(&self, owner: u32) -> Self {
+        let pairs = self
+            .pairs()
+            .filter(|&(_, o)| o != owner)
+            .map(|(p, o)| (p, super::shifted(o, owner)))
+            .collect();
+        Continuum::from_pairs(pairs)
+    }
+
+    /// This 64-bit circle with `new` points added.
+    pub fn with_points(&self, new: &[(u64, u32)]) -> Self {
+        let mut pairs: Vec<(u64, u32)> = self.pairs().collect();
+        pairs.extend_from_slice(new);
+        Continuum::from_pairs(pairs)
+    }
+
     /// The pairs in ring order.
     pub fn pairs(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.entries[..self.len].iter().map(|e| (e.point, e.owner))

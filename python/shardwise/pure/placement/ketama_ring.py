@@ -13,12 +13,12 @@ from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import encode_key, key_int
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_integral_weight, int_param
 from shardwise.pure.placement._hashes import ketama as ketama_hash
+from shardwise.pure.placement._points import MAX_POINTS, MAX_VNODES
+from shardwise.pure.validate import text_param
 
 FLAVORS = ("libketama", "uhashring")
 UHASHRING_DEFAULT_VNODES = 40
 LIBKETAMA_MAX_NAME = 21
-MAX_VNODES = 1 << 20
-MAX_POINTS = 1 << 24
 
 
 def libketama_digests(memory: int, total: int, servers: int) -> int:
@@ -38,12 +38,11 @@ class KetamaRing(PurePlacement):
     CLASS = "KetamaRing"
 
     def __init__(
-        self, nodes: NodesArg = None, *, flavor: str = "libketama", vnodes: int | None = None
+        self, nodes: NodesArg = None, *, flavor: str | None = None, vnodes: int | None = None
     ) -> None:
+        flavor = "libketama" if flavor is None else text_param("flavor", flavor)
         if flavor not in FLAVORS:
-            raise ConfigurationError(
-                f"unknown ketama flavor {flavor!r}; choose \"libketama\" or \"uhashring\""
-            )
+            raise ConfigurationError(f'unknown ketama flavor {flavor!r}; choose "libketama" or "uhashring"')
         self._flavor = flavor
         self._vnodes = (
             UHASHRING_DEFAULT_VNODES if vnodes is None else int_param("vnodes", vnodes, 1, MAX_VNODES)
@@ -51,7 +50,7 @@ class KetamaRing(PurePlacement):
         if flavor == "libketama" and self._vnodes != 40:
             raise ConfigurationError(
                 f"libketama always uses 40 digests (160 points) per server; vnodes={self._vnodes} "
-                "is only for flavor=\"uhashring\""
+                'is only for flavor="uhashring"'
             )
         self._points: list[int] = []
         self._owners: list[int] = []

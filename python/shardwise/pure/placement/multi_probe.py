@@ -6,12 +6,11 @@ from typing import Any
 
 from shardwise.errors import ConfigurationError
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_integral_weight, int_param
-from shardwise.pure.placement._hash64 import MASK64, key_hash
-from shardwise.pure.placement._points import SortedPoints, probe
+from shardwise.pure.placement._hashes import MASK64, key_hash
+from shardwise.pure.placement._points import MAX_POINTS, SortedPoints, probe
 
 DEFAULT_PROBES = 21
 MAX_PROBES = 1024
-MAX_POINTS = 1 << 24
 
 
 def locate(ring: SortedPoints, probes: int, key_hash: int) -> int | None:
@@ -62,8 +61,8 @@ class MultiProbe(PurePlacement):
 
     CLASS = "MultiProbe"
 
-    def __init__(self, nodes: NodesArg = None, *, probes: int = DEFAULT_PROBES) -> None:
-        self._probes = int_param("probes", probes, 1, MAX_PROBES)
+    def __init__(self, nodes: NodesArg = None, *, probes: int | None = None) -> None:
+        self._probes = DEFAULT_PROBES if probes is None else int_param("probes", probes, 1, MAX_PROBES)
         self._ring = SortedPoints([])
         super().__init__(nodes)
         self._rebuild()

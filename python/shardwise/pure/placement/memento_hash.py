@@ -7,11 +7,12 @@ from typing import Any
 from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import encode_key, key_int
 from shardwise.pure.placement._base import NodesArg, PurePlacement
-from shardwise.pure.placement._hash64 import GOLDEN, MASK64, jump_bucket, mix64, scale, xxh3_bytes
+from shardwise.pure.placement._hashes import GOLDEN_GAMMA, MASK64, jump_bucket, murmur_fmix64, scale, xxh3_64
+from shardwise.pure.validate import node_name
 
 
 def _rehash(key_hash: int, bucket: int) -> int:
-    return mix64(key_hash ^ (((bucket + 1) * GOLDEN) & MASK64))
+    return murmur_fmix64(key_hash ^ (((bucket + 1) * GOLDEN_GAMMA) & MASK64))
 
 
 class Memento:
@@ -80,7 +81,7 @@ class Memento:
 def memento_key(key: object) -> int:
     """Int keys as they are (like JumpHash), other keys through XXH3-64."""
     bits = key_int(key)
-    return bits if bits is not None else xxh3_bytes(encode_key(key), 0)
+    return bits if bits is not None else xxh3_64(encode_key(key), 0)
 
 
 class MementoHash(PurePlacement):
@@ -179,7 +180,7 @@ class MementoHash(PurePlacement):
 
     def remove_node(self, name: str) -> None:
         """Remove any node: only its keys move, spread evenly over the others."""
-        i = self._require(name)
+        i = self._require(node_name(name))
         self._remove_at(i)
         b = self._slot_of.pop(i)
         self._engine.remove(b)

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from shardwise.errors import ConfigurationError
-from shardwise.pure.keys import as_key_list, encode_key, key_int
-from shardwise.pure.placement._base import PurePlacement, check_out, placed
+from shardwise.pure.keys import encode_key, key_int
+from shardwise.pure.placement._base import FixedLayout, distinct_walk
 
 Bound = int | str | bytes
 
@@ -42,7 +41,7 @@ def parse_boundaries(boundaries: Any) -> tuple[str, list[Any]]:
         else:
             raise TypeError(f"boundaries[{i}] must be int, str or bytes, not {type(b).__name__}")
     if len(kinds) > 1:
-        raise TypeError(f"boundaries must all be of one kind (int, str or bytes), got {sorted(kinds)}")
+        raise TypeError("boundaries must all be of one kind (int, str or bytes)")
     kind = kinds.pop() if kinds else "int"
     if kind == "int":
         values = [int(b) for b in values]
@@ -51,10 +50,14 @@ def parse_boundaries(boundaries: Any) -> tuple[str, list[Any]]:
     return kind, values
 
 
-class RangePartitioner(PurePlacement):
+class RangePartitioner(FixedLayout):
     """Sorted split points, each range owned by a node (see ``shardwise.RangePartitioner``)."""
 
     CLASS = "RangePartitioner"
+    INSTEAD = (
+        "ranges are fixed by their boundaries; build a new RangePartitioner with the boundaries "
+        "and owners you want"
+    )
 
     def __init__(self, boundaries: Sequence[Bound], nodes: Sequence[str]) -> None:
         super().__init__(None)
@@ -135,36 +138,9 @@ class RangePartitioner(PurePlacement):
 
     def _locate_n(self, key: Any, n: int) -> list[int]:
         self._check_kind(key)
-        start, out = self._range(key), list[int]()
-        for step in range(len(self._owners)):
-            if len(out) == n:
-                break
-            o = self._owners[(start + step) % len(self._owners)]
-            if o not in out:
-                out.append(o)
-        return out
+        return distinct_walk(self._owners, self._range(key), n)
 
-    def place(self, keys: Any, *, out: npt.NDArray[np.int32] | None = None) -> npt.NDArray[np.int32]:
-        items = as_key_list(keys)
-        if out is not None:
-            check_out(out, len(items))
+    def _place_items(self, items: list[Any]) -> list[int]:
         if items:
             self._check_kind(items[0])
-        return placed([self._owners[self._range(k)] for k in items], out)
-
-    def _fixed(self, what: str) -> ConfigurationError:
-        return ConfigurationError(
-            f"RangePartitioner cannot {what}: ranges are fixed by their boundaries; build a new "
-            "RangePartitioner with the boundaries and owners you want"
-        )
-
-    def add_node(self, name: str, weight: float = 1.0) -> None:
-        raise self._fixed("add a node")
-
-    def remove_node(self, name: str) -> None:
-        self._require(name)
-        raise self._fixed("remove a node")
-
-    def set_weight(self, name: str, weight: float) -> None:
-        self._require(name)
-        raise self._fixed("weight nodes")
+        return [self._owners[self._range(k)] for k in items]

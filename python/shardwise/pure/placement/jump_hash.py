@@ -10,7 +10,7 @@ import numpy.typing as npt
 from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import as_key_list, encode_key, key_int
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_out, int_param, placed
-from shardwise.pure.placement._hashes import MASK64, mix64, xxh3_64
+from shardwise.pure.placement._hashes import MASK64, jump_bucket, splitmix64, xxh3_64
 
 MAX_BUCKETS = 2**31 - 1
 
@@ -21,19 +21,10 @@ def jump_key(key: Any) -> int:
     return bits if bits is not None else xxh3_64(encode_key(key))
 
 
-def _jump(key: int, buckets: int) -> int:
-    b, j = -1, 0
-    while j < buckets:
-        b = j
-        key = (key * 2862933555777941757 + 1) & MASK64
-        j = int((b + 1) * (float(1 << 31) / float((key >> 33) + 1)))
-    return b
-
-
 def jump(key: Any, num_buckets: int) -> int:
     """Jump consistent hash of ``key`` into ``[0, num_buckets)`` (Lamping & Veach)."""
     n = int_param("num_buckets", num_buckets, 1, MAX_BUCKETS)
-    return _jump(jump_key(key), n)
+    return jump_bucket(jump_key(key), n)
 
 
 def jump_many(
@@ -43,8 +34,8 @@ def jump_many(
     n = int_param("num_buckets", num_buckets, 1, MAX_BUCKETS)
     items = as_key_list(keys)
     if out is not None:
-        check_out(out, len(items))
-    return placed([_jump(jump_key(k), n) for k in items], out)
+        check_out(out, len(items), keys)
+    return placed([jump_bucket(jump_key(k), n) for k in items], out)
 
 
 class JumpHash(PurePlacement):
@@ -77,13 +68,13 @@ class JumpHash(PurePlacement):
         pass
 
     def _locate(self, key: Any) -> int:
-        return _jump(jump_key(key), len(self._names))
+        return jump_bucket(jump_key(key), len(self._names))
 
     def _locate_n(self, key: Any, n: int) -> list[int]:
         k = jump_key(key)
         left = list(range(len(self._names)))
         out: list[int] = []
         for r in range(n):
-            rk = k if r == 0 else mix64((k + r) & MASK64)
-            out.append(left.pop(_jump(rk, len(left))))
+            rk = k if r == 0 else splitmix64((k + r) & MASK64)
+            out.append(left.pop(jump_bucket(rk, len(left))))
         return out

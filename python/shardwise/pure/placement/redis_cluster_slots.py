@@ -12,7 +12,7 @@ from shardwise.placement._redis_reply import (
     parse_slot_map,
 )
 from shardwise.pure.keys import encode_key
-from shardwise.pure.placement._base import PurePlacement
+from shardwise.pure.placement._base import FixedLayout, distinct_walk
 
 SLOTS = 16384
 
@@ -64,10 +64,14 @@ def build_slot_owners(ranges: SlotRanges, names: list[str]) -> list[int]:
     return owners
 
 
-class RedisClusterSlots(PurePlacement):
+class RedisClusterSlots(FixedLayout):
     """Key → Redis Cluster slot → node (see ``shardwise.RedisClusterSlots``)."""
 
     CLASS = "RedisClusterSlots"
+    INSTEAD = (
+        "slots belong to the nodes the cluster says; build a new RedisClusterSlots from the new slot "
+        "map (or from CLUSTER SHARDS / CLUSTER SLOTS again)"
+    )
 
     def __init__(self, slots: Any) -> None:
         super().__init__(None)
@@ -132,28 +136,4 @@ class RedisClusterSlots(PurePlacement):
         return self._owners[redis_slot_of(encode_key(key))]
 
     def _locate_n(self, key: Any, n: int) -> list[int]:
-        start, out = redis_slot_of(encode_key(key)), list[int]()
-        for step in range(SLOTS):
-            if len(out) == n:
-                break
-            o = self._owners[(start + step) % SLOTS]
-            if o not in out:
-                out.append(o)
-        return out
-
-    def _fixed(self, what: str) -> ConfigurationError:
-        return ConfigurationError(
-            f"RedisClusterSlots cannot {what}: slots belong to the nodes the cluster says; build a new "
-            "RedisClusterSlots from the new slot map (or from CLUSTER SHARDS / CLUSTER SLOTS again)"
-        )
-
-    def add_node(self, name: str, weight: float = 1.0) -> None:
-        raise self._fixed("add a node")
-
-    def remove_node(self, name: str) -> None:
-        self._require(name)
-        raise self._fixed("remove a node")
-
-    def set_weight(self, name: str, weight: float) -> None:
-        self._require(name)
-        raise self._fixed("weight nodes")
+        return distinct_walk(self._owners, redis_slot_of(encode_key(key)), n)

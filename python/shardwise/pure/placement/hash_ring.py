@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
 from typing import Any
 
 from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import encode_key
-from shardwise.pure.placement._base import NodesArg, PurePlacement, int_param
+from shardwise.pure.placement._base import NodesArg, PurePlacement, distinct_walk, int_param
 from shardwise.pure.placement._hashes import RING_HASHES
-
-DEFAULT_VNODES = 160
-MAX_VNODES = 1 << 20
-MAX_POINTS = 1 << 24
-
-
-def round_half_away(x: float) -> int:
-    """Rust's ``f64::round`` for x >= 0."""
-    floor = math.floor(x)
-    return int(floor) + (1 if x - floor >= 0.5 else 0)
-
-
-def point_count(vnodes: int, weight: float) -> int:
-    return max(1, round_half_away(vnodes * min(weight, float(MAX_POINTS))))
+from shardwise.pure.placement._points import DEFAULT_VNODES, MAX_VNODES, point_count, total_points
+from shardwise.pure.validate import text_param
 
 
 class HashRing(PurePlacement):
@@ -32,9 +19,11 @@ class HashRing(PurePlacement):
     CLASS = "HashRing"
 
     def __init__(
-        self, nodes: NodesArg = None, *, vnodes: int = DEFAULT_VNODES, hash: str = "xxh3_64"
+        self, nodes: NodesArg = None, *, vnodes: int | None = None, hash: str | None = None
     ) -> None:
-        self._vnodes = int_param("vnodes", vnodes, 1, MAX_VNODES)
+        # None (or leaving one out) means the default, as in the Rust class.
+        self._vnodes = DEFAULT_VNODES if vnodes is None else int_param("vnodes", vnodes, 1, MAX_VNODES)
+        hash = "xxh3_64" if hash is None else text_param("hash", hash)
         if hash not in RING_HASHES:
             raise ConfigurationError(f"unknown hash {hash!r}; choose one of {', '.join(RING_HASHES)}")
         self._hash_name = hash
@@ -56,12 +45,7 @@ class HashRing(PurePlacement):
         return {"vnodes": self._vnodes, "hash": self._hash_name}
 
     def _rebuild(self) -> None:
-        total = sum(point_count(self._vnodes, w) for w in self._weights)
-        if total > MAX_POINTS:
-            raise ConfigurationError(
-                f"the ring would hold {total} points, more than the limit of {MAX_POINTS}; "
-                "lower vnodes or the weights"
-            )
+        total_points(self._vnodes, self._weights)
         pairs: list[tuple[int, bytes, int]] = []
         for i, (name, weight) in enumerate(zip(self._names, self._weights, strict=True)):
             raw = name.encode()
@@ -79,11 +63,4 @@ class HashRing(PurePlacement):
         return self._owners[self._position(key)]
 
     def _locate_n(self, key: Any, n: int) -> list[int]:
-        start = self._position(key)
-        out: list[int] = []
-        for owner in self._owners[start:] + self._owners[:start]:
-            if len(out) == n:
-                break
-            if owner not in out:
-                out.append(owner)
-        return out
+        return distinct_walk(self._owners, self._position(key), n)

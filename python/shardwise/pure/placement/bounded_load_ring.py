@@ -5,26 +5,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from shardwise.errors import ConfigurationError
-from shardwise.pure.keys import as_key_list
-from shardwise.pure.placement._base import NodesArg, PurePlacement, check_out, int_param, placed
-from shardwise.pure.placement._hash64 import key_hash
-from shardwise.pure.placement._points import SortedPoints
+from shardwise.pure.placement._base import NodesArg, PurePlacement, distinct_walk, int_param
+from shardwise.pure.placement._hashes import key_hash
+from shardwise.pure.placement._points import (
+    DEFAULT_VNODES,
+    MAX_VNODES,
+    SortedPoints,
+    point_count,
+    total_points,
+)
+from shardwise.pure.validate import number
 
-DEFAULT_VNODES = 160
 DEFAULT_LOAD_FACTOR = 1.25
-MAX_VNODES = 1 << 20
-MAX_POINTS = float(1 << 24)
-
-
-def point_count(vnodes: int, weight: float) -> int:
-    """Ring points of a node: ``round(vnodes * weight)`` (half away from zero), at least 1."""
-    x = float(vnodes) * weight
-    whole = math.floor(x)
-    return max(1, whole + 1 if x - whole >= 0.5 else whole)
 
 
 def capacities(weights: list[float], m: int, load_factor: float) -> list[int]:
@@ -47,18 +40,7 @@ def locate(ring: SortedPoints, key_hash: int) -> int | None:
 
 
 def locate_n(ring: SortedPoints, key_hash: int, n: int) -> list[int]:
-    out: list[int] = []
-    size = len(ring)
-    if size == 0:
-        return out
-    start = ring.successor(key_hash)
-    for step in range(size):
-        if len(out) == n:
-            break
-        owner = ring.owners[(start + step) % size]
-        if owner not in out:
-            out.append(owner)
-    return out
+    return distinct_walk(ring.owners, ring.successor(key_hash), n) if len(ring) else []
 
 
 def assign(ring: SortedPoints, key_hashes: list[int], capacity: list[int]) -> list[int]:
@@ -104,15 +86,13 @@ class BoundedLoadRing(PurePlacement):
         self,
         nodes: NodesArg = None,
         *,
-        vnodes: int = DEFAULT_VNODES,
-        load_factor: float = DEFAULT_LOAD_FACTOR,
+        vnodes: int | None = None,
+        load_factor: float | None = None,
     ) -> None:
-        self._vnodes = int_param("vnodes", vnodes, 1, MAX_VNODES)
-        if isinstance(load_factor, bool) or not isinstance(load_factor, (int, float)):
-            raise TypeError(f"load_factor must be a number, not {type(load_factor).__name__}")
-        c = float(load_factor)
+        self._vnodes = DEFAULT_VNODES if vnodes is None else int_param("vnodes", vnodes, 1, MAX_VNODES)
+        c = DEFAULT_LOAD_FACTOR if load_factor is None else number("load_factor", load_factor)
         if not (math.isfinite(c) and c >= 1.0):
-            raise ConfigurationError(f"load_factor must be a finite number >= 1, got {c}")
+            raise ConfigurationError(f"load_factor must be a finite number >= 1, got {c!r}")
         self._load_factor = c
         self._ring = SortedPoints([])
         super().__init__(nodes)
@@ -134,14 +114,7 @@ class BoundedLoadRing(PurePlacement):
         return {"vnodes": self._vnodes, "load_factor": self._load_factor}
 
     def _rebuild(self) -> None:
-        total = 0.0
-        for w in self._weights:
-            total += float(self._vnodes) * min(w, MAX_POINTS)
-        if total > MAX_POINTS:
-            raise ConfigurationError(
-                f"the ring would hold {total:.0f} points, more than the limit of {MAX_POINTS:.0f}; "
-                "lower vnodes or the weights"
-            )
+        total_points(self._vnodes, self._weights)
         counts = [point_count(self._vnodes, w) for w in self._weights]
         self._ring = SortedPoints.for_nodes(list(zip(self._names, counts, strict=True)))
 
@@ -153,12 +126,9 @@ class BoundedLoadRing(PurePlacement):
     def _locate_n(self, key: Any, n: int) -> list[int]:
         return locate_n(self._ring, key_hash(key), n)
 
-    def place(self, keys: Any, *, out: npt.NDArray[np.int32] | None = None) -> npt.NDArray[np.int32]:
-        """Assign the batch in order, no node above its capacity (into ``out`` when given)."""
-        items = as_key_list(keys)
-        if out is not None:
-            check_out(out, len(items))
+    def _place_items(self, items: list[Any]) -> list[int]:
+        """Assign the batch in order, no node above its capacity."""
         if not self._names:
             raise self._no_nodes()
         hashes = [key_hash(k) for k in items]
-        return placed(assign(self._ring, hashes, self.capacities(len(hashes))), out)
+        return assign(self._ring, hashes, self.capacities(len(hashes)))
