@@ -44,7 +44,18 @@ def test_shardwise_lock_with_fencing_shows_no_violation_under_every_default_faul
     assert r.valid and r.lost_updates == 0
     assert r.acquisitions > 20 and r.increments_acked > 20
     assert r.final_counter == r.writes_applied
-    assert r.notices > 0  # holders did lose the lock, and noticed
+
+
+def test_shardwise_holders_paused_past_their_ttl_notice_the_loss() -> None:
+    """Only client pauses (mostly of holders, mostly past the TTL): losses happen and each is noticed."""
+    run = run_check(
+        RunConfig(lock="shardwise", clients=4, duration=8.0, ttl=0.3, seed="ci", faults=("pause-client",))
+    )
+    r = run.result
+    assert [f for f in run.faults if f.end - f.start > run.config.ttl], run.faults
+    assert [f for f in r.findings if f.definite] == [] and r.lost_updates == 0
+    assert r.notices > 0 and r.loss_latencies_ms, r  # holders did lose the lock, and noticed
+    assert r.losses_unnoticed == 0
 
 
 def test_redlock_with_fencing_shows_no_violation() -> None:
