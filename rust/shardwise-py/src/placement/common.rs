@@ -9,7 +9,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
 use shardwise_core::keys::{KeyRef, PackedKeys};
-use shardwise_core::placement::{NodeSet, Placement, PlacementError};
+use shardwise_core::placement::{place_keys, place_keys_into, NodeSet, Placement, PlacementError};
 
 use crate::errors::shardwise_error;
 use crate::keys::{extract_bulk, with_key_ref, BulkKeys};
@@ -283,7 +283,8 @@ impl<T: PyPlacement> Shared<T> {
         out: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<i32>>> {
         let mut bulk = extract_bulk(keys)?;
-        if self.repr_bytes && bulk_is_bytes(keys)? {
+        let arrow_bytes = matches!(&bulk, BulkKeys::Arrow(a) if a.is_binary());
+        if self.repr_bytes && (arrow_bytes || bulk_is_bytes(&crate::arrow::unwrap_pandas(keys)?)?) {
             let keys = bulk.keys();
             let mut packed = PackedKeys::with_capacity(keys.len(), keys.len() * 16);
             for i in 0..keys.len() {
@@ -295,13 +296,14 @@ impl<T: PyPlacement> Shared<T> {
         let core = self.core();
         let keys = bulk.keys();
         let Some(out) = out else {
-            let placed = py.detach(|| core.place(keys));
+            let placed = py.detach(|| place_keys(&*core, keys));
             return placed
                 .map(|v| v.into_pyarray(py))
                 .map_err(|e| self.err(py, e));
         };
         let array = checked_out::<i32, _>(out, &[keys.len()])?;
-        fill_out(py, &array, |slots| core.place_into(keys, slots))?.map_err(|e| self.err(py, e))?;
+        fill_out(py, &array, |slots| place_keys_into(&*core, keys, slots))?
+            .map_err(|e| self.err(py, e))?;
         Ok(array)
     }
 

@@ -3,7 +3,7 @@
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use shardwise_core::placement::jump::{jump as jump_fn, jump_key, jump_keys, jump_keys_into};
+use shardwise_core::placement::jump::{jump as jump_fn, jump_key, jump_keys_into};
 use shardwise_core::placement::{JumpHash, NodeSet};
 
 use super::common::{int_param, parse_nodes, placement_class, to_py_err, PyPlacement, Shared};
@@ -70,10 +70,26 @@ pub fn jump_many<'py>(
     let n = int_param(py, "num_buckets", num_buckets, 1, MAX_BUCKETS)? as u32;
     let bulk = extract_bulk(keys)?;
     let keys = bulk.keys();
+    // A dictionary-encoded column is jumped once per distinct value.
+    let fill = |slots: &mut [i32]| {
+        let distinct = keys.by_distinct(slots, |k, o| {
+            jump_keys_into(k, n, o);
+            Ok::<(), ()>(())
+        });
+        if distinct.is_none() {
+            jump_keys_into(keys, n, slots);
+        }
+    };
     let Some(out) = out else {
-        return Ok(py.detach(|| jump_keys(keys, n)).into_pyarray(py));
+        return Ok(py
+            .detach(|| {
+                let mut slots = shardwise_core::mem::zeroed_vec(keys.len());
+                fill(&mut slots);
+                slots
+            })
+            .into_pyarray(py));
     };
     let array = checked_out::<i32, _>(out, &[keys.len()])?;
-    fill_out(py, &array, |slots| jump_keys_into(keys, n, slots))?;
+    fill_out(py, &array, fill)?;
     Ok(array)
 }
