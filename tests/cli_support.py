@@ -65,3 +65,28 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: st
     for needle in needles:
         assert needle.lower() in lines[0].lower(), f"{needle!r} not in {lines[0]!r}"
     return lines[0]
+
+
+def process_start(pid: int) -> int | None:
+    """The start time of a live (not zombie) process, from /proc; None if it is gone."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2 :].split()
+    return None if fields[0] in (b"Z", b"X") else int(fields[19])
+
+
+def live_processes(pids: dict[int, int], group: int) -> list[int]:
+    """Those of ``pids`` (pid -> start time) still running, plus any live process in ``group``."""
+    left = [pid for pid, start in pids.items() if process_start(pid) == start]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                data = (entry / "stat").read_bytes()
+            except OSError:
+                continue
+            fields = data[data.rfind(b")") + 2 :].split()
+            if int(fields[2]) == group and fields[0] not in (b"Z", b"X"):
+                left.append(int(entry.name))
+    return sorted(set(left))

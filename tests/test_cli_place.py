@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cli_support import assert_one_line_error, run_cli
+from cli_support import assert_one_line_error, cli_env, run_cli
 from shardwise.cli import algorithms
 
 PLUGIN = "cli_plugin:ModPlacement"
@@ -248,3 +255,132 @@ def test_binary_parquet_keys_to_parquet(tmp_path: Path) -> None:
     table = pq.read_table(out)
     assert table.column("key").to_pylist() == keys
     assert table.column("node").to_pylist() == library_owners(name, ["x", "y", "z"], list(keys))
+
+
+def limit_file_size() -> None:
+    """In the child: a file over 64 MiB kills it (SIGXFSZ), so a regression cannot fill the disk."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
+
+
+def make_input(directory: Path, fmt: str) -> Path:
+    directory.mkdir()
+    if fmt == "text":
+        path = directory / "keys.txt"
+        path.write_text("".join(f"key-{i}\n" for i in range(3000)), encoding="utf-8")
+    else:
+        path = directory / "keys.parquet"
+        table = pa.table({"key": [f"key-{i}" for i in range(3000)], "payload": list(range(3000))})
+        pq.write_table(table, path)
+    return path
+
+
+def listing(*directories: Path) -> list[str]:
+    return sorted(str(p) for d in directories for p in d.iterdir())
+
+
+@pytest.mark.parametrize("fmt", ["text", "parquet"])
+@pytest.mark.parametrize(
+    "alias", ["same path", "relative vs absolute", "dot segments", "symlink", "hard link"]
+)
+def test_output_over_the_key_file_is_refused(tmp_path: Path, fmt: str, alias: str) -> None:
+    keys = make_input(tmp_path / "in", fmt)
+    before = keys.read_bytes()
+    keys_arg, out, cwd = str(keys), keys, None
+    if alias == "relative vs absolute":
+        keys_arg, cwd = keys.name, keys.parent
+    elif alias == "dot segments":
+        out = tmp_path / "in" / ".." / "in" / "." / keys.name
+    elif alias == "symlink":
+        out = tmp_path / f"link{keys.suffix}"
+        out.symlink_to(keys)
+    elif alias == "hard link":
+        out = tmp_path / f"hard{keys.suffix}"
+        os.link(keys, out)
+    files = listing(tmp_path, keys.parent)
+    result = run_cli(
+        "place", "--algo", PLUGIN, "--nodes", "a,b", "--keys", keys_arg, "--out", str(out),
+        "--out-format", "csv" if fmt == "text" else "parquet",
+        cwd=cwd, preexec_fn=limit_file_size,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert_one_line_error(result, "--out", "key file", "destroy")
+    assert keys.read_bytes() == before
+    assert listing(tmp_path, keys.parent) == files  # nothing written, not even a temporary file
+
+
+def test_output_over_the_node_file_is_refused(tmp_path: Path) -> None:
+    keys = make_input(tmp_path / "in", "text")
+    nodes = tmp_path / "nodes.txt"
+    nodes.write_text("a 1\nb 2\n")
+    result = run_cli(
+        "place", "--algo", PLUGIN, "--nodes", f"@{nodes}", "--keys", str(keys),
+        "--out", str(nodes), "--out-format", "csv", preexec_fn=limit_file_size,
+    )  # fmt: skip
+    assert_one_line_error(result, "node file")
+    assert nodes.read_text() == "a 1\nb 2\n"
+
+
+def test_simulate_output_over_its_key_file_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    keys = out / "summary.csv"
+    keys.write_text("key\n" + "".join(f"k{i}\n" for i in range(500)))
+    before = keys.read_bytes()
+    result = run_cli(
+        "simulate", "--nodes", "3", "--key-file", str(keys), "--out", str(out), "--no-plots",
+        "--algorithms", PLUGIN, "--no-progress",
+    )  # fmt: skip
+    assert_one_line_error(result, "--out", "summary.csv", "key file")
+    assert keys.read_bytes() == before
+    assert listing(out) == [str(keys)]
+
+
+def test_failure_mid_write_leaves_the_previous_output(tmp_path: Path) -> None:
+    keys = tmp_path / "ids.txt"
+    keys.write_text("".join(f"{i}\n" for i in range(4500)) + "oops\n" + "".join(f"{i}\n" for i in range(500)))
+    out = tmp_path / "placed.csv"
+    out.write_text("previous run\n")
+    result = run_cli(
+        "place", "--algo", PLUGIN, "--nodes", "a,b", "--keys", str(keys), "--key-type", "int",
+        "--chunk-size", "1000", "--out", str(out),
+    )  # fmt: skip
+    assert_one_line_error(result, "line 4501", "not an integer")
+    assert out.read_text() == "previous run\n"
+    assert listing(tmp_path) == sorted([str(keys), str(out)])  # the temporary file is gone
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_sigkill_mid_write_leaves_no_output(tmp_path: Path, suffix: str) -> None:
+    """The keys come through a FIFO: the command places and writes the first 8 MiB block, then
+    waits for more input; it is killed there, in the middle of writing its output."""
+    fifo = tmp_path / "keys.txt"
+    os.mkfifo(fifo)
+    out = tmp_path / f"placed{suffix}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shardwise", "place", "--algo", PLUGIN, "--nodes", "a,b",
+         "--keys", str(fifo), "--chunk-size", "100000", "--out", str(out)],
+        env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    data = "".join(f"k{i}\n" for i in range(1_200_000)).encode()  # more than one 8 MiB block
+
+    def feed() -> None:
+        with contextlib.suppress(OSError), open(fifo, "wb") as pipe:
+            pipe.write(data)
+            done.wait(60)  # keep the FIFO open: no end of input
+
+    done = threading.Event()
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any("placed" in p.name and p.stat().st_size > 0 for p in tmp_path.iterdir()):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "no output was written"
+            time.sleep(0.01)
+        proc.kill()
+        proc.wait(10)
+    finally:
+        done.set()
+        proc.kill()
+        feeder.join(10)
+    assert not out.exists()

@@ -9,14 +9,16 @@ from pathlib import Path
 import pytest
 from redis_support import RedisServer
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+PYPI_DESCRIPTION = ROOT / "docs" / "pypi.md"
 
 
-def snippets() -> dict[str, str]:
+def snippets(path: Path = README) -> dict[str, str]:
     """Python blocks by the heading they stand under."""
     found: dict[str, str] = {}
     heading = ""
-    for block in re.split(r"^(#+ .*)$", README.read_text(encoding="utf-8"), flags=re.M):
+    for block in re.split(r"^(#+ .*)$", path.read_text(encoding="utf-8"), flags=re.M):
         if block.startswith("#"):
             heading = block.lstrip("# ").strip()
             continue
@@ -40,10 +42,19 @@ RUNNABLE = [
 
 @pytest.mark.parametrize("heading", RUNNABLE)
 def test_snippet_runs(heading: str) -> None:
+    exec(compile(snippets()[heading], f"README:{heading}", "exec"), {})
+
+
+def test_movement_comment_matches_the_weighted_example() -> None:
     namespace: dict[str, object] = {}
-    if heading == "Migrating from uhashring or libketama":
-        exec("import shardwise", namespace)
-    exec(compile(snippets()[heading], f"README:{heading}", "exec"), namespace)
+    exec(compile(snippets()["Placing keys"], "README:Placing keys", "exec"), namespace)
+    fraction = namespace["plan"].fraction  # type: ignore[attr-defined]
+    assert abs(fraction - 0.2) < 0.03, fraction  # the new node's weight share, 1 of 5
+
+
+def test_pypi_description_snippet_runs() -> None:
+    (code,) = snippets(PYPI_DESCRIPTION).values()
+    exec(compile(code, "pypi.md", "exec"), {})
 
 
 def test_lock_snippet_runs_against_redis(redis_factory: Callable[..., RedisServer]) -> None:

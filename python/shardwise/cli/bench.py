@@ -18,6 +18,7 @@ import numpy as np
 
 from shardwise.cli import algorithms
 from shardwise.cli._common import CliError, HelpFormatter, UsageError, format_table, positive_int
+from shardwise.cli.outfiles import atomic_output
 
 EPILOG = """\
 examples:
@@ -301,7 +302,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         body = "\n".join([f"# {header}", "", text, "", *(f"- skipped: {n}" for n in dict.fromkeys(notes))])
         try:
-            args.out.write_text(body + "\n", encoding="utf-8")
+            with atomic_output(args.out) as path:
+                path.write_text(body + "\n", encoding="utf-8")
         except OSError as exc:
             raise CliError(f"cannot write {str(args.out)!r}: {exc.strerror or exc}") from None
     return 0

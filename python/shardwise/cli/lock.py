@@ -6,10 +6,13 @@ import argparse
 import contextlib
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -33,14 +36,19 @@ examples:
 The lock (shardwise.RedisLock) is taken with SET NX + a fencing counter, renewed every ttl/3 while
 the command runs, and released when it ends. The command gets SHARDWISE_LOCK_NAME and
 SHARDWISE_FENCING_TOKEN in its environment (the token grows with every acquisition: pass it to
-storage that can refuse stale writers). If the lock is lost (key deleted or expired, Redis gone
-past the TTL) the command is sent SIGTERM, then SIGKILL after --grace seconds.
+storage that can refuse stale writers). The command runs in its own process group under a
+supervisor process; signals go to its whole process tree. If the lock is lost (key deleted or
+expired, Redis gone past the TTL), or shardwise lock gets SIGTERM/SIGHUP, every process of the
+command gets that signal, then SIGKILL after --grace seconds; if shardwise lock is killed, the
+supervisor kills the tree at once. What the command leaves running when it exits is stopped the
+same way. The lock is released only once no process of the command is left.
 
 exit status: the command's own; 3 if the lock could not be acquired in time; 4 if it was lost;
 1 for other errors (Redis unreachable...); 2 for bad options; 127 if the command is not found."""
 
 ENV_NAME = "SHARDWISE_LOCK_NAME"
 ENV_TOKEN = "SHARDWISE_FENCING_TOKEN"
+SUPERVISOR = Path(__file__).with_name("_supervisor.py")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -74,7 +82,7 @@ def add_parser(subparsers: Any) -> None:
         type=non_negative_float,
         default=5.0,
         metavar="SECONDS",
-        help="after a lost lock, time between SIGTERM and SIGKILL (default: 5)",
+        help="after a lost lock or SIGTERM, time between SIGTERM and SIGKILL (default: 5)",
     )
     parser.add_argument(
         "--prefix",
@@ -117,19 +125,106 @@ def _say(message: str) -> None:
     print(f"shardwise lock: {message}", file=sys.stderr, flush=True)
 
 
-def _stop(child: subprocess.Popen[bytes], grace: float) -> None:
-    if child.poll() is not None:
-        return
-    child.terminate()
-    try:
-        child.wait(grace)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
 def _status(code: int) -> int:
     return 128 - code if code < 0 else code
+
+
+def _foreground_terminal() -> int | None:
+    """The controlling terminal when this process's group is in its foreground, else None."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return None
+    try:
+        if os.tcgetpgrp(fd) == os.getpgrp():
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def _take_back_terminal(fd: int) -> None:
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, os.getpgrp())
+    finally:
+        signal.signal(signal.SIGTTOU, previous)
+        os.close(fd)
+
+
+class Supervised:
+    """COMMAND run by the supervisor process (``_supervisor.py``), which keeps the command's whole
+    process tree below it and kills it when asked, when the command exits, or when this process dies."""
+
+    def __init__(self, command: list[str], env: dict[str, str], grace: float) -> None:
+        self.terminal = _foreground_terminal()
+        control_read, self._control = os.pipe()
+        self._report, report_write = os.pipe()
+        argv = [sys.executable, "-I", "-S", str(SUPERVISOR), "--control", str(control_read)]
+        argv += ["--report", str(report_write), "--grace", repr(grace)]
+        argv += ["--terminal"] if self.terminal is not None else []
+        try:
+            self.process = subprocess.Popen(
+                [*argv, "--", *command], env=env, pass_fds=(control_read, report_write)
+            )
+        except OSError:
+            for fd in (self._control, self._report, self.terminal):
+                if fd is not None:
+                    os.close(fd)
+            raise
+        finally:
+            os.close(control_read)
+            os.close(report_write)
+        self.pid: int | None = None
+        self._buffer = b""
+
+    def send(self, signum: int) -> None:
+        """Signal the command's tree (anything but SIGINT is followed by SIGKILL after the grace)."""
+        if self._control >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._control, bytes([signum]))
+
+    def message(self, timeout: float) -> str | None:
+        """The supervisor's next line, "" if none came within ``timeout``, None once it is gone."""
+        while b"\n" not in self._buffer:
+            with contextlib.suppress(InterruptedError):
+                if not select.select([self._report], [], [], timeout)[0]:
+                    return ""
+            data = os.read(self._report, 4096)
+            if not data:
+                return None
+            self._buffer += data
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode()
+
+    def close(self) -> None:
+        """Close the control pipe (the supervisor then kills whatever is left) and wait for it."""
+        control, self._control = self._control, -1  # send() never writes to a reused descriptor
+        os.close(control)
+        os.close(self._report)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            _say("warning: the command's supervisor did not exit within 30 s")
+        if self.terminal is not None:
+            _take_back_terminal(self.terminal)
+
+    def kill_group_after_supervisor_died(self) -> bool:
+        """Last resort: SIGKILL the command's process group; True once it is empty."""
+        if self.pid is None:
+            return True
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                return True
+            except OSError:
+                return False
+            time.sleep(0.05)
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     blocking = args.timeout != 0
     try:
-        acquired = lock.acquire(blocking=blocking, timeout=args.timeout if blocking else None)
+        acquired = lock.acquire(blocking=blocking, blocking_timeout=args.timeout if blocking else None)
     except LockError as exc:
         raise CliError(f"cannot take lock {args.name!r}: {exc}") from None
     if not acquired:
@@ -168,30 +263,13 @@ def run(args: argparse.Namespace) -> int:
         _say(f"acquired {args.name!r} (fencing token {lock.fencing_token})")
 
     env = dict(os.environ, **{ENV_NAME: args.name, ENV_TOKEN: str(lock.fencing_token)})
-    try:
-        child = subprocess.Popen(command, env=env)
-    except OSError as exc:
-        _release_quietly(lock)
-        code = 127 if isinstance(exc, FileNotFoundError) else 126
-        raise CliError(f"cannot run {command[0]!r}: {exc.strerror or exc}", code) from None
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        while child.poll() is None:
-            if lost.wait(0.05) or lock.lost:
-                _stop(child, args.grace)
-                raise CliError(
-                    f"lost lock {args.name!r} while the command ran ({_reason(lock)}); command stopped",
-                    EXIT_LOCK_LOST,
-                )
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    status = _status(child.returncode)
+    returncode = _supervise(command, env, args.grace, lock, lost)
+    if returncode is None:
+        raise CliError(
+            f"lost lock {args.name!r} while the command ran ({_reason(lock)}); command stopped",
+            EXIT_LOCK_LOST,
+        )
+    status = _status(returncode)
     try:
         lock.release()
     except LockLostError:
@@ -204,6 +282,48 @@ def run(args: argparse.Namespace) -> int:
     if args.verbose:
         _say(f"released {args.name!r}; command exited with {status}")
     return status
+
+
+def _supervise(
+    command: list[str], env: dict[str, str], grace: float, lock: Any, lost: threading.Event
+) -> int | None:
+    """Run COMMAND to the end of its whole process tree; its return code, or None if the lock was
+    lost (the tree was then stopped). Returns only once no process of the command is left."""
+    try:
+        supervised = Supervised(command, env, grace)
+    except OSError as exc:
+        _release_quietly(lock)
+        raise CliError(f"cannot start the command's supervisor: {exc.strerror or exc}") from None
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        supervised.send(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    stopping = False
+    try:
+        while True:
+            if not stopping and (lost.is_set() or lock.lost):
+                stopping = True
+                supervised.send(signal.SIGTERM)
+            line = supervised.message(0.05)
+            if line is None:
+                break
+            kind, _, rest = line.partition(" ")
+            if kind == "started":
+                supervised.pid = int(rest)
+            elif kind == "failed":
+                code, _, reason = rest.partition(" ")
+                _release_quietly(lock)
+                raise CliError(f"cannot run {command[0]!r}: {reason}", int(code))
+            elif kind == "exited":
+                return None if stopping else int(rest)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        supervised.close()
+    if supervised.kill_group_after_supervisor_died():
+        _release_quietly(lock)
+    raise CliError("the command's supervisor process died unexpectedly; command killed")
 
 
 def _reason(lock: Any) -> str:

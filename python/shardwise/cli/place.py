@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,16 @@ import numpy as np
 
 from shardwise.cli import algorithms
 from shardwise.cli._common import CliError, HelpFormatter, UsageError, format_table, parse_nodes, positive_int
-from shardwise.cli.keyfiles import FORMATS, KeyChunk, detect_format, need_pyarrow, parquet_rows, read_keys
+from shardwise.cli.keyfiles import (
+    FORMATS,
+    KeyChunk,
+    check_readable,
+    detect_format,
+    need_pyarrow,
+    parquet_rows,
+    read_keys,
+)
+from shardwise.cli.outfiles import atomic_output, node_file, refuse_inputs
 from shardwise.cli.progress import Progress
 
 EPILOG = """\
@@ -88,7 +98,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 class Writer:
-    """Writes (key, node) rows as CSV or Parquet, one chunk at a time."""
+    """Writes (key, node) rows as CSV or Parquet to ``target`` (a path, or '-' for stdout), one
+    chunk at a time."""
 
     def __init__(self, target: str, fmt: str, nodes: tuple[str, ...]) -> None:
         self.target = target
@@ -107,10 +118,6 @@ class Writer:
                 self._arrow = pyarrow
             except ImportError:
                 self._arrow = None
-        if target != "-":
-            parent = Path(target).parent
-            if not parent.is_dir():
-                raise CliError(f"cannot write {target!r}: directory {str(parent)!r} does not exist")
 
     def write(self, chunk: KeyChunk, idx: Any) -> None:
         if self._arrow is not None and self.target != "-":
@@ -158,9 +165,7 @@ class Writer:
 
         if self._handle is None:
             self._handle = (
-                sys.stdout
-                if self.target == "-"
-                else open(self.target, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
+                sys.stdout if self.target == "-" else open(self.target, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
             )
             self._csv = csv.writer(self._handle, lineterminator="\n")
             self._csv.writerow(["key", "node"])
@@ -229,6 +234,9 @@ def run(args: argparse.Namespace) -> int:
     out_fmt = _out_format(args.out, args.out_format)
     if args.out_format == "parquet" and args.out == "-":
         raise UsageError("--out -: Parquet cannot be written to stdout")
+    check_readable(args.keys)
+    if args.out != "-":
+        refuse_inputs("--out", [Path(args.out)], [("key file", args.keys), *node_file(args.nodes)])
     if args.vnodes is not None and args.vnodes < 1:
         raise UsageError("--vnodes must be >= 1")
     placement = algorithms.build(cls, nodes, args.vnodes)
@@ -243,29 +251,30 @@ def run(args: argparse.Namespace) -> int:
         args.keys, fmt, args.column, args.key_type, header=not args.no_header, chunk_rows=args.chunk_size
     )
     counts = np.zeros(len(order), dtype=np.int64)
-    writer = Writer(args.out, out_fmt, order)
     if fmt == "text":
         total, unit, by_bytes = args.keys.stat().st_size, "B", True
     else:
         total, unit, by_bytes = (parquet_rows(args.keys) if fmt == "parquet" else None), " keys", False
-    try:
-        with Progress(total, "placing", enabled=args.progress, unit=unit) as bar:
-            for chunk in chunks:
-                if chunk.count == 0:
-                    continue
-                try:
-                    idx = np.asarray(placement.place(chunk.keys))
-                except (TypeError, ValueError, OverflowError) as exc:
-                    raise CliError(f"{args.keys}: {exc}") from None
-                counts += np.bincount(idx, minlength=len(order))
-                writer.write(chunk, idx)
-                bar.advance(chunk.size if by_bytes else chunk.count)
-    finally:
-        writer.close()
-    if counts.sum() == 0:
-        if args.out != "-":
-            Path(args.out).unlink(missing_ok=True)
-        raise CliError(f"key file {str(args.keys)!r} holds no keys")
+    with contextlib.ExitStack() as stack:
+        # A file is written under a temporary name and renamed at the end (never half-written).
+        target = args.out if args.out == "-" else str(stack.enter_context(atomic_output(Path(args.out))))
+        writer = Writer(target, out_fmt, order)
+        try:
+            with Progress(total, "placing", enabled=args.progress, unit=unit) as bar:
+                for chunk in chunks:
+                    if chunk.count == 0:
+                        continue
+                    try:
+                        idx = np.asarray(placement.place(chunk.keys))
+                    except (TypeError, ValueError, OverflowError) as exc:
+                        raise CliError(f"{args.keys}: {exc}") from None
+                    counts += np.bincount(idx, minlength=len(order))
+                    writer.write(chunk, idx)
+                    bar.advance(chunk.size if by_bytes else chunk.count)
+        finally:
+            writer.close()
+        if counts.sum() == 0:
+            raise CliError(f"key file {str(args.keys)!r} holds no keys")
     summary_stream = sys.stderr if args.out == "-" else sys.stdout
     weights = dict(zip(nodes.names, nodes.weights, strict=True))
     print(load_summary(order, weights, counts), file=summary_stream)

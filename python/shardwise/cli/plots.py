@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shardwise.cli._common import CliError
+from shardwise.cli.outfiles import atomic_output
 
 if TYPE_CHECKING:
     from shardwise.cli.simulate import Result
@@ -29,13 +30,17 @@ def check_available() -> None:
     _pyplot()
 
 
+NAMES = ("load.png", "movement.png", "throughput.png")
+
+
 def write_all(out: Path, results: list[Result], setup: str) -> list[str]:
     """Write load.png, movement.png and throughput.png into ``out``; return the file names."""
     plt = _pyplot()
     written = []
-    for name, draw in (("load.png", _load), ("movement.png", _movement), ("throughput.png", _throughput)):
+    for name, draw in zip(NAMES, (_load, _movement, _throughput), strict=True):
         fig = draw(plt, results, setup)
-        fig.savefig(out / name, dpi=110)
+        with atomic_output(out / name) as path:
+            fig.savefig(path, dpi=110, format="png")
         plt.close(fig)
         written.append(name)
     return written

@@ -23,7 +23,9 @@ from shardwise.cli._common import (
     positive_int,
 )
 from shardwise.cli.algorithms import Placement
-from shardwise.cli.keyfiles import FORMATS, detect_format, read_all_keys
+from shardwise.cli.keyfiles import FORMATS, check_readable, detect_format, read_all_keys
+from shardwise.cli.outfiles import atomic_output, node_file, refuse_inputs
+from shardwise.cli.plots import NAMES as PLOT_NAMES
 from shardwise.cli.progress import Progress
 
 EPILOG = """\
@@ -280,6 +282,7 @@ def simulate_one(
     )
 
 
+SUMMARIES = ("summary.md", "summary.csv")
 HEADERS = [
     "algorithm",
     "max/mean",
@@ -377,6 +380,12 @@ def run(args: argparse.Namespace) -> int:
         from shardwise.cli import plots as plotting
 
         plotting.check_available()  # fail before the work, not after it
+    inputs = node_file(args.nodes)
+    if args.key_file is not None:
+        check_readable(args.key_file)
+        inputs.append(("key file", args.key_file))
+    written = SUMMARIES if args.no_plots else (*PLOT_NAMES, *SUMMARIES)
+    refuse_inputs("--out", [args.out / name for name in written], inputs)
     nodes = parse_nodes(args.nodes, args.weights, allow_count=True)
     if args.key_file is not None:
         fmt = detect_format(args.key_file, args.format)
@@ -423,8 +432,10 @@ def run(args: argparse.Namespace) -> int:
             from shardwise.cli import plots as plotting
 
             plots = plotting.write_all(out, results, setup)
-        write_csv(out / "summary.csv", results)
-        write_markdown(out / "summary.md", results, setup, plots)
+        with atomic_output(out / "summary.csv") as path:
+            write_csv(path, results)
+        with atomic_output(out / "summary.md") as path:
+            write_markdown(path, results, setup, plots)
     except OSError as exc:
         raise CliError(f"cannot write to {str(out)!r}: {exc.strerror or exc}") from None
     print(f"wrote {', '.join([*plots, 'summary.md', 'summary.csv'])} to {out}")
