@@ -128,9 +128,9 @@ def dataset_dir(tmp_path: Path) -> Path:
     ("source", "target", "message"),
     [
         ("lake/sub/p.parquet", "lake/sub/p.parquet", "is the input"),
-        ("lake", "lake/split", "is inside the input"),
-        ("lake/sub", "lake/sub/../sub/deeper", "is inside the input"),
-        ("link", "lake/out", "is inside the input"),
+        ("lake", "lake/split", "or inside it"),
+        ("lake/sub", "lake/sub/../sub/deeper", "or inside it"),
+        ("link", "lake/out", "or inside it"),
     ],
     ids=["same-file", "inside", "inside-via-dots", "inside-via-symlink"],
 )

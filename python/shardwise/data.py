@@ -27,7 +27,9 @@ from urllib.parse import quote
 
 import numpy as np
 
+from shardwise._compressed import open_binary, refuse_compressed_parquet
 from shardwise._key_inputs import DROP_NULLS
+from shardwise.cli.outfiles import same_or_inside
 from shardwise.placement._protocol import Placement
 
 __all__ = ["PartitionSummary", "check_separate", "partition_by_owner"]
@@ -53,34 +55,37 @@ class PartitionSummary:
         return sum(self.rows.values())
 
 
-def _resolved(path: str | os.PathLike[str]) -> Path:
-    return Path(os.path.realpath(os.fspath(path)))
-
-
 def check_separate(sources: Sequence[str | os.PathLike[str]], target: str | os.PathLike[str]) -> None:
-    """Refuse an output that is an input, lies inside one, or contains one (symlinks resolved)."""
-    out = _resolved(target)
+    """Refuse an output that is an input, lies inside one, or contains one (symlinks and hard links
+    resolved)."""
+    out = Path(target)
     for source in sources:
-        src = _resolved(source)
-        if out == src:
-            raise ValueError(f"output {os.fspath(target)!r} is the input {os.fspath(source)!r}")
-        if out.is_relative_to(src):
-            raise ValueError(f"output {os.fspath(target)!r} is inside the input {os.fspath(source)!r}")
-        if src.is_relative_to(out):
-            raise ValueError(f"input {os.fspath(source)!r} is inside the output {os.fspath(target)!r}")
+        src = Path(source)
+        if same_or_inside(out, src):
+            raise ValueError(f"output {os.fspath(out)!r} is the input {os.fspath(src)!r} or inside it")
+        if same_or_inside(src, out):
+            raise ValueError(f"input {os.fspath(src)!r} is inside the output {os.fspath(out)!r}")
 
 
-def _format(paths: list[Path], explicit: str | None) -> str:
+def _files(paths: list[Path]) -> list[Path]:
+    """The data files of files and directories (hidden and ``_`` files skipped, as pyarrow does)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith((".", "_")))
+        else:
+            found.append(path)
+    return found
+
+
+def _format(files: list[Path], explicit: str | None) -> str:
     if explicit:
         if explicit not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {explicit!r}")
         return explicit
-    names = [p.name.lower() for p in paths if p.is_file()]
-    if not names:
-        for p in paths:
-            names += [
-                f.name.lower() for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_"))
-            ]
+    names = [f.name.lower() for f in files]
+    for suffix in (".gz", ".bz2", ".xz", ".zst"):
+        names = [n.removesuffix(suffix) for n in names]
     if names and all(n.endswith((".parquet", ".pq")) for n in names):
         return "parquet"
     if names and all(n.endswith((".csv", ".tsv")) for n in names):
@@ -88,23 +93,42 @@ def _format(paths: list[Path], explicit: str | None) -> str:
     raise ValueError("cannot tell the input format from the file names; pass format='parquet' or 'csv'")
 
 
-def _dataset(paths: list[Path], fmt: str, key: str, key_type: str) -> Any:
-    import pyarrow as pa
+def _parquet(files: list[Path], batch_size: int) -> tuple[Any, Iterator[Any]]:
     import pyarrow.dataset as ds
 
-    sources = [os.fspath(p) for p in paths]
-    source: Any = sources[0] if len(sources) == 1 else sources
-    if fmt == "parquet":
-        return ds.dataset(source, format="parquet")
+    for f in files:
+        refuse_compressed_parquet(f)
+    dataset = ds.dataset([os.fspath(f) for f in files], format="parquet")
+    return dataset.schema, dataset.to_batches(batch_size=batch_size, batch_readahead=1, fragment_readahead=1)
+
+
+def _csv(files: list[Path], key: str, key_type: str, batch_size: int) -> tuple[Any, Iterator[Any]]:
+    """CSV files one after the other (decompressed if they are), the key column as str or int."""
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    kind = pa.int64() if key_type == "int" else pa.string()
-    tsv = all(p.suffix.lower() == ".tsv" for p in paths if p.is_file())
-    csv_format = ds.CsvFileFormat(
-        parse_options=pacsv.ParseOptions(delimiter="\t" if tsv else ","),
-        convert_options=pacsv.ConvertOptions(column_types={key: kind}, strings_can_be_null=False),
-    )
-    return ds.dataset(source, format=csv_format)
+    def reader(path: Path) -> Any:
+        tsv = ".tsv" in [s.lower() for s in path.suffixes]
+        return pacsv.open_csv(
+            open_binary(path),
+            read_options=pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 64)),
+            parse_options=pacsv.ParseOptions(delimiter="\t" if tsv else ","),
+            convert_options=pacsv.ConvertOptions(
+                column_types={key: pa.int64() if key_type == "int" else pa.string()},
+                strings_can_be_null=False,
+            ),
+        )
+
+    first = reader(files[0])
+
+    def batches() -> Iterator[Any]:
+        for i, path in enumerate(files):
+            current = first if i == 0 else reader(path)
+            if not current.schema.equals(first.schema):
+                raise ValueError(f"{os.fspath(path)!r} has other columns than {os.fspath(files[0])!r}")
+            yield from current
+
+    return first.schema, batches()
 
 
 class _NodeFiles:
@@ -216,7 +240,8 @@ def partition_by_owner(
     one hive-style Parquet dataset per node of ``placement`` under ``target``, by the owner of
     each row's ``key``.
 
-    ``format``: ``"parquet"`` or ``"csv"`` (default: from the file names). ``key_type``: CSV keys
+    ``format``: ``"parquet"`` or ``"csv"`` (default: from the file names; CSV files may be gzip,
+    bzip2, xz or zstd compressed). ``key_type``: CSV keys
     are read as strings (``"str"``, default) or integers (``"int"``, hashed as 8 bytes); Parquet
     columns keep their type. ``column``: the partition column name. ``overwrite``: replace an
     existing ``target`` (else it is refused). ``progress(rows)`` is called after each batch.
@@ -238,8 +263,14 @@ def partition_by_owner(
         raise FileExistsError(f"output {os.fspath(out)!r} exists; remove it or pass overwrite=True")
     if key_type not in ("str", "int"):
         raise ValueError(f"key_type must be 'str' or 'int', not {key_type!r}")
-    dataset = _dataset(paths, _format(paths, format), key, key_type)
-    names = list(dataset.schema.names)
+    files = _files(paths)
+    if not files:
+        raise ValueError(f"no data files in {', '.join(repr(os.fspath(p)) for p in paths)}")
+    fmt = _format(files, format)
+    schema, batches = (
+        _parquet(files, batch_size) if fmt == "parquet" else _csv(files, key, key_type, batch_size)
+    )
+    names = list(schema.names)
     if key not in names:
         shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
         raise KeyError(f"no key column {key!r} in {os.fspath(paths[0])!r} (columns: {shown})")
@@ -249,18 +280,17 @@ def partition_by_owner(
     partial = out.parent / f".{out.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
     partial.mkdir()
     try:
-        files = _NodeFiles(partial, dataset.schema, nodes, column, MAX_OPEN_FILES)
-        batches = dataset.to_batches(batch_size=batch_size, batch_readahead=1, fragment_readahead=1)
+        writers = _NodeFiles(partial, schema, nodes, column, MAX_OPEN_FILES)
         try:
-            counts = _split(_reporting(batches, progress), placement, key, files)
+            counts = _split(_reporting(batches, progress), placement, key, writers)
         finally:
-            files.close()
+            writers.close()
         _publish(partial, out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    directories = {n: out / files.directory(i).name for i, n in enumerate(nodes) if counts[i]}
-    return PartitionSummary(out, dict(zip(nodes, counts, strict=True)), directories, files.files)
+    directories = {n: out / writers.directory(i).name for i, n in enumerate(nodes) if counts[i]}
+    return PartitionSummary(out, dict(zip(nodes, counts, strict=True)), directories, writers.files)
 
 
 def _reporting(batches: Iterator[Any], progress: Callable[[int], None] | None) -> Iterator[Any]:
