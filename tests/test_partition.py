@@ -216,3 +216,30 @@ def test_a_killed_run_leaves_nothing_under_the_final_name(tmp_path: Path) -> Non
         child.wait()
     assert not (tmp_path / "out").exists()
     assert any(p.name.startswith(".out.partial-") for p in tmp_path.iterdir())  # hidden, not final
+
+
+def test_a_hard_link_to_the_input_is_refused(tmp_path: Path) -> None:
+    pq.write_table(table(20), tmp_path / "in.parquet")
+    os.link(tmp_path / "in.parquet", tmp_path / "alias.parquet")
+    with pytest.raises(ValueError, match="is the input"):
+        data.partition_by_owner(
+            tmp_path / "in.parquet",
+            tmp_path / "alias.parquet",
+            shardwise.HashRing(NODES),
+            "user",
+            overwrite=True,
+        )
+    assert pq.read_table(tmp_path / "alias.parquet").num_rows == 20
+
+
+def test_compressed_csv_inputs(tmp_path: Path) -> None:
+    import gzip
+
+    import pyarrow.csv as pacsv
+
+    source = table(900).drop_columns(["note"])
+    pacsv.write_csv(source, tmp_path / "plain.csv")
+    (tmp_path / "in.csv.gz").write_bytes(gzip.compress((tmp_path / "plain.csv").read_bytes()))
+    ring = shardwise.HashRing(NODES)
+    data.partition_by_owner(tmp_path / "in.csv.gz", tmp_path / "out", ring, "user")
+    check_rows(read_back(tmp_path / "out"), source, ring)
