@@ -94,12 +94,27 @@ def _format(files: list[Path], explicit: str | None) -> str:
 
 
 def _parquet(files: list[Path], batch_size: int) -> tuple[Any, Iterator[Any]]:
-    import pyarrow.dataset as ds
+    """Parquet files one after the other, read a page at a time: without pre-buffering (which holds
+    whole row groups, hundreds of MB for large ones) memory stays near one batch."""
+    import pyarrow.parquet as pq
 
     for f in files:
         refuse_compressed_parquet(f)
-    dataset = ds.dataset([os.fspath(f) for f in files], format="parquet")
-    return dataset.schema, dataset.to_batches(batch_size=batch_size, batch_readahead=1, fragment_readahead=1)
+
+    def reader(path: Path) -> Any:
+        return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+
+    first = reader(files[0])
+    schema = first.schema_arrow
+
+    def batches() -> Iterator[Any]:
+        for i, path in enumerate(files):
+            current = first if i == 0 else reader(path)
+            if not current.schema_arrow.equals(schema):
+                raise ValueError(f"{os.fspath(path)!r} has other columns than {os.fspath(files[0])!r}")
+            yield from current.iter_batches(batch_size=batch_size)
+
+    return schema, batches()
 
 
 def _csv(files: list[Path], key: str, key_type: str, batch_size: int) -> tuple[Any, Iterator[Any]]:
