@@ -29,6 +29,23 @@ def placed(path: Path) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows[1:]]
 
 
+def place_ring(tmp_path: Path, keys: Path, *extra: str) -> list[tuple[str, str]]:
+    """``shardwise place --algo ring`` of ``keys`` to a CSV file: its (key, node) rows."""
+    out = tmp_path / "o.csv"
+    args = ["--nodes", NODES, "--keys", str(keys), *extra, "--out", str(out)]
+    result = run_cli("place", "--algo", "ring", *args)
+    assert result.returncode == 0, result.stderr
+    return placed(out)
+
+
+def simulate(tmp_path: Path, keys: Path, *extra: str) -> str:
+    """``shardwise simulate --key-file keys`` without plots: its stdout."""
+    args = ["--key-file", str(keys), *extra, "--no-plots", "--out", str(tmp_path / "r")]
+    result = run_cli("simulate", "--nodes", "5", *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def library(keys: list[Any]) -> list[tuple[str, str]]:
     ring = shardwise.HashRing(NODES.split(","))
     return [(str(k), ring.nodes[i]) for k, i in zip(keys, ring.place(keys).tolist(), strict=True)]
@@ -49,21 +66,7 @@ def test_parquet_columns_reach_place_as_arrow_arrays(tmp_path: Path, column: Any
     assert all(isinstance(c.keys, pa.Array) for c in chunks)  # not numpy object arrays
     everything = keyfiles.read_all_keys(tmp_path / "k.parquet", "parquet", "user", "str", limit=2500)
     assert isinstance(everything, pa.ChunkedArray) and len(everything) == 2500
-    result = run_cli(
-        "place",
-        "--algo",
-        "ring",
-        "--nodes",
-        NODES,
-        "--keys",
-        str(tmp_path / "k.parquet"),
-        "--column",
-        "user",
-        "--out",
-        str(tmp_path / "o.csv"),
-    )
-    assert result.returncode == 0, result.stderr
-    assert placed(tmp_path / "o.csv") == library(KEYS)
+    assert place_ring(tmp_path, tmp_path / "k.parquet", "--column", "user") == library(KEYS)
 
 
 def test_csv_column_reaches_place_as_arrow(tmp_path: Path) -> None:
@@ -87,20 +90,8 @@ def test_fixed_size_binary_parquet_keys(tmp_path: Path) -> None:
 
 def test_simulate_reads_a_dictionary_column(tmp_path: Path) -> None:
     pq.write_table(pa.table({"user": pa.array(KEYS).dictionary_encode()}), tmp_path / "k.parquet")
-    result = run_cli(
-        "simulate",
-        "--nodes",
-        "5",
-        "--algorithms",
-        "ring,maglev,cli_plugin:ModPlacement",
-        "--key-file",
-        str(tmp_path / "k.parquet"),
-        "--no-plots",
-        "--out",
-        str(tmp_path / "r"),
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"{len(KEYS):,} keys from" in result.stdout
+    stdout = simulate(tmp_path, tmp_path / "k.parquet", "--algorithms", "ring,maglev,cli_plugin:ModPlacement")
+    assert f"{len(KEYS):,} keys from" in stdout
 
 
 # ----- compressed key files ----------------------------------------------------------------------
@@ -122,11 +113,7 @@ COMPRESSORS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress,
 def test_compressed_text_key_files_are_decompressed(tmp_path: Path, suffix: str) -> None:
     keys = tmp_path / f"keys.txt{suffix}"
     keys.write_bytes(COMPRESSORS[suffix](TEXT))
-    result = run_cli(
-        "place", "--algo", "ring", "--nodes", NODES, "--keys", str(keys), "--out", str(tmp_path / "o.csv")
-    )
-    assert result.returncode == 0, result.stderr
-    assert placed(tmp_path / "o.csv") == library(KEYS)
+    assert place_ring(tmp_path, keys) == library(KEYS)
 
 
 @pytest.mark.parametrize("suffix", [".gz", ".zst"])
@@ -135,46 +122,14 @@ def test_compressed_csv_key_files_are_decompressed(tmp_path: Path, suffix: str) 
     pacsv.write_csv(pa.table({"n": range(len(KEYS)), "user": KEYS}), plain)
     keys = tmp_path / f"keys.csv{suffix}"
     keys.write_bytes(COMPRESSORS[suffix](plain.read_bytes()))
-    result = run_cli(
-        "place",
-        "--algo",
-        "ring",
-        "--nodes",
-        NODES,
-        "--keys",
-        str(keys),
-        "--column",
-        "user",
-        "--out",
-        str(tmp_path / "o.csv"),
-    )
-    assert result.returncode == 0, result.stderr
-    assert placed(tmp_path / "o.csv") == library(KEYS)
-    result = run_cli(
-        "simulate",
-        "--nodes",
-        "3",
-        "--algorithms",
-        "jump",
-        "--key-file",
-        str(keys),
-        "--column",
-        "user",
-        "--no-plots",
-        "--out",
-        str(tmp_path / "r"),
-    )
-    assert result.returncode == 0 and f"{len(KEYS):,} keys from" in result.stdout, result.stderr
+    assert place_ring(tmp_path, keys, "--column", "user") == library(KEYS)
+    assert f"{len(KEYS):,} keys from" in simulate(tmp_path, keys, "--algorithms", "jump", "--column", "user")
 
 
 def test_a_compressed_file_is_recognised_by_its_bytes_not_its_name(tmp_path: Path) -> None:
     keys = tmp_path / "keys.txt"  # gzip data under a plain name: still decompressed
     keys.write_bytes(gzip.compress(TEXT))
-    result = run_cli(
-        "place", "--algo", "ring", "--nodes", NODES, "--keys", str(keys), "--out", str(tmp_path / "o.csv")
-    )
-    assert result.returncode == 0, result.stderr
-    assert placed(tmp_path / "o.csv") == library(KEYS)
+    assert place_ring(tmp_path, keys) == library(KEYS)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""Which pandas inputs the bulk functions take, and as what. Shared by the Rust bindings (which
-call :func:`pandas_keys`) and the pure twins, so both accept and refuse the same objects."""
+"""Which pandas inputs the bulk functions take, and as what, and which Arrow types hold keys. Shared
+by the Rust bindings (which call :func:`pandas_keys`), the pure twins and the command line, so all
+accept and refuse the same objects."""
 
 from __future__ import annotations
 
@@ -31,3 +32,24 @@ def pandas_keys(keys: Any) -> Any:
     import pandas as pd
 
     return pd.Series(keys.array, copy=False)
+
+
+def is_text_type(pa: Any, kind: Any) -> bool:
+    """Whether the pyarrow type ``kind`` is a string type (plain, large or view)."""
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
+
+
+def is_bytes_type(pa: Any, kind: Any) -> bool:
+    """Whether the pyarrow type ``kind`` is a binary type (plain, large, view or fixed size)."""
+    types = pa.types
+    return bool(
+        types.is_binary(kind)
+        or types.is_large_binary(kind)
+        or types.is_binary_view(kind)
+        or types.is_fixed_size_binary(kind)
+    )
+
+
+def is_key_type(pa: Any, kind: Any) -> bool:
+    """Whether a column of pyarrow type ``kind`` (not a dictionary) holds keys."""
+    return bool(pa.types.is_integer(kind) or is_text_type(pa, kind) or is_bytes_type(pa, kind))

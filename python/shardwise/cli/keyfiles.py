@@ -26,6 +26,7 @@ from shardwise._compressed import (
     refuse_compressed_parquet,
 )
 from shardwise._compressed import open_binary as _open_binary
+from shardwise._key_inputs import is_key_type
 from shardwise.cli._common import CliError, UsageError
 
 TEXT_BLOCK = 8 << 20
@@ -249,24 +250,10 @@ def _arrow_chunks(array: Any, name: str, path: Path, chunk_rows: int) -> Iterato
         raise CliError(
             f"{path}: column {name!r} has {array.null_count} empty (null) values; keys cannot be null"
         )
-    if not (pa.types.is_integer(kind) or is_text_type(pa, kind) or is_bytes_type(pa, kind)):
+    if not is_key_type(pa, kind):
         raise CliError(f"{path}: column {name!r} has type {kind}; keys must be strings, binary or integers")
     decoded = array.cast(kind) if kind != array.type else array
     yield KeyChunk(array, len(array), arrow=decoded)
-
-
-def is_text_type(pa: Any, kind: Any) -> bool:
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
-
-
-def is_bytes_type(pa: Any, kind: Any) -> bool:
-    types = pa.types
-    return bool(
-        types.is_binary(kind)
-        or types.is_large_binary(kind)
-        or types.is_binary_view(kind)
-        or types.is_fixed_size_binary(kind)
-    )
 
 
 def numpy_keys(keys: Any) -> Any:

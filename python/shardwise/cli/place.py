@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from shardwise._key_inputs import is_bytes_type
 from shardwise.cli import algorithms
 from shardwise.cli._common import CliError, HelpFormatter, UsageError, format_table, parse_nodes, positive_int
 from shardwise.cli.keyfiles import (
@@ -17,7 +18,6 @@ from shardwise.cli.keyfiles import (
     KeyChunk,
     check_readable,
     detect_format,
-    is_bytes_type,
     is_compressed,
     keys_for,
     need_pyarrow,

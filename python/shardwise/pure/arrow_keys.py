@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shardwise._key_inputs import DROP_NULLS
+from shardwise._key_inputs import DROP_NULLS, is_key_type
 
 KEY_TYPES = "strings, binary or integers (or a dictionary of them)"
 
@@ -66,20 +66,6 @@ def _storage(pa: Any, t: Any) -> Any:
     return t.storage_type if isinstance(t, pa.ExtensionType) else t
 
 
-def _is_key_type(pa: Any, t: Any) -> bool:
-    types = pa.types
-    return bool(
-        types.is_integer(t)
-        or types.is_string(t)
-        or types.is_large_string(t)
-        or types.is_string_view(t)
-        or types.is_binary(t)
-        or types.is_large_binary(t)
-        or types.is_binary_view(t)
-        or types.is_fixed_size_binary(t)
-    )
-
-
 def check_type(pa: Any, t: Any) -> None:
     """Refuse a column type that cannot hold keys, as the Rust side does."""
     t = _storage(pa, t)
@@ -87,9 +73,9 @@ def check_type(pa: Any, t: Any) -> None:
         values = _storage(pa, t.value_type)
         if pa.types.is_dictionary(values):
             raise TypeError(f"Arrow keys must be {KEY_TYPES}, not dictionary of dictionary")
-        if not _is_key_type(pa, values):
+        if not is_key_type(pa, values):
             raise TypeError(f"Arrow keys must be {KEY_TYPES}, not dictionary of {type_name(pa, values)}")
-    elif not _is_key_type(pa, t):
+    elif not is_key_type(pa, t):
         raise TypeError(f"Arrow keys must be {KEY_TYPES}, not {type_name(pa, t)}")
 
 
