@@ -336,3 +336,22 @@ def test_arrow_placement_runs_without_the_gil_on_several_threads(two_threads: No
     worker.join()
     assert ticks > 20, "the main thread hardly ran while place() was busy: the GIL was held"
     assert max(tasks_seen) >= baseline + 2, "place() never started worker threads"
+
+
+def test_pyarrow_is_not_needed_to_read_arrow_columns() -> None:
+    """polars exports the C stream itself: the Rust side reads it with pyarrow impossible to import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['pyarrow'] = None\n"
+        "import polars as pl, shardwise\n"
+        "ring = shardwise.HashRing(['a', 'b', 'c'])\n"
+        "keys = [f'k{i}' for i in range(1000)]\n"
+        "assert (ring.place(pl.Series(keys)) == ring.place(keys)).all()\n"
+        "assert (ring.place(pl.Series(keys, dtype=pl.Categorical)) == ring.place(keys)).all()\n"
+        "try:\n    import pyarrow\nexcept ImportError:\n    print('no pyarrow')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "no pyarrow"
