@@ -166,18 +166,8 @@ fn view_bytes<'a>(view: &'a [u8; 16], buffers: &[&'a [u8]]) -> &'a [u8] {
     &buffers[word(8) as usize][start..start + len]
 }
 
-/// Views ahead of the one being read whose out-of-line bytes are prefetched.
-const VIEWS_AHEAD: usize = 16;
-
-/// Where a view's bytes start (null for an inline key or a bad buffer number).
-#[inline(always)]
-fn view_target(view: &[u8; 16], buffers: &[&[u8]]) -> *const u8 {
-    let word = |at: usize| u32::from_ne_bytes([view[at], view[at + 1], view[at + 2], view[at + 3]]);
-    match buffers.get(word(8) as usize) {
-        Some(b) if word(0) > 12 => b.as_ptr().wrapping_add(word(12) as usize),
-        _ => std::ptr::null(),
-    }
-}
+/// How many views ahead of the one being read the views are prefetched.
+const VIEWS_AHEAD: usize = 64;
 
 impl<'a> Chunk<'a> {
     /// Keys in the chunk.
@@ -260,18 +250,12 @@ impl<'a> Chunk<'a> {
             }
             Chunk::Views { views, buffers } => {
                 for (j, v) in views[first..first + len].iter().enumerate() {
-                    // The views themselves well ahead, then the bytes of a nearer view (whose
-                    // view is in cache by now).
-                    prefetch(
-                        views
-                            .as_ptr()
-                            .wrapping_add(first + j + 4 * VIEWS_AHEAD)
-                            .cast(),
-                    );
-                    if let Some(next) = views.get(first + j + VIEWS_AHEAD) {
-                        prefetch(view_target(next, buffers));
-                    }
-                    f(j, view_bytes(v, buffers));
+                    // The views well ahead; then, as out-of-line bytes are usually laid out in
+                    // view order, the bytes ahead of this key's.
+                    prefetch(views.as_ptr().wrapping_add(first + j + VIEWS_AHEAD).cast());
+                    let key = view_bytes(v, buffers);
+                    prefetch(key.as_ptr().wrapping_add(AHEAD));
+                    f(j, key);
                 }
             }
             Chunk::Fixed { width, data, .. } => {
