@@ -13,6 +13,11 @@ versioned plain-data state.
 - :func:`place_blocks` — a dask Array of int32 owner indices, chunked like the keys.
 
 A :class:`~shardwise.BoundedLoadRing` applies its load bound per partition (per block).
+
+Threads: ``place()`` splits large blocks over every core of its process. With several worker
+processes (or threads) per machine, Dask already keeps the cores busy: give each worker one
+shardwise thread, ``client.run(shardwise.set_num_threads, 1)`` (or ``SHARDWISE_NUM_THREADS=1`` in the
+workers' environment), to avoid oversubscription.
 """
 
 from __future__ import annotations
