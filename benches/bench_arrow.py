@@ -101,3 +101,8 @@ def test_list_of_str(benchmark: Any) -> None:
 def test_to_numpy_route(benchmark: Any) -> None:
     column = LARGE.slice(0, FEW)
     run(benchmark, lambda: RING.place(column.to_numpy(zero_copy_only=False)), FEW, rounds=3)
+
+
+def test_numpy_fresh_int32_output_floor(benchmark: Any) -> None:
+    """What any fresh 10M-slot int32 result costs before a single key is read (page faults)."""
+    run(benchmark, lambda: np.empty(N, dtype=np.int32).fill(1), N)
