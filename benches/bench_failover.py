@@ -110,7 +110,7 @@ def test_monitor_background_checks_per_second(benchmark: Any) -> None:
     duration = 0.3 if SMOKE else 2.0
 
     def run() -> tuple[int, float]:
-        monitor = Monitor(interval=0.01, max_workers=4)
+        monitor = Monitor(interval=0.01)
         for i in range(nodes):
             monitor.add_node(f"n{i}", CallableCheck(lambda: True))
         cpu0 = time.process_time()

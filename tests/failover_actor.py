@@ -4,7 +4,8 @@ It monitors three Redis nodes, joins the leader election on the coordination ser
 leader, promotes replicas. Every executed promotion is appended to ``<prefix>:executed`` on the
 coordination server; every election to ``<prefix>:leaders``. Commands on stdin:
 ``act NEW TOKEN`` tries a promotion of NEW with the given (possibly stale) token and prints
-``ok`` or ``rejected <error class>``.
+``ok`` or ``rejected <error class>``; ``primary`` prints ``primary NAME PORT``: the group's primary
+and the port of its resource (client), as this process sees them.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def main() -> None:
                     print("ok", flush=True)
                 except FencingTokenError as error:
                     print(f"rejected FencingTokenError {error}", flush=True)
+            elif parts[:1] == ["primary"]:
+                port = group.resource.connection_pool.connection_kwargs["port"]
+                print(f"primary {group.primary} {port}", flush=True)
             elif parts[:1] == ["quit"]:
                 break
 

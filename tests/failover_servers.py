@@ -7,7 +7,9 @@ import random
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
+
+_Server = TypeVar("_Server", bound="TcpServer")
 
 
 class TcpServer:
@@ -18,7 +20,7 @@ class TcpServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> TcpServer:
+    def start(self: _Server) -> _Server:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
@@ -34,11 +36,14 @@ class TcpServer:
         while self._sock is sock:
             try:
                 conn, _ = sock.accept()
-                conn.close()
             except TimeoutError:
                 continue
             except OSError:
                 return
+            self._handle(conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        conn.close()
 
     def kill(self) -> None:
         sock, self._sock = self._sock, None
@@ -98,3 +103,37 @@ class HttpServer:
             server.server_close()
         if self._thread is not None:
             self._thread.join(2)
+
+
+class TrickleHttpServer(TcpServer):
+    """Answers every request with ``200 ok``, one byte at a time spread over ``duration`` seconds:
+    each read gets a byte quickly, the whole reply comes late."""
+
+    REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+    def __init__(self, duration: float) -> None:
+        super().__init__()
+        self.gap = duration / len(self.REPLY)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+    def _handle(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            request = b""
+            try:
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    request += chunk
+                for byte in self.REPLY:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(self.gap)
+            except OSError:  # the client gave up
+                return

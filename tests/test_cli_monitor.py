@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -63,6 +64,9 @@ def wait_for(lines: queue.Queue[str], needle: str, timeout: float) -> list[str]:
         if needle in line:
             return seen
     raise AssertionError(f"{needle!r} not seen within {timeout}s; got {seen}")
+
+
+ONE_NODE = '[nodes.a]\ntcp = "127.0.0.1:1"\n'
 
 
 def write_config(path: Path, port: int, extra: str = "") -> Path:
@@ -183,15 +187,80 @@ def test_check_lists_the_nodes(tmp_path: Path) -> None:
         '[nodes.a]\ntcp = "127.0.0.1:6379"\n'
         '[nodes.b]\nhttp = "http://127.0.0.1:8080/h"\nexpect = [200, 204]\n'
         '[nodes.c]\nredis = "redis://127.0.0.1:6380/0"\n'
+        '[nodes.d]\nredis = "redis://:s3cret@127.0.0.1:6381/2"\n'
     )
     result = run_cli("monitor", str(config), "--check")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "a: TcpCheck('127.0.0.1', 6379)",
         "b: HttpCheck('http://127.0.0.1:8080/h')",
-        result.stdout.splitlines()[2],
+        "c: RedisCheck('redis://127.0.0.1:6380/0')",
+        "d: RedisCheck('redis://:***@127.0.0.1:6381/2')",
     ]
-    assert result.stdout.splitlines()[2].startswith("c: ")
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ('[defaults]\nrise = 1.7\n[nodes.a]\ntcp = "127.0.0.1:1"\n', ["[defaults]", "rise", "integer"]),
+        ('[nodes.a]\ntcp = "127.0.0.1:1"\nfall = 2.5\n', ["[nodes.a]", "fall", "integer"]),
+        ('[nodes.a]\ntcp = "127.0.0.1:1"\ninterval = true\n', ["[nodes.a]", "interval", "number"]),
+        ('[defaults]\ntimeout = "1"\n[nodes.a]\ntcp = "127.0.0.1:1"\n', ["[defaults]", "timeout", "number"]),
+        (
+            f'{ONE_NODE}[nodes.b]\ntcp = "127.0.0.1:2"\n[groups.g]\nprimary = "a"\nbackups = ["b"]\n'
+            "failback_after = true\n",
+            ["[groups.g]", "failback_after"],
+        ),
+        ('[nodes.a]\nredis = "redis://127.0.0.1:99999/0"\n', ["[nodes.a]", "port"]),
+        ('[nodes.a]\nredis = "redis://127.0.0.1:6379/zero"\n', ["[nodes.a]", "database number"]),
+        ('[nodes.a]\nredis = "redis://:s3cret@127.0.0.1:99999/0"\n', ["[nodes.a]", "port", "***"]),
+        ('[nodes.a]\nhttp = "http://127.0.0.1:99999/h"\n', ["[nodes.a]", "port"]),
+        (
+            '[nodes.a]\ntcp = "127.0.0.1:1"\n[coordination]\nredis = "redis://127.0.0.1:6379/x"\n',
+            ["[coordination]", "database number"],
+        ),
+        (f'{ONE_NODE}[coordination]\nredis = "redis://127.0.0.1:1/0"\nttl = inf\n', ["coordination", "ttl"]),
+        (f'{ONE_NODE}[coordination]\nredis = "redis://127.0.0.1:1/0"\nttl = 0\n', ["coordination", "ttl"]),
+    ],
+)
+def test_check_refuses_settings_it_would_change_or_cannot_use(
+    tmp_path: Path, text: str, needles: list[str]
+) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text(text)
+    line = assert_one_line_error(run_cli("monitor", str(config), "--check"), *needles)
+    assert "s3cret" not in line
+
+
+@pytest.mark.redis
+def test_library_log_lines_are_formatted_and_shown_with_verbose(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    server, port = start_tcp_server()
+    try:
+        config = write_config(
+            tmp_path / "monitor.toml",
+            port,
+            f'[coordination]\nredis = "{redis_server.url}"\nname = "logs"\nttl = 1.0\n',
+        )
+        quiet = run_cli("monitor", str(config), "--duration", "1.0")
+        assert quiet.returncode == 0, quiet.stderr
+        assert "this process is now the leader" in quiet.stdout
+        # by default only the command's own lines: no bare library records ("7f1d...: elected leader")
+        own = [line.split(":")[0] for line in quiet.stderr.splitlines()]
+        assert own == ["shardwise monitor"] * 2, quiet.stderr
+        verbose = run_cli("monitor", str(config), "--duration", "1.0", "-v")
+    finally:
+        server.kill()
+        server.wait()
+    assert verbose.returncode == 0, verbose.stderr
+    library = [line for line in verbose.stderr.splitlines() if not line.startswith("shardwise monitor:")]
+    stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    record = re.compile(stamp + r" (DEBUG|INFO|WARNING|ERROR) shardwise[.\w]*: ")
+    assert library and all(record.match(line) for line in library), verbose.stderr
+    elected = re.compile(stamp + r" INFO shardwise\.failover: \S+: elected leader with token \d+$")
+    assert any(elected.match(line) for line in library), verbose.stderr
 
 
 @pytest.mark.parametrize(

@@ -16,18 +16,11 @@ import numpy as np
 import pytest
 import shardwise
 from failover_servers import TcpServer
+from failover_support import wait_for
 from shardwise import Monitor, NodeState, TcpCheck
 
 NAMES = ("a", "b", "c")
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 @pytest.fixture

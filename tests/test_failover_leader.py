@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from failover_support import wait_for
 from redis_support import RedisServer
 from shardwise import ActionFence, Coordinator, FencingTokenError, NodeState
 
@@ -21,17 +22,6 @@ ACTOR = Path(__file__).with_name("failover_actor.py")
 TTL, INTERVAL = 1.5, 0.2
 FAST_SYNC = ["--repl-diskless-sync-delay", "0"]
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except redis.RedisError:
-            pass
-        time.sleep(step)
-    return False
 
 
 class Actor:
@@ -94,6 +84,11 @@ def actors() -> Iterator[list[Actor]]:
         actor.close()
 
 
+def ask(actor: Actor, command: str) -> str:
+    actor.send(command)
+    return actor.expect(command.split()[0], 5)
+
+
 def entries(client: redis.Redis, key: str) -> list[list[str]]:
     return [e.decode().split() for e in client.lrange(key, 0, -1)]
 
@@ -124,6 +119,10 @@ def test_leader_killed_new_leader_takes_over_without_repeating_promotions(
     assert promoted in ("r2", "r3")
     assert role(data[int(promoted[1]) - 1]) == "master"
     assert wait_for(lambda: client.hget(f"{prefix}:states", "r1") is not None, 5)  # published
+    # the other processes did not promote, but their group now points at the new primary too
+    expected = f"primary {promoted} {data[int(promoted[1]) - 1].port}"
+    for follower in (a for a in actors if a.ident != leader_id):
+        assert wait_for(lambda f=follower: ask(f, "primary") == expected, 5), ask(follower, "primary")
 
     killed_at = time.monotonic()
     by_id[leader_id].close()  # the leader process dies
@@ -201,8 +200,10 @@ def test_fence_and_coordinator_in_process(redis_server: RedisServer) -> None:
         token = first.token
         assert token is not None
         assert first.claim_promotion(token, "g", "a", "b")
+        assert first.shared_primary("g") is None  # claimed, not done yet
+        assert first.confirm_promotion(token, "g", "a", "b") == 1
         assert not first.claim_promotion(token, "g", "a", "c")  # primary already moved to b
-        assert first.shared_primary("g") == "b"
+        assert first.shared_epoch("g") == ("b", 1)
         from shardwise import NodeEvent
 
         first.handle_node_event(NodeEvent("x", NodeState.UP, NodeState.DOWN, 0.0, "test"))

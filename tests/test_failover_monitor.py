@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from failover_servers import HttpServer, TcpServer
+from failover_support import wait_for
 from redis_support import RedisServer
 from shardwise import (
     CallableCheck,
@@ -26,14 +27,6 @@ from shardwise import (
 
 MARGIN = 0.75  # seconds of slack on every latency bound (2 shared cores)
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 class Recorder:

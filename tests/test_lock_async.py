@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -71,9 +72,11 @@ def test_acquire_release_queries_and_non_owner(redis_server: RedisServer) -> Non
         with pytest.raises(LockNotOwnedError):
             await b.release()
         with pytest.raises(LockNotOwnedError):
-            await b.extend()
-        await a.extend(30)
-        assert await client.pttl(a.keys.lock) > 25_000
+            await b.extend(1)
+        assert await a.extend(30)  # added to what was left, as redis-py's
+        assert await client.pttl(a.keys.lock) > 33_000
+        assert await a.reacquire()
+        assert 4_000 < await client.pttl(a.keys.lock) <= 5_000
         assert "held" in repr(a)
         await a.release()
         assert not await a.locked()
@@ -93,17 +96,17 @@ def test_expiry_wakeup_and_timeout(redis_server: RedisServer) -> None:
         short = AsyncRedisLock(client, "exp", ttl=0.2)
         waiter = AsyncRedisLock(client, "exp", ttl=60)
         assert await short.acquire()
-        assert await waiter.acquire(timeout=5)  # freed by TTL expiry
+        assert await waiter.acquire(blocking_timeout=5)  # freed by TTL expiry
         assert short.lost
         with pytest.raises(LockLostError):
             await short.release()
-        late = AsyncRedisLock(client, "exp", ttl=60, timeout=0.2)
+        late = AsyncRedisLock(client, "exp", ttl=60, blocking_timeout=0.2, sleep=60)
         with pytest.raises(LockNotAcquiredError):
             async with late:
                 pass
         asyncio.get_running_loop().call_later(0.3, lambda: asyncio.ensure_future(waiter.release()))
         started = time.monotonic()
-        assert await late.acquire(timeout=20)  # woken by the release message, not the 60 s TTL
+        assert await late.acquire(blocking_timeout=20)  # woken by the release message, not the 60 s TTL
         assert time.monotonic() - started < 10
         await late.release()
         await client.aclose()
@@ -161,7 +164,7 @@ def test_watchdog_and_loss_signals(redis_server: RedisServer) -> None:
                 assert await wait_until(lambda: bool(lost), 3)
                 with pytest.raises(LockLostError):
                     lock.check()
-                assert await rival.acquire(timeout=5)
+                assert await rival.acquire(blocking_timeout=5)
                 assert rival.fencing_token is not None
                 resource.write(rival.fencing_token, "new")
                 with pytest.raises(FencingTokenError):
@@ -203,7 +206,7 @@ def test_unreachable_server_fails_within_the_timeout(redis_server: RedisServer) 
         redis_server.kill()
         started = time.monotonic()
         with pytest.raises(LockBackendError):
-            await lock.acquire(timeout=0.5)
+            await lock.acquire(blocking_timeout=0.5)
         assert time.monotonic() - started < 2.0
         await client.aclose()
 
@@ -318,7 +321,7 @@ def test_redlock_masters_down(masters: list[RedisServer]) -> None:
         masters[1].kill()
         masters[2].kill()
         async with lock:
-            await lock.extend()
+            await lock.reacquire()
             assert await lock.owned()
             remaining = await lock.ttl_remaining()  # same coroutine surface as AsyncRedisLock
             assert remaining is not None and 0 < remaining <= 2
@@ -326,7 +329,7 @@ def test_redlock_masters_down(masters: list[RedisServer]) -> None:
         masters[3].kill()
         started = time.monotonic()
         with pytest.raises(QuorumNotReachedError):
-            await lock.acquire(timeout=1.0)
+            await lock.acquire(blocking_timeout=1.0)
         assert time.monotonic() - started < 3.0
         for client in clients:
             await client.aclose()
@@ -339,7 +342,7 @@ def test_redlock_watchdog_loss_and_cancellation(masters: list[RedisServer]) -> N
         clients = [aclient(s) for s in masters]
         lost: list[AsyncRedlock] = []
         lock = AsyncRedlock(clients, "wd", ttl=0.3, auto_renew=True, on_lost=lost.append)
-        assert await lock.acquire(timeout=5)
+        assert await lock.acquire(blocking_timeout=5)
         await asyncio.sleep(5 * 0.3 + 0.2)
         lock.check()
         assert await lock.owned() and lost == []
@@ -431,11 +434,11 @@ def test_redlock_late_answer_from_a_paused_master_is_cleaned_up(masters: list[Re
     async def scenario() -> None:
         clients = [aclient(s) for s in masters]
         lock = AsyncRedlock(clients, "late", ttl=30, node_timeout=0.1)
-        assert await lock.acquire(timeout=5)  # warm up: connections open, scripts loaded
+        assert await lock.acquire(blocking_timeout=5)  # warm up: connections open, scripts loaded
         await lock.release()
         masters[0].pause()
         try:
-            assert await lock.acquire(timeout=5)  # four masters are enough
+            assert await lock.acquire(blocking_timeout=5)  # four masters are enough
             await lock.release()
         finally:
             masters[0].resume()
@@ -444,6 +447,63 @@ def test_redlock_late_answer_from_a_paused_master_is_cleaned_up(masters: list[Re
             await asyncio.sleep(0.02)
         assert not await clients[0].exists(lock.keys.lock)  # not left there for its 30 s TTL
         for client in clients:
+            await client.aclose()
+
+    run(scenario())
+
+
+# --- cancellation at random moments (issue 11, #13) ------------------------------------------
+
+
+@pytest.mark.parametrize("contended", [False, True], ids=["free", "held-by-another"])
+@pytest.mark.parametrize("kind", ["AsyncRedisLock", "AsyncRedlock"])
+def test_random_cancels_never_leave_the_lock_held(
+    redis_factory: Callable[..., RedisServer], kind: str, contended: bool
+) -> None:
+    """100 acquires cancelled at random moments: each cancelled acquire stops at once, and after
+    each the lock is free (or was released by us) within a short bound — never held until its
+    30 s TTL. The old code used asyncio.wait_for, whose cancellation Python 3.10/3.11 can swallow:
+    a cancelled acquire went on waiting, and took the lock once its holder let go."""
+    servers = [redis_factory() for _ in range(3 if kind == "AsyncRedlock" else 1)]
+    rng = random.Random(11)
+
+    def make(clients: list[aioredis.Redis]) -> AsyncRedisLock | AsyncRedlock:
+        if kind == "AsyncRedlock":
+            return AsyncRedlock(clients, "cancels", ttl=30, sleep=0.01)
+        return AsyncRedisLock(clients[0], "cancels", ttl=30, sleep=0.01)
+
+    async def scenario() -> None:
+        clients = [aclient(s, socket_timeout=None) for s in servers]
+        lock, holder = make(clients), make([aclient(s) for s in servers])
+        probes = [aclient(s) for s in servers]
+        await lock.acquire()  # warm up: connections open, scripts loaded
+        await lock.release()
+        outcomes = {"cancelled": 0, "acquired": 0}
+        for _ in range(100):
+            if contended:
+                assert await holder.acquire(blocking_timeout=5)
+            task = asyncio.create_task(lock.acquire(blocking_timeout=5))
+            for _ in range(rng.randrange(16)):  # cancel after a random number of loop turns
+                await asyncio.sleep(0)
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=1.0)
+            assert task in done, "a cancelled acquire kept running"
+            acquired = not task.cancelled() and task.result()
+            outcomes["acquired" if acquired else "cancelled"] += 1
+            if acquired:
+                await lock.release()
+            if contended:
+                await holder.release()
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                held = [await probe.exists(lock.keys.lock) for probe in probes]
+                if not any(held):
+                    break
+                await asyncio.sleep(0.005)
+            assert not any(held), f"left held after a cancel ({outcomes})"
+            assert not await lock.owned()  # nor believed held
+        assert outcomes["cancelled"] > 30  # the cancels did land mid-acquire
+        for client in clients + probes:
             await client.aclose()
 
     run(scenario())

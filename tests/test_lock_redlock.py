@@ -9,8 +9,16 @@ from collections.abc import Callable
 import pytest
 import redis
 import redis.asyncio
+from lock_workers import SlowProxy
 from redis_support import RedisServer
-from shardwise import LockLostError, LockNotOwnedError, QuorumNotReachedError, RedisLock, Redlock
+from shardwise import (
+    LockLostError,
+    LockNotAcquiredError,
+    LockNotOwnedError,
+    QuorumNotReachedError,
+    RedisLock,
+    Redlock,
+)
 
 MASTERS = 5
 
@@ -77,11 +85,13 @@ def test_acquire_release_extend_and_fencing(masters: list[RedisServer]) -> None:
     with pytest.raises(LockNotOwnedError):
         b.release()
     with pytest.raises(LockNotOwnedError):
-        b.extend()
-    a.extend(20)
-    assert all(c.pttl(a.keys.lock) > 15_000 for c in clients)
+        b.extend(1)
+    assert a.extend(20)  # added to what was left on each master
+    assert all(20_000 < c.pttl(a.keys.lock) <= 25_000 for c in clients)
     remaining = a.ttl_remaining()
-    assert remaining is not None and 0 < remaining <= 20
+    assert remaining is not None and 20 < remaining <= 25
+    assert a.reacquire()
+    assert all(4_000 < c.pttl(a.keys.lock) <= 5_000 for c in clients)
     first = a.fencing_token
     a.release()
     assert not a.locked()
@@ -117,14 +127,14 @@ def test_two_masters_down_still_works_three_down_refuses(masters: list[RedisServ
     lock = Redlock(clients, "down", ttl=2)
     masters[0].kill()
     masters[3].kill()
-    assert lock.acquire(timeout=5)
-    lock.extend()
+    assert lock.acquire(blocking_timeout=5)
+    lock.reacquire()
     assert lock.owned()
     lock.release()
     masters[4].kill()
     started = time.monotonic()
     with pytest.raises(QuorumNotReachedError):
-        lock.acquire(timeout=1.0)
+        lock.acquire(blocking_timeout=1.0)
     assert time.monotonic() - started < 3.0
     started = time.monotonic()
     with pytest.raises(QuorumNotReachedError):
@@ -139,23 +149,38 @@ def test_paused_master_does_not_hang_acquire(masters: list[RedisServer]) -> None
     try:
         lock = Redlock(clients, "paused", ttl=2, node_timeout=0.1)
         started = time.monotonic()
-        assert lock.acquire(timeout=5)
+        assert lock.acquire(blocking_timeout=5)
         assert time.monotonic() - started < 2.0
         lock.release()
     finally:
         masters[1].resume()
 
 
-def test_validity_must_stay_positive(masters: list[RedisServer]) -> None:
-    """Four masters say yes, but waiting for the paused fifth eats the whole TTL: no lock."""
-    clients = clients_of(masters)
-    masters[4].pause()
+@pytest.mark.parametrize("kind", ["Redlock", "RedisLock"])
+def test_validity_must_stay_positive(masters: list[RedisServer], kind: str) -> None:
+    """Every round is slower than the TTL (a slow network in front of real masters, each reply
+    well within the call bound): the masters grant the lock, but it is never taken, every grant
+    is released, and acquire gives up after a few rounds instead of spinning on a free lock."""
+    count, delay = (3, 0.25) if kind == "Redlock" else (1, 0.1)
+    proxies = [SlowProxy(server.port, delay) for server in masters[:count]]
     try:
-        lock = Redlock(clients, "validity", ttl=0.05, node_timeout=0.3)
-        assert not lock.acquire(blocking=False)
-        assert all(c.get(lock.keys.lock) is None for c in clients[:4])
+        clients = [redis.Redis(port=p.port) for p in proxies]
+        lock: Redlock | RedisLock
+        if kind == "Redlock":  # three calls of 0.25 s, one after another, outlast the 0.49 s validity
+            lock = Redlock(clients, "validity", ttl=0.5, node_timeout=0.45)
+        else:  # one call of 0.1 s outlasts the 0.047 s validity
+            lock = RedisLock(clients[0], "validity", ttl=0.05, call_timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(LockNotAcquiredError, match="ttl"):
+            lock.acquire(blocking_timeout=60)
+        assert time.monotonic() - started < 20  # a few slow rounds, not the minute allowed
+        assert lock.fencing_token is None
+        direct = [s.client() for s in masters[:count]]
+        assert all(c.get(lock.keys.lock) is None for c in direct)  # every grant was released
+        assert sum(int(c.get(lock.keys.fence) or 0) for c in direct) >= 3 * lock._spec.quorum
     finally:
-        masters[4].resume()
+        for proxy in proxies:
+            proxy.close()
 
 
 def test_watchdog_and_loss(masters: list[RedisServer]) -> None:
@@ -163,7 +188,7 @@ def test_watchdog_and_loss(masters: list[RedisServer]) -> None:
     lost: list[Redlock] = []
     lock = Redlock(clients, "wd", ttl=0.3, auto_renew=True, on_lost=lost.append)
     rival = Redlock(clients, "wd", ttl=0.3)
-    assert lock.acquire(timeout=5)
+    assert lock.acquire(blocking_timeout=5)
     deadline = time.monotonic() + 5 * 0.3 + 0.3
     while time.monotonic() < deadline:
         assert not rival.acquire(blocking=False)
@@ -189,7 +214,7 @@ def test_paused_majority_is_reported_as_loss(masters: list[RedisServer]) -> None
     lock = Redlock(
         clients, "pause", ttl=0.3, auto_renew=True, on_lost=lambda _: lost.append(time.monotonic())
     )
-    assert lock.acquire(timeout=5)
+    assert lock.acquire(blocking_timeout=5)
     paused_at = time.monotonic()
     for server in masters[:3]:
         server.pause()
@@ -219,7 +244,7 @@ def test_single_master_redlock_matches_redis_lock_exclusion(masters: list[RedisS
 def test_extend_needs_a_majority(masters: list[RedisServer]) -> None:
     clients = clients_of(masters)
     lock = Redlock(clients, "majority", ttl=5)
-    assert lock.acquire(timeout=5)
+    assert lock.acquire(blocking_timeout=5)
     for c in clients[:2]:
         c.delete(lock.keys.lock)  # two masters forgot us: three still agree
     lock.extend(10)
@@ -235,11 +260,11 @@ def test_late_answer_from_a_paused_master_is_cleaned_up(masters: list[RedisServe
     """A master frozen mid-request executes the acquire when it resumes: that key must be released."""
     clients = clients_of(masters)
     lock = Redlock(clients, "late", ttl=30, node_timeout=0.1)
-    assert lock.acquire(timeout=5)  # warm up: connections open, scripts loaded
+    assert lock.acquire(blocking_timeout=5)  # warm up: connections open, scripts loaded
     lock.release()
     masters[0].pause()
     try:
-        assert lock.acquire(timeout=5)  # four masters are enough
+        assert lock.acquire(blocking_timeout=5)  # four masters are enough
         lock.release()
     finally:
         masters[0].resume()

@@ -39,7 +39,7 @@ def test_bad_ttl_is_value_error(redis_server: RedisServer, ttl: float) -> None:
         RedisLock(redis_server.client(), "x", ttl=ttl)
 
 
-@pytest.mark.parametrize("ttl", ["1", None, True])
+@pytest.mark.parametrize("ttl", ["1", b"1", True])
 def test_non_numeric_ttl_is_type_error(redis_server: RedisServer, ttl: object) -> None:
     with pytest.raises(TypeError, match="ttl"):
         RedisLock(redis_server.client(), "x", ttl=ttl)  # type: ignore[arg-type]
@@ -61,10 +61,10 @@ def test_wrong_client_type(redis_server: RedisServer) -> None:
 
 def test_bad_timeouts(redis_server: RedisServer) -> None:
     lock = RedisLock(redis_server.client(), "x")
-    with pytest.raises(ValueError, match="timeout"):
-        lock.acquire(timeout=-1)
-    with pytest.raises(ValueError, match="non-blocking"):
-        lock.acquire(blocking=False, timeout=1)
+    with pytest.raises(ValueError, match="blocking_timeout"):
+        lock.acquire(blocking_timeout=-1)
+    with pytest.raises(ValueError, match="sleep"):
+        lock.acquire(sleep=0)
     with pytest.raises(ValueError, match="renew_interval"):
         RedisLock(redis_server.client(), "x", ttl=1, renew_interval=2)
 
@@ -140,19 +140,23 @@ def test_non_owner_cannot_release_or_extend(redis_server: RedisServer) -> None:
         owner.release()  # released twice
 
 
-def test_extend_resets_the_ttl(redis_server: RedisServer) -> None:
+def test_extend_adds_replaces_and_reacquire_resets(redis_server: RedisServer) -> None:
     client = redis_server.client()
-    lock = RedisLock(client, "e", ttl=1)
+    lock = RedisLock(client, "e", ttl=10)
     assert lock.acquire()
-    lock.extend(30)
-    assert client.pttl(lock.keys.lock) > 25_000
-    lock.extend()
+    assert lock.extend(30) is True  # added to what was left (about 10 s), as redis-py's extend
+    assert 38_000 < client.pttl(lock.keys.lock) <= 40_000
+    assert lock.extend(1, replace_ttl=True) is True
     assert 0 < client.pttl(lock.keys.lock) <= 1000
+    assert lock.reacquire() is True  # back to the lock's ttl
+    assert 9_000 < client.pttl(lock.keys.lock) <= 10_000
     lock.release()
 
 
-def test_ownership_belongs_to_the_object_not_the_thread(redis_server: RedisServer) -> None:
-    lock = RedisLock(redis_server.client(), "t")
+@pytest.mark.parametrize("thread_local", [True, False])
+def test_thread_local_decides_who_may_release(redis_server: RedisServer, thread_local: bool) -> None:
+    """redis-py's meaning: with thread_local=True only the acquiring thread may release."""
+    lock = RedisLock(redis_server.client(), "t", ttl=10, thread_local=thread_local)
     assert lock.acquire()
     errors: list[BaseException] = []
 
@@ -165,7 +169,13 @@ def test_ownership_belongs_to_the_object_not_the_thread(redis_server: RedisServe
     thread = threading.Thread(target=release_elsewhere)
     thread.start()
     thread.join(10)
-    assert errors == [] and not lock.locked()
+    if thread_local:
+        assert len(errors) == 1 and isinstance(errors[0], LockNotOwnedError), errors
+        assert "thread_local" in str(errors[0]) and lock.owned()
+        lock.release()
+    else:
+        assert errors == []
+    assert not lock.locked()
 
 
 def test_ttl_expiry_frees_the_lock(redis_server: RedisServer) -> None:
@@ -174,7 +184,7 @@ def test_ttl_expiry_frees_the_lock(redis_server: RedisServer) -> None:
     second = RedisLock(client, "exp", ttl=5)
     assert first.acquire()
     assert not second.acquire(blocking=False)
-    assert second.acquire(timeout=5)  # no release message: woken by the PTTL-based fallback
+    assert second.acquire(blocking_timeout=5)  # no release message: woken by the PTTL-based fallback
     assert first.lost
     with pytest.raises(LockLostError):
         first.check()
@@ -188,9 +198,9 @@ def test_timeout_and_context_manager(redis_server: RedisServer) -> None:
     client = redis_server.client()
     holder = RedisLock(client, "cm", ttl=10)
     assert holder.acquire()
-    waiter = RedisLock(client, "cm", ttl=10, timeout=0.2)
+    waiter = RedisLock(client, "cm", ttl=10, blocking_timeout=0.2)
     started = time.monotonic()
-    assert not waiter.acquire(timeout=0.2)
+    assert not waiter.acquire(blocking_timeout=0.2)
     with pytest.raises(LockNotAcquiredError), waiter:
         pass
     assert time.monotonic() - started < 5
@@ -202,15 +212,15 @@ def test_timeout_and_context_manager(redis_server: RedisServer) -> None:
 
 
 def test_waiter_is_woken_by_release_not_by_ttl(redis_server: RedisServer) -> None:
-    """A long TTL would keep a polling waiter asleep: the pub/sub message must wake it."""
+    """A long TTL and a long sleep would keep a polling waiter asleep: the pub/sub message wakes it."""
     client = redis_server.client()
-    holder = RedisLock(client, "wake", ttl=60)
-    waiter = RedisLock(client, "wake", ttl=60)
+    holder = RedisLock(client, "wake", ttl=60, thread_local=False)
+    waiter = RedisLock(client, "wake", ttl=60, sleep=60)
     assert holder.acquire()
     timer = threading.Timer(0.3, holder.release)
     timer.start()
     started = time.monotonic()
-    assert waiter.acquire(timeout=20)
+    assert waiter.acquire(blocking_timeout=20)
     assert time.monotonic() - started < 10  # far below the 60 s TTL a missed message would cost
     waiter.release()
     timer.join()
@@ -268,7 +278,7 @@ def test_external_delete_is_reported_and_fencing_refuses_the_stale_holder(redis_
         with pytest.raises(LockLostError):
             lock.check()
         newcomer = RedisLock(client, "del", ttl=5)
-        assert newcomer.acquire(timeout=5)
+        assert newcomer.acquire(blocking_timeout=5)
         assert newcomer.fencing_token is not None and newcomer.fencing_token > stale_token
         resource.write(newcomer.fencing_token, "from the newcomer")
         with pytest.raises(FencingTokenError):
@@ -306,7 +316,7 @@ def test_server_paused_past_the_ttl_is_reported(redis_server: RedisServer, how: 
     with pytest.raises(LockLostError):
         lock.check()
     newcomer = RedisLock(redis_server.client(), "pause", ttl=5)
-    assert newcomer.acquire(timeout=5)
+    assert newcomer.acquire(blocking_timeout=5)
     assert newcomer.fencing_token is not None and newcomer.fencing_token > stale_token
     resource = FencedResource(client, "pause-resource")
     resource.write(newcomer.fencing_token, "new")
@@ -325,10 +335,12 @@ def test_unreachable_server_fails_clearly_within_the_timeout(redis_server: Redis
     redis_server.kill()
     started = time.monotonic()
     with pytest.raises(LockBackendError):
-        lock.acquire(timeout=0.5)
+        lock.acquire(blocking_timeout=0.5)
     assert time.monotonic() - started < 2.0  # the timeout plus a small grace, despite redis-py's retries
+    started = time.monotonic()
     with pytest.raises(LockBackendError):
-        lock.acquire(blocking=False)  # no timeout: bounded by the client's socket timeout and retries
+        lock.acquire(blocking=False)  # no wait: one attempt, whatever redis-py's retry policy
+    assert time.monotonic() - started < 2.0
     assert isinstance(LockBackendError("x"), ConnectionError)
 
 
@@ -339,11 +351,11 @@ def test_paused_server_fails_clearly_within_the_timeout(redis_server: RedisServe
     try:
         started = time.monotonic()
         with pytest.raises(LockBackendError):
-            lock.acquire(timeout=0.5)
+            lock.acquire(blocking_timeout=0.5)
         assert time.monotonic() - started < 2.0
     finally:
         redis_server.resume()
-    assert lock.acquire(timeout=5)
+    assert lock.acquire(blocking_timeout=5)
     lock.release()
 
 

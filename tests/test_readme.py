@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from redis_support import RedisServer
+from shardwise import FailoverGroup
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -66,3 +68,29 @@ def test_lock_snippet_runs_against_redis(redis_factory: Callable[..., RedisServe
     code = code.replace("redis.Redis(socket_timeout=5)", f"redis.Redis(port={server.port}, socket_timeout=5)")
     exec(compile(code, "README:lock", "exec"), {})
     assert server.client().exists("shardwise:lock:{nightly-report}") == 0  # released at block end
+
+
+def test_failover_snippet_fails_over(redis_factory: Callable[..., RedisServer]) -> None:
+    """The snippet as written, on three real servers: killing r1 promotes a replica while it serves."""
+    servers = [redis_factory() for _ in range(3)]
+    for replica in servers[1:]:
+        replica.client().replicaof("127.0.0.1", servers[0].port)
+    code = snippets()["Failing over"]
+    for default, server in zip((6379, 6380, 6381), servers, strict=True):
+        assert f"{default})" in code
+        code = code.replace(f"{default})", f"{server.port})")
+    code = code.replace("Monitor(interval=1.0, timeout=0.5,", "Monitor(interval=0.1, timeout=0.5,")
+    assert "signal.pause()" in code
+    # stand-in for the wait: kill the primary, then return once the group has promoted a replica
+    code = code.replace("signal.pause()", "kill_primary(); promoted(group)")
+
+    def promoted(group: FailoverGroup) -> None:
+        deadline = time.monotonic() + 20
+        while group.primary == "r1":
+            assert time.monotonic() < deadline, "no replica was promoted within 20 s"
+            time.sleep(0.05)
+
+    namespace: dict[str, object] = {"kill_primary": servers[0].kill, "promoted": promoted}
+    exec(compile(code, "README:Failing over", "exec"), namespace)
+    new_primary = {"r2": servers[1], "r3": servers[2]}[namespace["group"].primary]  # type: ignore[attr-defined]
+    assert new_primary.client().info("replication")["role"] == "master"

@@ -7,6 +7,8 @@ keeps working while ``except ShardwiseError`` catches everything of ours.
 
 from __future__ import annotations
 
+import redis.exceptions
+
 __all__ = [
     "ConfigurationError",
     "FencingTokenError",
@@ -53,22 +55,37 @@ class NoAvailableBackendError(ShardwiseError, LookupError):
 
 
 # --- lock ------------------------------------------------------------------------------------
+#
+# The lock errors also derive from redis-py's lock exceptions, so code written for redis-py's Lock
+# (``except redis.exceptions.LockError``, ``except LockNotOwnedError``) keeps catching them.
 
 
-class LockError(ShardwiseError):
-    """Base class of the lock errors."""
+class LockError(ShardwiseError, redis.exceptions.LockError):
+    """Base class of the lock errors (also a ``redis.exceptions.LockError``, hence a ``ValueError``).
+
+    ``lock_name`` is the name of the lock concerned, when known.
+    """
+
+    def __init__(self, message: str | None = None, lock_name: str | None = None) -> None:
+        super().__init__(message, lock_name)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args and self.args[0] is not None else ""
+
+    def __repr__(self) -> str:  # redis-py's RedisError shows no message
+        return f"{type(self).__name__}({str(self)!r})"
 
 
 class LockNotAcquiredError(LockError, TimeoutError):
-    """The lock could not be acquired (within the timeout, or at once when not blocking)."""
+    """The lock could not be acquired (within the wait allowed, or at once when not blocking)."""
 
 
 class QuorumNotReachedError(LockNotAcquiredError):
-    """Redlock could not lock a majority of the masters in time."""
+    """Redlock could not get an answer from a majority of the masters in time."""
 
 
-class LockNotOwnedError(LockError):
-    """The lock was released or extended by an object that does not hold it."""
+class LockNotOwnedError(LockError, redis.exceptions.LockNotOwnedError):
+    """The lock was released or extended by an object (or thread) that does not hold it."""
 
 
 class LockLostError(LockNotOwnedError):
@@ -78,8 +95,11 @@ class LockLostError(LockNotOwnedError):
     """
 
 
-class LockBackendError(LockError, ConnectionError):
-    """Redis could not be reached (or failed) during a lock operation, within the caller's time limit."""
+class LockBackendError(LockError, ConnectionError, redis.exceptions.ConnectionError):
+    """Redis could not be reached, or failed, during a lock operation (the cause is chained).
+
+    Also a builtin ``ConnectionError`` and a ``redis.exceptions.ConnectionError``.
+    """
 
 
 class FencingTokenError(ShardwiseError):

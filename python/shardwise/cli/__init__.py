@@ -25,8 +25,10 @@ examples:
   shardwise bench --quick
   shardwise lock --redis redis://127.0.0.1:6379/0 nightly-report -- ./make-report.sh
   shardwise monitor monitor.toml
+  shardwise lockcheck                      # naive vs redis-py vs shardwise lock under injected faults
 
-exit codes: 0 ok, 1 error, 2 bad option, 3 lock not acquired, 4 lock lost, 130 interrupted
+exit codes: 0 ok, 1 error, 2 bad option, 3 lock not acquired, 4 lock lost,
+5 lockcheck found a violation in a lock that claims safety, 130 interrupted
 (lock: otherwise the command's own status)."""
 
 
@@ -45,12 +47,12 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from shardwise import __version__
-    from shardwise.cli import bench, lock, monitor, place, simulate
+    from shardwise.cli import bench, lock, lockcheck, monitor, place, simulate
 
     parser = Parser(prog="shardwise", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"shardwise {__version__}")
     subparsers = parser.add_subparsers(dest="subcommand", metavar="COMMAND", parser_class=Parser)
-    for module in (simulate, place, bench, lock, monitor):
+    for module in (simulate, place, bench, lock, monitor, lockcheck):
         module.add_parser(subparsers)
     return parser
 

@@ -6,9 +6,12 @@ import argparse
 import datetime as dt
 import importlib
 import json
+import logging
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,9 +44,10 @@ example config (durations in seconds):
   [groups.queue]        # promote a backup when the primary goes down
   primary = "queue"
   backups = ["queue-replica"]
-  promote = "redis"     # REPLICAOF NO ONE on the new primary (members must be redis nodes);
-                        # "none" only reports the change
-  failback = "manual"   # or "auto" (after failback_after seconds of health; default 30)
+  promote = "redis"     # REPLICAOF NO ONE on the most up-to-date replica (members must be
+                        # redis nodes); "none" only reports the change
+  failback = "manual"   # or "auto": after failback_after seconds of health (default 30), once
+                        # the old primary has caught up (redis)
 
   [coordination]        # optional: several monitor processes, one leader acts (Redis lock)
   redis = "redis://127.0.0.1:6379/0"
@@ -54,9 +58,11 @@ examples:
   shardwise monitor monitor.toml
   shardwise monitor monitor.toml --json | tee events.jsonl
   shardwise monitor monitor.toml --duration 60
+  shardwise monitor monitor.toml --check     # validate (URLs included), list, exit
+  shardwise monitor monitor.toml -v          # also the library's log (INFO; -vv: DEBUG) on stderr
 
 Each state change (up -> suspect -> down -> recovering -> up), promotion and change of leader
-prints one line on stdout.
+prints one line on stdout. Warnings of the library go to stderr, one line each (more with -v).
 Stops cleanly on Ctrl-C (SIGINT) or SIGTERM."""
 
 NODE_KEYS = {
@@ -95,6 +101,13 @@ def add_parser(subparsers: Any) -> None:
         help="stop after this long (default: run until interrupted)",
     )
     parser.add_argument("--check", action="store_true", help="validate the config, print the nodes and exit")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log the library's INFO records on stderr (-vv: DEBUG); default: warnings only",
+    )
     parser.set_defaults(run=run)
 
 
@@ -153,13 +166,15 @@ def make_check(where: str, spec: dict[str, Any]) -> Any:
     if "expect" in spec and kind != "http":
         raise CliError(f"{where}: expect applies only to http checks")
     if kind == "tcp":
-        return failover.TcpCheck(*_host_port(where, spec["tcp"]))
+        host, port = _host_port(where, spec["tcp"])
+        return _checked(where, lambda: failover.TcpCheck(host, port))
     if not isinstance(spec[kind], str):
         raise CliError(f"{where}: {kind} must be a URL string")
     if kind == "redis":
-        if not spec["redis"].startswith(("redis://", "rediss://", "unix://")):
-            raise CliError(f"{where}: redis must be a redis:// URL, got {spec['redis']!r}")
-        return failover.RedisCheck(spec["redis"])
+        url = spec["redis"]
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise CliError(f"{where}: redis must be a redis:// URL, got {redact_url(url)!r}")
+        return _checked(where, lambda: failover.RedisCheck(url))
     expect = spec.get("expect", [200, 399])
     if (
         not isinstance(expect, list)
@@ -168,13 +183,22 @@ def make_check(where: str, spec: dict[str, Any]) -> Any:
         or expect[0] > expect[1]
     ):
         raise CliError(f"{where}: expect must be [LOW, HIGH] status codes, got {expect!r}")
-    return failover.HttpCheck(spec["http"], expected=range(expect[0], expect[1] + 1))
+    return _checked(where, lambda: failover.HttpCheck(spec["http"], expected=range(expect[0], expect[1] + 1)))
+
+
+def _checked(where: str, build: Any) -> Any:
+    """``build()``, its refusal of a bad setting turned into a one-line error naming ``where``."""
+    from shardwise.errors import ShardwiseError
+
+    try:
+        return build()
+    except (ValueError, TypeError, ShardwiseError) as exc:
+        raise CliError(f"{where}: {exc}") from None
 
 
 def build_monitor(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
     """A :class:`shardwise.failover.Monitor` for ``config``, and the check of each node."""
     from shardwise import failover
-    from shardwise.errors import ShardwiseError
 
     _unknown(str(path), config, TOP_KEYS)
     defaults = config.get("defaults", {})
@@ -184,10 +208,7 @@ def build_monitor(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, An
     if not isinstance(nodes, dict) or not nodes:
         raise CliError(f"{path}: no nodes; add at least one [nodes.NAME] table with tcp/http/redis")
     _unknown(f"{path}: [defaults]", defaults, DEFAULT_KEYS)
-    try:
-        monitor = failover.Monitor(**defaults)
-    except (ValueError, TypeError, ShardwiseError) as exc:
-        raise CliError(f"{path}: [defaults]: {exc}") from None
+    monitor = _checked(f"{path}: [defaults]", lambda: failover.Monitor(**defaults))
     checks: dict[str, Any] = {}
     for name, spec in nodes.items():
         where = f"{path}: [nodes.{name}]"
@@ -200,10 +221,7 @@ def build_monitor(config: dict[str, Any], path: Path) -> tuple[Any, dict[str, An
             for k in ("interval", "timeout", "rise", "fall", "fast_interval", "initial")
             if k in spec
         }
-        try:
-            monitor.add_node(name, check, **settings)
-        except (ValueError, TypeError, ShardwiseError) as exc:
-            raise CliError(f"{where}: {exc}") from None
+        _checked(where, lambda: monitor.add_node(name, check, **settings))  # noqa: B023 - called at once
     return monitor, checks
 
 
@@ -221,25 +239,26 @@ def build_coordinator(config: dict[str, Any], path: Path) -> Any:
         shown = redact_url(url) if isinstance(url, str) else url
         raise CliError(f"{where}: redis must be a redis:// URL, got {shown!r}")
     ttl = spec.get("ttl", 10.0)
-    if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or not ttl > 0:
-        raise CliError(f"{where}: ttl must be a number of seconds > 0, got {ttl!r}")
+    if not isinstance(ttl, (int, float)) or isinstance(ttl, bool):
+        raise CliError(f"{where}: ttl must be a number of seconds, got {ttl!r}")
     name = spec.get("name", path.stem)
     if not isinstance(name, str) or not name:
         raise CliError(f"{where}: name must be a non-empty string")
     import redis
 
     from shardwise.failover import Coordinator
+    from shardwise.failover._redisclient import validate_url
 
-    timeout = max(0.2, min(2.0, ttl / 4))
+    _checked(where, lambda: validate_url(url))
+    timeout = max(0.2, min(2.0, ttl / 4)) if ttl > 0 else 0.2
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    coordinator = _checked(where, lambda: Coordinator(client, name, ttl=ttl))  # the lock checks ttl
     try:
-        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         client.ping()
-    except ValueError as exc:
-        raise CliError(f"{where}: redis {redact_url(url)!r}: {exc}") from None
     except redis.RedisError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CliError(f"cannot reach the coordination Redis at {redact_url(url)}: {detail}") from None
-    return Coordinator(client, name, ttl=float(ttl))
+    return coordinator
 
 
 def build_groups(
@@ -274,7 +293,7 @@ def build_groups(
             not_redis = [m for m, url in urls.items() if not url]
             if not_redis:
                 raise CliError(f'{where}: promote = "redis" needs redis nodes; {not_redis[0]!r} is not one')
-            inner = RedisPromoter(urls)
+            inner = _checked(where, lambda: RedisPromoter(urls))  # noqa: B023 - called at once
         elif mode != "none":
             raise CliError(f'{where}: promote must be "redis" or "none", got {mode!r}')
         hook = _promotion_hook(name, inner, emit)
@@ -285,7 +304,7 @@ def build_groups(
                     backups,
                     promote=hook,
                     failback=spec.get("failback", "manual"),
-                    failback_after=float(spec.get("failback_after", 30.0)),
+                    failback_after=spec.get("failback_after", 30.0),
                     coordinator=coordinator,
                     name=name,
                 )
@@ -359,7 +378,52 @@ class Printer:
         self.emit(record, f"{event.node}: {event.old} -> {event.new} ({event.reason})")
 
 
+class LogFormatter(logging.Formatter):
+    """The library's log records as one line each: UTC time, level, logger, message; an exception
+    as its own one-line summary (the traceback only with ``tracebacks``)."""
+
+    converter = staticmethod(time.gmtime)
+
+    def __init__(self, tracebacks: bool) -> None:
+        super().__init__("%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+        self.tracebacks = tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.tracebacks or not record.exc_info or record.exc_info[1] is None:
+            return super().format(record)
+        error = record.exc_info[1]
+        plain = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return f"{super().format(plain)} ({type(error).__name__}: {error})"
+
+
+def library_logging(verbosity: int) -> Callable[[], None]:
+    """Send the ``shardwise`` loggers to stderr, formatted: warnings and up by default, INFO with
+    -v, DEBUG with -vv. Returns the function that undoes it."""
+    logger = logging.getLogger("shardwise")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogFormatter(tracebacks=verbosity > 0))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG)
+    logger.propagate = False  # not also through a root handler (or Python's bare last resort)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+    return restore
+
+
 def run(args: argparse.Namespace) -> int:
+    restore_logging = library_logging(args.verbose)
+    try:
+        return _run(args)
+    finally:
+        restore_logging()
+
+
+def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     monitor, checks = build_monitor(config, args.config)
     show = Printer(args.json)

@@ -7,7 +7,8 @@ drive placements and balancers, primary/backup groups and leader-coordinated pro
 - :class:`Monitor` (threads) / :class:`AsyncMonitor` (asyncio): per-node rise/fall state machine
   ``up → suspect → down → recovering → up``, :class:`NodeEvent` to listeners, attached objects
   and event streams;
-- :class:`FailoverGroup` + :class:`RedisPromoter`: promote a backup when the primary goes down;
+- :class:`FailoverGroup` + :class:`RedisPromoter`: promote the most up-to-date backup when the
+  primary goes down; fail back once the old primary has caught up;
 - :class:`Coordinator` (leader election, shared states) and :class:`ActionFence`: several monitor
   processes, one actor, stale actions rejected by fencing token.
 """
@@ -29,7 +30,7 @@ from shardwise.failover._events import EventStream, NodeEvent, NodeState
 from shardwise.failover._group import FailoverGroup, Promotion
 from shardwise.failover._monitor import Monitor
 from shardwise.failover._phi import AKKA_CLUSTER, PHI_DEFAULTS, PhiAccrualDetector
-from shardwise.failover._redis import RedisPromoter
+from shardwise.failover._redis import PromotionError, RedisPromoter
 from shardwise.failover._state import HealthTracker
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "PhiAccrualDetector",
     "PhiCheck",
     "Promotion",
+    "PromotionError",
     "RedisCheck",
     "RedisPromoter",
     "TcpCheck",

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import http.client
 import inspect
+import io
 import socket
 import ssl
 import threading
@@ -23,7 +25,8 @@ import redis
 
 from shardwise._core import PhiAccrualDetector
 from shardwise.errors import ConfigurationError
-from shardwise.failover._redisclient import bounded_client
+from shardwise.failover._redisclient import bounded_client, describe, redact, validate_url
+from shardwise.failover._threads import in_daemon_thread
 
 __all__ = [
     "CallableCheck",
@@ -58,8 +61,18 @@ class Check:
         raise NotImplementedError
 
     async def probe_async(self, timeout: float) -> bool | tuple[bool, str] | str | None:
-        """Async probe; by default the blocking probe in a worker thread."""
-        return await asyncio.to_thread(self.probe, timeout)
+        """Async probe; by default the blocking probe in a thread of its own (never a shared
+        pool, which a probe that hangs would fill)."""
+        return await in_daemon_thread(lambda: self.probe(timeout), f"shardwise-probe:{self!r}")
+
+    @property
+    def runs_in_thread(self) -> bool:
+        """True when the async form runs the blocking :meth:`probe` in a thread (an async monitor
+        then runs :meth:`run` in a thread of the node's own)."""
+        return type(self).probe_async is Check.probe_async
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
     @staticmethod
     def _result(outcome: object, started: float) -> CheckResult:
@@ -137,7 +150,11 @@ class HttpCheck(Check):
     ) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigurationError(f"url must be an http:// or https:// URL with a host, got {url!r}")
+            raise ConfigurationError(f"url must be an http(s):// URL with a host, got {redact(url)!r}")
+        try:
+            parts.port  # noqa: B018 - parsed lazily by urllib: check it now
+        except ValueError as error:
+            raise ConfigurationError(f"url {redact(url)!r}: {error}") from None
         self.url = url
         self.expected = expected
         self.method = method
@@ -146,6 +163,9 @@ class HttpCheck(Check):
         self._parts = parts
 
     def probe(self, timeout: float) -> tuple[bool, str]:
+        """One request; the whole exchange (connect, send, status, headers, body) ends within
+        ``timeout`` seconds, however slowly the server trickles its bytes."""
+        deadline = time.monotonic() + timeout
         parts = self._parts
         connection: http.client.HTTPConnection
         if parts.scheme == "https":
@@ -154,10 +174,14 @@ class HttpCheck(Check):
             )
         else:
             connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+        connection.response_class = functools.partial(_DeadlineResponse, deadline=deadline)  # type: ignore[assignment]
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
         try:
+            connection.connect()
+            assert connection.sock is not None
+            connection.sock.settimeout(_remaining(deadline))
             connection.request(self.method, path, headers=self.headers)
             response = connection.getresponse()
             response.read(65536)
@@ -167,7 +191,42 @@ class HttpCheck(Check):
         return status in self.expected, f"HTTP {status}"
 
     def __repr__(self) -> str:
-        return f"HttpCheck({self.url!r})"
+        return f"HttpCheck({redact(self.url)!r})"
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads from a socket's raw file that all end by one deadline (a socket timeout bounds each
+    read only)."""
+
+    def __init__(self, sock: socket.socket, raw: Any, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = raw  # the socket's own file: it keeps the descriptor open until closed
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_remaining(self._deadline))
+        return int(self._raw.readinto(buffer))
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp = io.BufferedReader(_DeadlineReader(sock, self.fp.detach(), deadline))
 
 
 class RedisCheck(Check):
@@ -180,7 +239,7 @@ class RedisCheck(Check):
     def __init__(self, client: redis.Redis | str) -> None:
         if not isinstance(client, (str, redis.Redis)):
             raise TypeError(f"client must be a redis.Redis or a redis:// URL, got {type(client).__name__}")
-        self._source = client
+        self._source = validate_url(client) if isinstance(client, str) else client
         self._clients: dict[float, redis.Redis] = {}
         self._lock = threading.Lock()
 
@@ -199,6 +258,9 @@ class RedisCheck(Check):
             client.connection_pool.disconnect()
             raise
         return ok, "PONG" if ok else "no PONG"
+
+    def __repr__(self) -> str:
+        return f"RedisCheck({describe(self._source)!r})"
 
     def close(self) -> None:
         """Close the check's own connections."""
@@ -240,10 +302,11 @@ class CallableCheck(Check):
     async def probe_async(self, timeout: float) -> Any:
         if self.is_async:
             return await self._call(timeout)
-        outcome = await asyncio.to_thread(self._call, timeout)
-        if inspect.isawaitable(outcome):
-            return await outcome
-        return outcome
+        return await super().probe_async(timeout)
+
+    @property
+    def runs_in_thread(self) -> bool:
+        return not self.is_async
 
     def __repr__(self) -> str:
         return f"CallableCheck({self.fn!r})"
@@ -265,3 +328,6 @@ class PhiCheck(Check):
 
     async def probe_async(self, timeout: float) -> tuple[bool, str]:
         return self.probe(timeout)
+
+    def __repr__(self) -> str:
+        return f"PhiCheck({self.detector!r}, {self.node!r})"

@@ -1,8 +1,10 @@
-"""Primary/backup groups: promote the first healthy backup when the primary goes down."""
+"""Primary/backup groups: promote the most up-to-date healthy backup when the primary goes down."""
 
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +25,9 @@ T = TypeVar("T")
 class Promotion:
     """One change of primary: ``new_primary`` replaces ``old_primary``; ``others`` must follow it.
 
-    ``token`` is the acting leader's fencing token (None without coordination).
+    ``token`` is the acting leader's fencing token (None without coordination). ``planned`` is
+    True for a switch-over while the old primary is up (fail-back, manual): a promoter can then
+    pause its writes until the new primary has caught up, so that nothing is lost.
     """
 
     group: str
@@ -33,6 +37,7 @@ class Promotion:
     reason: str
     token: int | None = None
     at: float = field(default_factory=time.monotonic)
+    planned: bool = False
 
 
 class Coordination(Protocol):
@@ -43,21 +48,60 @@ class Coordination(Protocol):
     @property
     def token(self) -> int | None: ...
     def claim_promotion(self, token: int, group: str, old: str, new: str) -> bool: ...
+    def confirm_promotion(self, token: int, group: str, old: str, new: str) -> int: ...
+    def abandon_promotion(self, token: int, group: str, new: str) -> None: ...
     def shared_primary(self, group: str) -> str | None: ...
+    def shared_epoch(self, group: str) -> tuple[str | None, int]: ...
     def add_election_listener(self, fn: Callable[[bool], None]) -> None: ...
+    def watch_primary(self, group: str, fn: Callable[[str, int], None]) -> None: ...
+
+
+def rank_candidates(
+    members: Sequence[str],
+    primary: str,
+    health: Mapping[str, NodeState],
+    offsets: Mapping[str, int | None] | None = None,
+) -> list[str]:
+    """Who may replace ``primary``: the ``up`` members, most up-to-date first.
+
+    With ``offsets`` (replication offsets; None = unreachable or without a complete copy, e.g.
+    still loading), members without an offset are left out and the others are sorted by offset,
+    highest first, ties in member order. Without offsets: member order.
+    """
+    up = [m for m in members if m != primary and health.get(m) is NodeState.UP]
+    if offsets is None:
+        return up
+    known = [m for m in up if offsets.get(m) is not None]
+    return sorted(known, key=lambda m: -(offsets[m] or 0))
+
+
+def _failback_seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < math.inf:
+        raise ConfigurationError(f"failback_after must be a finite number of seconds >= 0, got {value!r}")
+    return float(value)
 
 
 class FailoverGroup(Generic[T]):
     """A primary and ordered backups; attach it to a monitor watching the same node names.
 
-    When the primary goes ``down``, the first backup that is ``up`` is promoted by calling
-    ``promote(Promotion)`` (e.g. a :class:`RedisPromoter`); if it raises, the next one is tried.
-    ``failback="auto"`` promotes the original primary back once it has been up for
-    ``failback_after`` seconds; ``"manual"`` leaves that to :meth:`fail_back`. ``rejoin(node,
-    primary, token)``, if the hook has it, is called when a non-primary member comes back up.
+    When the primary goes ``down`` (or is already down when attached), the most up-to-date backup
+    that is ``up`` is promoted by calling ``promote(Promotion)`` (e.g. a :class:`RedisPromoter`);
+    if it raises, the next one is tried. The promote hook may offer:
+
+    - ``offsets(nodes) -> {node: offset or None}``: replication offsets; backups are tried highest
+      first, and those without one (unreachable, still loading) are left out. Without it, in order.
+    - ``ready(node, primary) -> (bool, reason)``: whether ``node`` has caught up with ``primary``.
+      ``failback="auto"`` promotes the original primary back once it has been up for
+      ``failback_after`` seconds *and* is ready (checked again until it is); ``"manual"`` leaves
+      that to :meth:`fail_back`.
+    - ``rejoin(node, primary, token)``: called when a non-primary member comes back up.
+
     ``resources`` maps names to objects (clients...) so that :attr:`resource` is the primary's.
-    With a ``coordinator`` only the elected leader acts, each action fenced by its token.
+    With a ``coordinator`` only the elected leader acts, each action fenced by its token, and
+    every process's group follows the primary the leader records.
     """
+
+    failback_recheck = 0.25  # seconds between readiness checks of a due fail-back
 
     def __init__(
         self,
@@ -78,8 +122,7 @@ class FailoverGroup(Generic[T]):
             raise ConfigurationError(f"group members must be distinct, got {members!r}")
         if failback not in ("auto", "manual"):
             raise ConfigurationError(f"failback must be 'auto' or 'manual', got {failback!r}")
-        if not failback_after >= 0:
-            raise ConfigurationError(f"failback_after must be >= 0 seconds, got {failback_after!r}")
+        failback_after = _failback_seconds(failback_after)
         if resources is not None and set(members) - set(resources):
             raise ConfigurationError(f"resources lack {sorted(set(members) - set(resources))}")
         self.name = name
@@ -93,12 +136,14 @@ class FailoverGroup(Generic[T]):
         self.history: list[Promotion] = []
         self.rejected: list[tuple[Promotion, str]] = []
         self._primary = primary
+        self._epoch = 0  # of the shared primary last applied (with a coordinator)
         self._health: dict[str, NodeState] = dict.fromkeys(members, NodeState.UP)
         self._lock = threading.RLock()
         self._failback_timer: threading.Timer | None = None
         self._closed = False
         if coordinator is not None:
             coordinator.add_election_listener(self._on_election)
+            coordinator.watch_primary(self.name, self._on_shared_primary)
 
     # --- views -----------------------------------------------------------------------------
 
@@ -136,11 +181,14 @@ class FailoverGroup(Generic[T]):
                 self._cancel_failback()
 
     def sync_states(self, states: Mapping[str, NodeState]) -> None:
-        """Take the monitor's current view of the members (called by ``monitor.attach``)."""
+        """Take the monitor's current view of the members (called by ``monitor.attach``); a
+        primary that is already down is failed over now (no event would come for it)."""
         with self._lock:
             for node, state in states.items():
                 if node in self._health:
                     self._health[node] = state
+            if self._health[self._primary] is NodeState.DOWN:
+                self._fail_over(f"primary {self._primary} is down")
 
     def _member_up(self, node: str) -> None:
         if self._health[self._primary] is NodeState.DOWN:
@@ -155,18 +203,42 @@ class FailoverGroup(Generic[T]):
             except Exception:
                 log.exception("group %s: rejoin of %s failed", self.name, node)
         if node == self.preferred and self.failback == "auto":
-            self._schedule_failback()
+            self._schedule_failback(self.failback_after)
 
     def _on_election(self, leader: bool) -> None:
         """Leadership gained: start from the shared state, then act on what we see."""
         if not leader or self.coordinator is None:
             return
         with self._lock:
-            shared = self.coordinator.shared_primary(self.name)
-            if shared is not None and shared in self._health:
-                self._primary = shared
+            try:
+                shared, epoch = self.coordinator.shared_epoch(self.name)
+            except Exception as error:
+                log.warning("group %s: reading the shared primary failed: %s", self.name, error)
+            else:
+                self._apply_shared(shared, epoch)
             if self._health[self._primary] is NodeState.DOWN:
                 self._fail_over(f"new leader found primary {self._primary} down")
+            elif self.failback == "auto" and self._health[self.preferred] is NodeState.UP:
+                self._schedule_failback(self.failback_after)
+
+    def _on_shared_primary(self, primary: str, epoch: int) -> None:
+        """The leader (maybe another process) recorded ``primary`` as the group's primary."""
+        with self._lock:
+            self._apply_shared(primary, epoch)
+
+    def _apply_shared(self, primary: str | None, epoch: int) -> None:
+        if primary is None or primary not in self._health or epoch <= self._epoch:
+            return
+        self._epoch = epoch
+        if primary == self._primary:
+            return
+        others = tuple(m for m in self.members if m != primary)
+        self.history.append(Promotion(self.name, primary, self._primary, others, "recorded by the leader"))
+        log.info("group %s: primary is now %s (was %s), as recorded by the leader", self.name, primary,
+                 self._primary)
+        self._primary = primary
+        if primary == self.preferred:
+            self._cancel_failback()
 
     # --- actions ---------------------------------------------------------------------------
 
@@ -177,7 +249,15 @@ class FailoverGroup(Generic[T]):
         return None if self.coordinator is None else self.coordinator.token
 
     def _candidates(self) -> list[str]:
-        return [m for m in self.members if m != self._primary and self._health[m] is NodeState.UP]
+        offsets_of = getattr(self.promote_hook, "offsets", None)
+        offsets = None
+        if offsets_of is not None:
+            up = [m for m in self.members if m != self._primary and self._health[m] is NodeState.UP]
+            try:
+                offsets = offsets_of(up)
+            except Exception:
+                log.exception("group %s: reading replication offsets failed", self.name)
+        return rank_candidates(self.members, self._primary, self._health, offsets)
 
     def _fail_over(self, reason: str) -> None:
         if not self._may_act():
@@ -193,17 +273,18 @@ class FailoverGroup(Generic[T]):
         old = self._primary
         token = self._token() if token is None else token
         others = tuple(m for m in self.members if m != new)
-        promotion = Promotion(self.name, new, old, others, reason, token)
-        if self.coordinator is not None:
+        planned = self._health[old] is NodeState.UP
+        promotion = Promotion(self.name, new, old, others, reason, token, planned=planned)
+        coordinator = self.coordinator
+        if coordinator is not None:
             if token is None:
                 self.rejected.append((promotion, "no fencing token"))
                 return False
             try:
-                if not self.coordinator.claim_promotion(token, self.name, old, new):
-                    shared = self.coordinator.shared_primary(self.name)
+                if not coordinator.claim_promotion(token, self.name, old, new):
+                    shared, epoch = coordinator.shared_epoch(self.name)
                     self.rejected.append((promotion, f"already promoted: primary is {shared}"))
-                    if shared in self._health:
-                        self._primary = shared
+                    self._apply_shared(shared, epoch)
                     return shared == new
             except FencingTokenError as error:
                 self.rejected.append((promotion, str(error)))
@@ -214,12 +295,27 @@ class FailoverGroup(Generic[T]):
                 self.promote_hook(promotion)
             except Exception:
                 log.exception("group %s: promoting %s failed", self.name, new)
+                if coordinator is not None and token is not None:
+                    self._abandon(coordinator, token, new)
                 return False
+        if coordinator is not None and token is not None:
+            try:
+                self._epoch = max(self._epoch, coordinator.confirm_promotion(token, self.name, old, new))
+            except FencingTokenError:
+                raise
+            except Exception as error:  # promoted, but not recorded: the next leader finds out
+                log.warning("group %s: promoted %s but recording it failed: %s", self.name, new, error)
         self._primary = new
         self.history.append(promotion)
         self._cancel_failback()
-        log.warning("group %s: promoted %s (was %s): %s", self.name, new, old, reason)
+        log.info("group %s: promoted %s (was %s): %s", self.name, new, old, reason)
         return True
+
+    def _abandon(self, coordinator: Coordination, token: int, new: str) -> None:
+        try:
+            coordinator.abandon_promotion(token, self.name, new)
+        except Exception as error:  # the claim stays; a newer token overrides it
+            log.warning("group %s: withdrawing the claim on %s failed: %s", self.name, new, error)
 
     def promote_now(self, new: str, reason: str = "manual", *, token: int | None = None) -> Promotion:
         """Make ``new`` the primary now (manual failover/failback); returns the promotion."""
@@ -233,14 +329,14 @@ class FailoverGroup(Generic[T]):
             return self.history[-1]
 
     def fail_back(self) -> Promotion:
-        """Make the original primary the primary again."""
+        """Make the original primary the primary again (now: readiness is not waited for)."""
         return self.promote_now(self.preferred, "manual fail-back")
 
-    def _schedule_failback(self) -> None:
+    def _schedule_failback(self, delay: float) -> None:
         self._cancel_failback()
         if self._closed or self._primary == self.preferred:
             return
-        timer = threading.Timer(self.failback_after, self._failback_due)
+        timer = threading.Timer(delay, self._failback_due)
         timer.daemon = True
         timer.name = f"shardwise-failback-{self.name}"
         self._failback_timer = timer
@@ -253,11 +349,33 @@ class FailoverGroup(Generic[T]):
 
     def _failback_due(self) -> None:
         with self._lock:
+            if self._failback_timer is None or threading.current_thread() is not self._failback_timer:
+                return  # cancelled or replaced meanwhile
             self._failback_timer = None
             if self._closed or self._primary == self.preferred:
                 return
-            if self._health[self.preferred] is NodeState.UP and self._may_act():
-                self._promote(self.preferred, f"fail-back after {self.failback_after:g} s healthy")
+            if self._health[self.preferred] is not NodeState.UP or not self._may_act():
+                return
+            ready, why = self._ready(self.preferred)
+            if not ready:
+                log.info("group %s: fail-back to %s waits: %s", self.name, self.preferred, why)
+                self._schedule_failback(self.failback_recheck)
+                return
+            reason = f"fail-back after {self.failback_after:g} s healthy ({why})"
+            if not self._promote(self.preferred, reason):
+                self._schedule_failback(self.failback_recheck)
+
+    def _ready(self, node: str) -> tuple[bool, str]:
+        ready = getattr(self.promote_hook, "ready", None)
+        if ready is None:
+            return True, "no readiness check"
+        try:
+            outcome = ready(node, self._primary)
+        except Exception as error:
+            return False, f"readiness check failed: {error}"
+        if isinstance(outcome, tuple):
+            return bool(outcome[0]), str(outcome[1])
+        return bool(outcome), "ready" if outcome else "not ready"
 
     def close(self) -> None:
         """Cancel a pending fail-back timer."""

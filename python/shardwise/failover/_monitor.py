@@ -1,14 +1,17 @@
-"""The threaded monitor: one scheduler thread plus a small pool of check workers."""
+"""The threaded monitor: one scheduler thread; checks run on daemon workers that never queue."""
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+import warnings
 from typing import Any
 
-from shardwise.failover._checks import CheckResult
 from shardwise.failover._registry import MonitorBase, MonitoredNode
+from shardwise.failover._rounds import grace
+from shardwise.failover._threads import DaemonWorkers, start_daemon
 
 __all__ = ["Monitor"]
 
@@ -24,20 +27,30 @@ class Monitor(MonitorBase):
     ...     monitor.add_node("db1", TcpCheck("127.0.0.1", 5432))
     ...     monitor.attach(balancer)
 
-    Checks run on a pool of ``max_workers`` threads; a check still running ``timeout`` (plus a
-    small grace) after it started counts as failed. ``stop()`` joins every thread it started.
+    Each check runs at once on an idle daemon thread or a new one (never queued behind another),
+    at most one per node: a check that hangs costs its node only (it counts as timed out, and so
+    does every round until it returns) and never delays another node. A check still running
+    ``timeout`` (plus a small grace) after it started counts as failed; what it returns later is
+    discarded. ``stop(timeout)`` returns within ``timeout`` and abandons checks still running.
     """
 
-    def __init__(self, *, max_workers: int = 8, name: str = "shardwise-monitor", **settings: Any) -> None:
+    def __init__(
+        self, *, name: str = "shardwise-monitor", max_workers: int | None = None, **settings: Any
+    ) -> None:
         super().__init__(**settings)
-        if int(max_workers) < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
-        self.max_workers = int(max_workers)
+        if max_workers is not None:
+            warnings.warn(
+                "Monitor(max_workers=...) is ignored: checks no longer share a bounded pool",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.name = name
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._wake_at = math.inf  # when the scheduler means to look again
+        self._workers = DaemonWorkers(f"{name}-check")  # a fresh set per start()
+        self._checking: dict[threading.Lock, float] = {}  # running checks: done -> when overdue
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -50,26 +63,30 @@ class Monitor(MonitorBase):
         if self._thread is not None:
             raise RuntimeError("monitor already started")
         self._stopping.clear()
-        self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"{self.name}-check")
-        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-        self._thread.start()
+        self._workers = DaemonWorkers(f"{self.name}-check")
+        self._thread = start_daemon(self._loop, self.name)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop checking, wait for the threads (bounded by ``timeout``) and end event streams."""
-        thread, executor = self._thread, self._executor
+        """Stop checking and end event streams. Waits at most ``timeout`` seconds in all, and for
+        a running check no longer than its own timeout: checks still running then (hung) are
+        abandoned in their daemon threads, and what they return is discarded."""
+        thread = self._thread
         if thread is None:
             return
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wakeup.set()
-        thread.join(timeout)
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-        self._thread = self._executor = None
+        thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
-            for node in self._nodes.values():
-                node.in_flight = False
-                node.run_id += 1
+            checking = list(self._checking.items())
+        for done, overdue in checking:
+            if done.acquire(timeout=max(0.0, min(deadline, overdue) - time.monotonic())):
+                done.release()
+        self._workers.close(max(0.0, deadline - time.monotonic()))
+        self._thread = None
+        self._pause_rounds()
+        self._deliver(wait=False)
         self._close_streams()
 
     def __enter__(self) -> Monitor:
@@ -83,67 +100,54 @@ class Monitor(MonitorBase):
 
     # --- scheduling ------------------------------------------------------------------------
 
-    @staticmethod
-    def _grace(node: MonitoredNode) -> float:
-        return max(0.05, node.config.timeout * 0.25)
-
     def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wakeup.clear()
-            now = self.clock()
-            due: list[tuple[str, int, MonitoredNode]] = []
-            overdue: list[tuple[str, int, float]] = []
-            wake_at = now + _MAX_SLEEP
+            starts, wake_at = self._poll(self.clock())
             with self._lock:
-                for node in self._nodes.values():
-                    if node.in_flight:
-                        if node.deadline <= now:
-                            overdue.append((node.name, node.run_id, node.config.timeout))
-                        else:
-                            wake_at = min(wake_at, node.deadline)
-                    elif node.next_due <= now:
-                        node.in_flight = True
-                        node.run_id += 1
-                        node.started = now
-                        node.deadline = now + node.config.timeout + self._grace(node)
-                        due.append((node.name, node.run_id, node))
-                        wake_at = min(wake_at, node.deadline)
-                    else:
-                        wake_at = min(wake_at, node.next_due)
-            for name, run_id, timeout in overdue:
-                self._complete(name, run_id, CheckResult(False, f"timed out after {timeout:g} s", timeout))
-            executor = self._executor
-            for name, run_id, node in due:
-                if executor is None or self._stopping.is_set():
-                    break
-                try:
-                    executor.submit(self._run, name, run_id, node)
-                except RuntimeError:  # shut down meanwhile
-                    break
-            if overdue:
-                continue
-            self._wakeup.wait(max(0.0, wake_at - self.clock()))
+                self._wake_at = wake_at
+            for node, run_id in starts:
+                self._start_check(node, run_id)
+            self._deliver(wait=False)
+            self._wakeup.wait(min(_MAX_SLEEP, max(0.0, wake_at - self.clock())))
 
-    def _run(self, name: str, run_id: int, node: MonitoredNode) -> None:
-        if self._stopping.is_set():
-            return
-        result = node.check.run(node.config.timeout)
-        self._complete(name, run_id, result)
+    def _start_check(self, node: MonitoredNode, run_id: int) -> None:
+        done = threading.Lock()  # held while the check runs (cheaper than an Event)
+        done.acquire()
 
-    def _complete(self, name: str, run_id: int, result: CheckResult) -> None:
-        with self._dispatch_lock:
-            event = self._apply_result(name, run_id, result)
-            if event is not None and not self._stopping.is_set():
-                self._dispatch(event)
-        self._wakeup.set()
+        def run() -> None:
+            try:
+                wants = self._execute(node, run_id)  # after stop(): discarded, but no longer running
+                with self._lock:
+                    early = wants is not None and wants < self._wake_at
+                    if wants is not None and early:
+                        self._wake_at = wants  # one wake-up is enough
+                if early:
+                    self._wakeup.set()
+                if not self._stopping.is_set():
+                    self._deliver(wait=False)
+            finally:
+                with self._lock:
+                    self._checking.pop(done, None)
+                done.release()
+
+        with self._lock:
+            self._checking[done] = time.monotonic() + node.config.timeout + grace(node.config.timeout)
+        try:
+            self._workers.run(run)
+        except RuntimeError:  # stop() closed the workers meanwhile
+            self._abandon(node.name, run_id)
+            with self._lock:
+                self._checking.pop(done, None)
+            done.release()
 
     def check_now(self) -> None:
-        """Run every node's check once, synchronously, in the calling thread (handy in scripts)."""
+        """Run every node's check once, synchronously, in the calling thread (handy in scripts);
+        a node whose previous check is still running is skipped."""
         with self._lock:
-            nodes = list(self._nodes.values())
-            for node in nodes:
-                node.run_id += 1
-                node.started = self.clock()
-            runs = [(node.name, node.run_id, node) for node in nodes]
-        for name, run_id, node in runs:
-            self._complete(name, run_id, node.check.run(node.config.timeout))
+            now = self.clock()
+            runs = [(node, node.rounds.start_now(now)) for node in self._nodes.values()]
+        for node, run_id in runs:
+            if run_id is not None:
+                self._execute(node, run_id)
+        self._deliver()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,29 +16,22 @@ from shardwise.errors import ConfigurationError, UnknownNodeError
 from shardwise.failover._attach import Attachment, attachment_for
 from shardwise.failover._checks import Check, CheckResult
 from shardwise.failover._events import EventStream, NodeEvent, NodeState
-from shardwise.failover._state import HealthTracker
+from shardwise.failover._rounds import CheckRounds, NodeConfig
+from shardwise.failover._state import HealthTracker, check_count
 
 log = logging.getLogger("shardwise.failover")
 
 Listener = Callable[[NodeEvent], Any]
 
 
-def _seconds(name: str, value: float, *, allow_zero: bool = False) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+def _seconds(name: str, value: object) -> float:
+    """A duration setting: a real number (not a bool or a string), finite and > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
         raise ConfigurationError(f"{name} must be a finite number of seconds > 0, got {value!r}")
-    return value
-
-
-@dataclass
-class NodeConfig:
-    """Check settings of one node."""
-
-    interval: float
-    fast_interval: float
-    timeout: float
-    rise: int
-    fall: int
+    return seconds
 
 
 @dataclass
@@ -44,19 +39,21 @@ class MonitoredNode:
     name: str
     check: Check
     config: NodeConfig
-    tracker: HealthTracker
-    next_due: float = 0.0
-    in_flight: bool = False
-    started: float = 0.0
-    deadline: float = math.inf
-    run_id: int = 0
-    checks: int = 0
-    last_result: CheckResult | None = None
+    rounds: CheckRounds
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def current_interval(self) -> float:
-        return self.config.fast_interval if self.tracker.changing else self.config.interval
+    def tracker(self) -> HealthTracker:
+        return self.rounds.tracker
+
+    @property
+    def checks(self) -> int:
+        """Outcomes counted so far (results and timeouts)."""
+        return self.rounds.checks
+
+    @property
+    def last_result(self) -> CheckResult | None:
+        return self.rounds.last_result
 
 
 class MonitorBase:
@@ -75,8 +72,9 @@ class MonitorBase:
         self.defaults = self._config(interval, timeout, rise, fall, fast_interval)
         self.clock = clock
         self._nodes: dict[str, MonitoredNode] = {}
-        self._lock = threading.Lock()
-        self._dispatch_lock = threading.RLock()
+        self._lock = threading.Lock()  # node states and the outbox; never held while calling out
+        self._dispatch_lock = threading.RLock()  # held while delivering events, in outbox order
+        self._outbox: deque[NodeEvent] = deque()
         self._attachments: list[Attachment] = []
         self._listeners: list[Listener] = []
         self._streams: list[EventStream] = []
@@ -87,9 +85,9 @@ class MonitorBase:
     ) -> NodeConfig:
         interval = _seconds("interval", interval)
         fast = interval / 2 if fast_interval is None else _seconds("fast_interval", fast_interval)
-        if int(rise) < 1 or int(fall) < 1:
-            raise ConfigurationError(f"rise and fall must be >= 1, got rise={rise!r} fall={fall!r}")
-        return NodeConfig(interval, fast, _seconds("timeout", timeout), int(rise), int(fall))
+        return NodeConfig(
+            interval, fast, _seconds("timeout", timeout), check_count("rise", rise), check_count("fall", fall)
+        )
 
     # --- nodes -----------------------------------------------------------------------------
 
@@ -129,8 +127,9 @@ class MonitorBase:
         with self._lock:
             if name in self._nodes:
                 raise ConfigurationError(f"node {name!r} is already monitored")
-            tracker.since = self.clock()
-            self._nodes[name] = MonitoredNode(name, check, config, tracker, next_due=self.clock())
+            now = self.clock()
+            tracker.since = now
+            self._nodes[name] = MonitoredNode(name, check, config, CheckRounds(tracker, config, now))
         self._wake()
 
     def remove_node(self, name: str) -> None:
@@ -210,6 +209,26 @@ class MonitorBase:
             self._streams.append(stream)
         return stream
 
+    def _deliver(self, *, wait: bool = True) -> None:
+        """Deliver the queued events, in order. With ``wait=False``, return at once if another
+        thread is delivering (it delivers ours too): a slow listener then delays only delivery,
+        never the counting of results and timeouts."""
+        while True:
+            if not self._dispatch_lock.acquire(blocking=wait):
+                return
+            try:
+                while True:
+                    with self._lock:
+                        if not self._outbox:
+                            break
+                        event = self._outbox.popleft()
+                    self._dispatch(event)
+            finally:
+                self._dispatch_lock.release()
+            with self._lock:  # queued after our last look but before we released: deliver it too
+                if not self._outbox:
+                    return
+
     def _dispatch(self, event: NodeEvent) -> None:
         """Deliver one event: attachments first (traffic), then listeners, then streams."""
         log.info("node %s: %s -> %s (%s)", event.node, event.old, event.new, event.reason)
@@ -237,41 +256,70 @@ class MonitorBase:
 
     # --- feeding the state machines --------------------------------------------------------
 
-    def _apply_result(self, name: str, run_id: int | None, result: CheckResult) -> NodeEvent | None:
-        """Record a check result (under the lock); returns the event to dispatch, if any."""
+    def _poll(self, now: float) -> tuple[list[tuple[MonitoredNode, int]], float]:
+        """Advance every node's rounds to ``now`` (events go to the outbox): the checks to start
+        and when to poll next."""
+        starts: list[tuple[MonitoredNode, int]] = []
+        wake_at = math.inf
+        with self._lock:
+            for node in self._nodes.values():
+                poll = node.rounds.poll(now)
+                if poll.event is not None:
+                    self._outbox.append(poll.event)
+                if poll.start is not None:
+                    starts.append((node, poll.start))
+                wake_at = min(wake_at, poll.wake_at)
+        return starts, wake_at
+
+    def _finish(self, name: str, run_id: int, result: CheckResult) -> float | None:
+        """Record what check ``run_id`` of ``name`` returned (its event goes to the outbox);
+        returns when the node wants its next poll (None if the node is gone)."""
         with self._lock:
             node = self._nodes.get(name)
-            if node is None or (run_id is not None and node.run_id != run_id):
+            if node is None:
                 return None
-            node.in_flight = False
-            node.checks += 1
-            node.last_result = result
-            event = node.tracker.observe(result.healthy, self.clock(), result.reason)
-            node.next_due = node.started + node.current_interval
-        return event
+            _, event = node.rounds.finished(run_id, result, self.clock())
+            if event is not None:
+                self._outbox.append(event)
+            return node.rounds.opened if node.rounds.opened is not None else node.rounds.next_due
+
+    def _execute(self, node: MonitoredNode, run_id: int) -> float | None:
+        """Run one check in the calling thread and record its result."""
+        return self._finish(node.name, run_id, node.check.run(node.config.timeout))
+
+    def _abandon(self, name: str, run_id: int) -> None:
+        with self._lock:
+            node = self._nodes.get(name)
+            if node is not None:
+                node.rounds.abandon(run_id)
+
+    def _pause_rounds(self) -> None:
+        with self._lock:
+            for node in self._nodes.values():
+                node.rounds.pause()
 
     def report(self, name: str, healthy: bool, reason: str = "reported") -> NodeEvent | None:
         """Feed an outcome observed elsewhere (passive check) into ``name``'s state machine."""
-        with self._dispatch_lock:
-            with self._lock:
-                node = self._nodes.get(name)
-                if node is None:
-                    raise UnknownNodeError(f"node {name!r} is not monitored")
-                event = node.tracker.observe(bool(healthy), self.clock(), reason)
+        with self._lock:
+            node = self._nodes.get(name)
+            if node is None:
+                raise UnknownNodeError(f"node {name!r} is not monitored")
+            event = node.tracker.observe(bool(healthy), self.clock(), reason)
             if event is not None:
-                self._dispatch(event)
+                self._outbox.append(event)
+        self._deliver()
         return event
 
     def set_state(self, name: str, state: NodeState | str, reason: str) -> NodeEvent | None:
         """Force ``name`` into ``state`` (e.g. from the shared view of a leader)."""
-        with self._dispatch_lock:
-            with self._lock:
-                node = self._nodes.get(name)
-                if node is None:
-                    raise UnknownNodeError(f"node {name!r} is not monitored")
-                event = node.tracker.force(state, self.clock(), reason)
+        with self._lock:
+            node = self._nodes.get(name)
+            if node is None:
+                raise UnknownNodeError(f"node {name!r} is not monitored")
+            event = node.tracker.force(state, self.clock(), reason)
             if event is not None:
-                self._dispatch(event)
+                self._outbox.append(event)
+        self._deliver()
         return event
 
     def _wake(self) -> None:

@@ -7,10 +7,25 @@ successful checks to come back (it is ``recovering`` in between; one failure put
 
 from __future__ import annotations
 
+import operator
+
 from shardwise.errors import ConfigurationError
 from shardwise.failover._events import NodeEvent, NodeState
 
-__all__ = ["HealthTracker"]
+__all__ = ["HealthTracker", "check_count"]
+
+
+def check_count(name: str, value: object) -> int:
+    """A rise/fall setting: an integer >= 1 (2.0 or 1.7 are refused rather than truncated)."""
+    try:
+        count = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        count = None
+    if count is None or isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be an integer >= 1, got {value!r}")
+    if count < 1:
+        raise ConfigurationError(f"{name} must be >= 1, got {value!r}")
+    return count
 
 
 class HealthTracker:
@@ -19,16 +34,13 @@ class HealthTracker:
     def __init__(
         self, node: str, *, rise: int = 2, fall: int = 3, initial: NodeState | str = NodeState.UP
     ) -> None:
-        if int(rise) < 1:
-            raise ConfigurationError(f"rise must be >= 1, got {rise!r}")
-        if int(fall) < 1:
-            raise ConfigurationError(f"fall must be >= 1, got {fall!r}")
+        rise, fall = check_count("rise", rise), check_count("fall", fall)
         state = NodeState(initial)
         if state not in (NodeState.UP, NodeState.DOWN):
             raise ConfigurationError(f"initial state must be 'up' or 'down', got {initial!r}")
         self.node = node
-        self.rise = int(rise)
-        self.fall = int(fall)
+        self.rise = rise
+        self.fall = fall
         self.state: NodeState = state
         self.reason = "initial state"
         self.since = 0.0

@@ -1,366 +1,356 @@
-"""AsyncRedisLock and AsyncRedlock: the locks on ``redis.asyncio`` clients."""
+"""AsyncRedisLock and AsyncRedlock: the asyncio locks. Only I/O here: the operations are written
+once in ``_base`` and the decisions in ``_protocol``; this module performs their requests.
+
+No ``asyncio.wait_for`` anywhere: on Python < 3.12 it can swallow a cancellation that arrives as
+the awaited call finishes, so a cancelled acquire could go on and take the lock. Calls are bounded
+by the bounded client's socket timeouts instead, and an operation cancelled mid-call hands what it
+may have left in Redis to a background clean-up task.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
+import inspect
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+import weakref
+from collections.abc import Awaitable
+from types import TracebackType
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
-from shardwise.errors import LockBackendError, LockError, QuorumNotReachedError
-from shardwise.lock import _scripts
-from shardwise.lock._async_base import AsyncLockBase, bounded, spawn
-from shardwise.lock._common import (
-    DEFAULT_PREFIX,
-    client_socket_timeout,
-    clock_drift,
-    lock_keys,
-    retry_hint,
-    to_ms,
-    validate_name,
-    validate_seconds,
-)
-from shardwise.lock._redlock import _validate_clients, default_node_timeout
-from shardwise.lock._sync_base import Attempt, Renewal
+from shardwise.errors import LockError
+from shardwise.lock import _protocol as p
+from shardwise.lock._base import LockBase, watching
+from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, async_bounded, failure
+from shardwise.lock._common import LockKeys, logger
+from shardwise.lock._kinds import MultiMaster, SingleMaster
+from shardwise.lock._scripts import invocation
 
-_BACKEND_RETRY = 0.05
-_ASYNC_CLIENTS = (redis.asyncio.Redis, AsyncRedisCluster)
+T = TypeVar("T")
+_Lock = TypeVar("_Lock", bound="AsyncLock")
+_background: set[asyncio.Task[Any]] = set()  # strong references to fire-and-forget tasks
 
 
-class AsyncRedisLock(AsyncLockBase):
-    """:class:`RedisLock` for ``redis.asyncio`` clients: the same keys, scripts and behaviour.
+def spawn(coro: Awaitable[Any]) -> asyncio.Task[Any]:
+    """Run ``coro`` in the background, keeping a reference until it is done."""
+    task = asyncio.ensure_future(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
 
-    Methods are coroutines (``await lock.acquire()``, ``async with lock:``); the watchdog is an
-    asyncio task; ``on_lost`` may be a plain function or a coroutine function. Release is shielded
-    from cancellation, and an acquire cancelled mid-flight releases its attempt in the background.
-    """
 
-    _kind = "AsyncRedisLock"
+class _Waiters:
+    """Tasks waiting for a change: a condition variable made of futures of the running loop."""
 
-    def __init__(
-        self,
-        client: redis.asyncio.Redis | AsyncRedisCluster,
-        name: str,
-        ttl: float = 10.0,
-        *,
-        auto_renew: bool = False,
-        on_lost: Callable[[Any], object] | None = None,
-        timeout: float | None = None,
-        blocking_timeout: float | None = None,
-        renew_interval: float | None = None,
-        prefix: str = DEFAULT_PREFIX,
-    ) -> None:
-        if not isinstance(client, _ASYNC_CLIENTS):
-            raise TypeError(
-                "client must be a redis.asyncio.Redis or redis.asyncio.RedisCluster "
-                f"(use RedisLock for synchronous clients), got {type(client).__name__}"
-            )
-        super().__init__(
-            validate_name(name),
-            ttl,
-            auto_renew=auto_renew,
-            on_lost=on_lost,
-            timeout=timeout if blocking_timeout is None else blocking_timeout,
-            renew_interval=renew_interval,
-        )
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
-        self.client = client
-        self.keys = lock_keys(self.name, prefix)
-        self._default_limit = None if client_socket_timeout(client) is not None else max(self.ttl, 1.0)
-        self._acquire = client.register_script(_scripts.ACQUIRE)
-        self._release = client.register_script(_scripts.RELEASE)
-        self._extend = client.register_script(_scripts.EXTEND)
-        self._pttl = client.register_script(_scripts.PTTL_IF_OWNED)
+    def __init__(self) -> None:
+        self._futures: list[asyncio.Future[None]] = []
 
-    def __repr__(self) -> str:
-        return (
-            f"AsyncRedisLock(name={self.name!r}, key={self.keys.lock!r}, ttl={self.ttl}, "
-            f"state={self._state()!r}, fencing_token={self._fencing_token}, auto_renew={self.auto_renew})"
-        )
-
-    async def _call(self, coro: Awaitable[Any], limit: float | None = None) -> Any:
+    async def wait(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._futures.append(future)
         try:
-            return await bounded(coro, self._default_limit if limit is None else limit)
-        except (redis.RedisError, TimeoutError) as exc:
-            raise self._backend_error(exc) from exc
+            await asyncio.wait({future}, timeout=seconds)
+        finally:
+            if future in self._futures:
+                self._futures.remove(future)
 
-    def _backend_error(self, exc: BaseException) -> LockError:
-        return LockBackendError(f"AsyncRedisLock {self.name!r}: Redis failed or is unreachable: {exc}")
+    def wake(self) -> None:
+        futures, self._futures = self._futures, []
+        for future in futures:
+            if not future.done():
+                future.set_result(None)
 
-    async def locked(self) -> bool:
-        """True if anyone holds the lock right now (asks Redis)."""
-        return bool(await self._call(self.client.exists(self.keys.lock)))
 
-    async def owned(self) -> bool:
-        """True if this object holds the lock right now (asks Redis)."""
-        return await self.ttl_remaining() is not None
+class _Node:
+    """One master, reached through its bounded client (made for the running event loop)."""
 
-    async def ttl_remaining(self) -> float | None:
-        """Seconds until the lock expires if this object holds it (asks Redis), else None."""
-        token = self._token
-        if token is None:
-            return None
-        pttl = int(await self._call(self._pttl(keys=[self.keys.lock], args=[token])))
-        if pttl == -1:
-            return float("inf")
-        return None if pttl < 0 else pttl / 1000.0
+    def __init__(self, client: redis.asyncio.Redis | AsyncRedisCluster, keys: LockKeys, bound: float) -> None:
+        self._client = client
+        self._keys = keys
+        self._bound = bound
+        self._last: tuple[object, Bounded] | None = None
 
-    async def _remote_attempt(self, token: str, limit: float | None) -> Attempt:
-        call = self._acquire(keys=[self.keys.lock, self.keys.fence], args=[token, to_ms(self.ttl)])
+    async def target(self, moved: tuple[str, int] | None = None) -> Bounded:
+        loop = asyncio.get_running_loop()
+        if self._last is None or self._last[0] is not loop or moved is not None:
+            self._last = loop, await async_bounded(self._client, self._keys.lock, self._bound, moved)
+        return self._last[1]
+
+    async def run(self, op: p.Op, args: tuple[Any, ...]) -> Any:
+        source, keys, argv = invocation(op, self._keys, args)
         try:
-            won, value = await bounded(call, self._default_limit if limit is None else limit)
-        except (redis.ConnectionError, redis.TimeoutError, TimeoutError) as exc:
-            return Attempt(acquired=False, retry_after=_BACKEND_RETRY, unreachable=str(exc) or repr(exc))
-        except redis.RedisError as exc:
-            raise self._backend_error(exc) from exc
-        if int(won) == 1:
-            return Attempt(True, int(value), validity=self.ttl - clock_drift(self.ttl))
-        return Attempt(False, retry_after=retry_hint(int(value), self.ttl))
+            try:
+                return await (await self.target()).scripts[source](keys=keys, args=argv)
+            except redis.exceptions.MovedError as moved:  # the slot moved: follow it once
+                target = await self.target((moved.host, int(moved.port)))
+                return await target.scripts[source](keys=keys, args=argv)
+        except CALL_ERRORS as exc:
+            return failure(exc)
 
-    async def _open_waiter(self, timeout: float) -> object:
-        pubsub = self.client.pubsub()
+
+class _Subscription:
+    """The release channel of one waiting acquire (see the blocking twin)."""
+
+    def __init__(self) -> None:
+        self._slots: Slots | None = None
+        self._pubsub: Any = None
+
+    async def open(self, node: _Node, channel: str, bound: float) -> bool:
         try:
-            await asyncio.wait_for(pubsub.subscribe(self.keys.channel), timeout=min(timeout, 1.0))
-            deadline = time.monotonic() + min(timeout, 1.0)
+            target = await node.target()
+        except CALL_ERRORS:
+            return False  # no client for it now: the waiter polls
+        if not target.slots.take():
+            return False  # the pool cannot spare the connection: the waiter polls
+        self._slots = target.slots
+        try:
+            self._pubsub = target.client.pubsub()
+            await self._pubsub.subscribe(channel)
+            deadline = time.monotonic() + bound
             while time.monotonic() < deadline:
-                message = await pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+                message = await self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
                 if message is not None and message.get("type") == "subscribe":
-                    return pubsub
-        except (redis.RedisError, TimeoutError):
-            pass
-        await self._close_waiter(pubsub)
-        return None
+                    return True
+        except CALL_ERRORS as exc:
+            logger.debug("release subscription of %s failed: %r", channel, exc)
+        self.close()
+        return False
 
-    async def _remote_wait(self, waiter: object, seconds: float) -> None:
-        if waiter is None:
+    async def wait(self, seconds: float) -> None:
+        if self._pubsub is None:
             await asyncio.sleep(seconds)
             return
         try:
-            await waiter.get_message(ignore_subscribe_messages=True, timeout=seconds)  # type: ignore[attr-defined]
-        except redis.RedisError:
-            await asyncio.sleep(min(seconds, _BACKEND_RETRY))
+            await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=seconds)
+        except (redis.RedisError, OSError, asyncio.TimeoutError):
+            self.close()
 
-    async def _close_waiter(self, waiter: object) -> None:
-        if waiter is not None:
-            with contextlib.suppress(Exception):
-                await waiter.aclose()  # type: ignore[attr-defined]
-
-    async def _remote_release(self, token: str) -> bool:
-        released = await self._call(self._release(keys=[self.keys.lock], args=[token, self.keys.channel]))
-        return int(released) == 1
-
-    async def _remote_renew(self, token: str, ttl: float) -> tuple[Renewal, float]:
-        try:
-            extended = await bounded(
-                self._extend(keys=[self.keys.lock], args=[token, to_ms(ttl)]), self._default_limit
-            )
-        except (redis.ConnectionError, redis.TimeoutError, TimeoutError):
-            return Renewal.UNREACHABLE, 0.0
-        if int(extended) == 1:
-            return Renewal.RENEWED, ttl - clock_drift(ttl)
-        return Renewal.NOT_OWNED, 0.0
+    def close(self) -> None:
+        """Closes in the background: the new holder need not wait for it."""
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            spawn(_close_quietly(pubsub))
+        slots, self._slots = self._slots, None
+        if slots is not None:
+            slots.give()
 
 
-_FAILED = object()
+def _cancel_pending() -> bool:
+    """True when the current task was asked to cancel and has not handled it (Python 3.11+).
+
+    Timeouts inside the Redis client can turn a cancellation that meets their own expiry into a
+    TimeoutError (Python 3.11's asyncio.timeout, the async_timeout package), so an acquire checks
+    after every step: a cancelled acquire must not go on to take the lock."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling is not None and cancelling())
 
 
-class AsyncRedlock(AsyncLockBase):
-    """:class:`Redlock` for ``redis.asyncio`` clients (see it for the algorithm and what fencing means)."""
+async def _close_quietly(pubsub: Any) -> None:
+    try:
+        await pubsub.aclose()
+    except (redis.RedisError, OSError) as exc:
+        logger.debug("closing a release subscription failed: %r", exc)
 
-    _kind = "AsyncRedlock"
-    _uses_release_messages = False
 
-    def __init__(
+class AsyncLock(LockBase):
+    """The asyncio front-end of :class:`AsyncRedisLock` and :class:`AsyncRedlock`: performs the
+    requests of the operations (masters called concurrently, each bounded). A lock object is
+    used from one event loop at a time; its tasks take turns like threads on a blocking lock."""
+
+    _clients = (redis.asyncio.Redis, AsyncRedisCluster)
+
+    def _connect(self, clients: list[Any]) -> None:
+        self._nodes = [_Node(c, self.keys, self._settings.call_timeout) for c in clients]
+        self._guard = contextlib.nullcontext()  # one thread: nothing to serialise
+        self._gate = _Waiters()
+        self._renewing = False
+        self._renewed = _Waiters()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._cleanup_jobs: list[p.Abandoned] = []
+        self._cleaning = False
+
+    # --- redis-py's Lock API -------------------------------------------------------------------
+
+    async def acquire(
         self,
-        clients: Sequence[redis.asyncio.Redis | AsyncRedisCluster],
-        name: str,
-        ttl: float = 10.0,
-        *,
-        auto_renew: bool = False,
-        on_lost: Callable[[Any], object] | None = None,
-        timeout: float | None = None,
+        sleep: float | None = None,
+        blocking: bool | None = None,
         blocking_timeout: float | None = None,
-        renew_interval: float | None = None,
-        node_timeout: float | None = None,
-        retry_delay: float = 0.2,
-        drift_factor: float = 0.01,
-        prefix: str = DEFAULT_PREFIX,
-    ) -> None:
-        clients = _validate_clients(clients, _ASYNC_CLIENTS, "Redlock")
-        super().__init__(
-            validate_name(name),
-            ttl,
-            auto_renew=auto_renew,
-            on_lost=on_lost,
-            timeout=timeout if blocking_timeout is None else blocking_timeout,
-            renew_interval=renew_interval,
-        )
-        self.clients = clients
-        self.quorum = len(clients) // 2 + 1
-        self.node_timeout = (
-            default_node_timeout(self.ttl)
-            if node_timeout is None
-            else validate_seconds(node_timeout, "node_timeout")
-        )
-        self.retry_delay = validate_seconds(retry_delay, "retry_delay")
-        self.drift_factor = validate_seconds(drift_factor, "drift_factor", allow_zero=True)
-        self.keys = lock_keys(self.name, prefix)
-        self._scripts = [
-            {
-                "acquire": c.register_script(_scripts.ACQUIRE),
-                "release": c.register_script(_scripts.RELEASE),
-                "extend": c.register_script(_scripts.EXTEND),
-                "fence": c.register_script(_scripts.RAISE_FENCE),
-                "pttl": c.register_script(_scripts.PTTL_IF_OWNED),
-            }
-            for c in clients
-        ]
+        token: str | bytes | None = None,
+        **unexpected: object,
+    ) -> bool:
+        """Take the lock (see :meth:`RedisLock.acquire`). Cancellation-safe: a cancelled acquire
+        holds nothing, and what it may have set in Redis is removed by a background task."""
+        steps = self._acquiring(sleep, blocking, blocking_timeout, token, unexpected)
+        return await self._drive(steps, stop_when_cancelled=True)
 
-    def __repr__(self) -> str:
-        return (
-            f"AsyncRedlock(name={self.name!r}, masters={len(self.clients)}, quorum={self.quorum}, "
-            f"ttl={self.ttl}, state={self._state()!r}, fencing_token={self._fencing_token}, "
-            f"auto_renew={self.auto_renew})"
-        )
+    async def release(self) -> None:
+        """Release the lock (see :meth:`RedisLock.release`). Cancellation-safe: if cancelled
+        mid-release, a background task finishes removing the key."""
+        await self._drive(self._releasing())
 
-    def drift(self, ttl: float | None = None) -> float:
-        """The clock-drift allowance for ``ttl`` (default: the lock's ttl)."""
-        return (self.ttl if ttl is None else ttl) * self.drift_factor + 0.002
+    async def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
+        """Add ``additional_time`` seconds to the remaining time, or set it (``replace_ttl``)."""
+        return await self._drive(self._extending(additional_time, replace_ttl))
 
-    async def _fan(
-        self, call: Callable[[int], Awaitable[Any]], only: Sequence[int] | None = None
-    ) -> list[Any]:
-        """Call every (chosen) master in parallel, each within ``node_timeout``; failures -> _FAILED."""
-        chosen = range(len(self.clients)) if only is None else only
-
-        async def one(i: int) -> Any:
-            if i not in chosen:
-                return None
-            try:
-                return await asyncio.wait_for(call(i), timeout=self.node_timeout)
-            except (redis.RedisError, TimeoutError, OSError):
-                return _FAILED
-
-        return list(await asyncio.gather(*(one(i) for i in range(len(self.clients)))))
-
-    def _backend_error(self, exc: BaseException) -> LockError:
-        return LockBackendError(f"AsyncRedlock {self.name!r}: {exc}")
-
-    def _unreachable_error(self, why: str) -> LockError:
-        return QuorumNotReachedError(
-            f"AsyncRedlock {self.name!r}: fewer than {self.quorum} of {len(self.clients)} "
-            f"masters answered ({why})"
-        )
-
-    def _require_quorum_of_answers(self, answers: list[Any]) -> None:
-        failed = sum(1 for a in answers if a is _FAILED)
-        if len(answers) - failed < self.quorum:
-            raise self._unreachable_error(f"{failed} failed or timed out")
+    async def reacquire(self) -> bool:
+        """Reset the remaining time of the held lock to its ttl."""
+        return await self.extend(self.ttl, replace_ttl=True)
 
     async def locked(self) -> bool:
-        """True if a majority of the masters hold the lock key (anyone's)."""
-        answers = await self._fan(lambda i: self.clients[i].exists(self.keys.lock))
-        self._require_quorum_of_answers(answers)
-        return sum(1 for a in answers if isinstance(a, int) and a > 0) >= self.quorum
+        """True if anyone holds the lock (Redlock: a majority of the masters have its key)."""
+        return await self._drive(self._locked_steps())
 
     async def owned(self) -> bool:
-        """True if a majority of the masters hold this object's token."""
-        token = self._token
-        if token is None:
-            return False
-        answers = await self._fan(lambda i: self._scripts[i]["pttl"](keys=[self.keys.lock], args=[token]))
-        self._require_quorum_of_answers(answers)
-        return sum(1 for a in answers if isinstance(a, int) and a != -3) >= self.quorum
+        """True if this object holds the lock (Redlock: a majority of the masters have our token)."""
+        return await self._drive(self._owned_steps())
 
     async def ttl_remaining(self) -> float | None:
-        """Seconds of validity left for this hold (local clock, drift deducted), or None if not held."""
-        if self._token is None or self.lost:
-            return None
-        return max(0.0, self._valid_until - time.monotonic())
+        """Seconds until the hold's key expires (see :meth:`RedisLock.ttl_remaining`)."""
+        return await self._drive(self._remaining_steps())
 
-    async def _remote_attempt(self, token: str, limit: float | None) -> Attempt:
-        ttl_ms = to_ms(self.ttl)
-        start = time.monotonic()
+    async def __aenter__(self: _Lock) -> _Lock:
+        if not await self.acquire():
+            raise self._not_acquired()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
-            answers = await self._fan(
-                lambda i: self._scripts[i]["acquire"](
-                    keys=[self.keys.lock, self.keys.fence], args=[token, ttl_ms]
-                )
+            await self.release()
+        except LockError as error:
+            if not self._suppress_release_error(error):
+                raise
+
+    # --- the driver ----------------------------------------------------------------------------
+
+    async def _drive(self, steps: p.Steps[T], stop_when_cancelled: bool = False) -> T:
+        stepper, subscription = p.Stepper(steps), _Subscription()
+        try:
+            while (request := stepper.next()) is not None:
+                try:
+                    stepper.reply(await self._perform(request, subscription))
+                    if stop_when_cancelled and _cancel_pending():
+                        raise asyncio.CancelledError  # a library below swallowed it
+                except BaseException as exc:  # handed to the operation, which cleans up
+                    stepper.fail(exc)
+        finally:
+            subscription.close()
+        return stepper.result  # type: ignore[no-any-return]
+
+    async def _perform(self, request: p.Request, subscription: _Subscription) -> tuple[Any, float]:
+        if isinstance(request, p.Call):  # all masters at once
+            answer: Any = await asyncio.gather(
+                *(self._nodes[n].run(request.op, request.args) for n in request.nodes)
             )
-            won = [i for i, a in enumerate(answers) if isinstance(a, list) and int(a[0]) == 1]
-            if len(won) >= self.quorum and self.ttl - (time.monotonic() - start) - self.drift() > 0:
-                fence = max(int(answers[i][1]) for i in won)
-                behind = [i for i in won if int(answers[i][1]) < fence]
-                raised = await self._fan(
-                    lambda i: self._scripts[i]["fence"](
-                        keys=[self.keys.lock, self.keys.fence], args=[token, fence]
-                    ),
-                    behind,
-                )
-                confirmed = sum(1 for i in won if i not in behind or raised[i] == 1)
-                if confirmed >= self.quorum and self.ttl - (time.monotonic() - start) - self.drift() > 0:
-                    return Attempt(True, fence, validity=self.ttl - self.drift())
-        except asyncio.CancelledError:
-            spawn(self._release_everywhere(token))
-            raise
-        await asyncio.shield(spawn(self._release_everywhere(token)))
-        failed = sum(1 for a in answers if a is _FAILED)
-        unreachable = f"{failed} failed or timed out" if len(self.clients) - failed < self.quorum else None
-        return Attempt(
-            False, retry_after=random.uniform(self.retry_delay / 2, self.retry_delay), unreachable=unreachable
-        )
+        elif isinstance(request, p.Sleep):
+            await (
+                subscription.wait(request.seconds)
+                if request.wake_on_release
+                else asyncio.sleep(request.seconds)
+            )
+            answer = False
+        elif isinstance(request, p.Subscribe):
+            answer = await subscription.open(self._nodes[0], self.keys.channel, self._settings.call_timeout)
+        elif isinstance(request, p.Enter):
+            answer = await self._enter(request)
+        elif isinstance(request, p.Renew):
+            answer = await self._renew(request)
+        else:  # Swap: the clean-up task's pending jobs for the pending and new ones
+            answer, self._cleanup_jobs = p.merged(request.pending, self._cleanup_jobs), []
+            self._cleaning = bool(answer)
+        return answer, time.monotonic()
 
-    def _abandon(self, token: str) -> None:
-        return None  # a failed attempt was already released everywhere
+    def _try_claim(self) -> bool:
+        return self._own.enter(asyncio.current_task(), self._spec.title())
 
-    def _release_on(self, i: int, token: str) -> Awaitable[Any]:
-        return self._scripts[i]["release"](keys=[self.keys.lock], args=[token, self.keys.channel])  # type: ignore[no-any-return]
+    async def _enter(self, request: p.Enter) -> bool:
+        me = asyncio.current_task()
+        while not self._own.enter(me, self._spec.title()):
+            left = None if request.deadline is None else request.deadline - time.monotonic()
+            if not request.blocking or (left is not None and left <= 0):
+                return False
+            await self._gate.wait(60.0 if left is None else min(left, 60.0))
+        return True
 
-    async def _release_everywhere(self, token: str) -> list[Any]:
-        answers = await self._fan(lambda i: self._release_on(i, token))
-        for i, answer in enumerate(answers):
-            if answer is _FAILED:  # a master that did not answer may still run our earlier command
-                spawn(self._release_later(i, token))
-        return answers
+    async def _renew(self, request: p.Renew) -> Any:
+        while self._renewing:  # renewals apply in server order
+            await self._renewed.wait(60.0)
+        self._renewing = True
+        try:
+            steps = p.renew_steps(self._spec, request.hold, request.ms, request.replace_ttl, time.monotonic())
+            return self._applied(request.hold, await self._drive(steps))
+        finally:
+            self._renewing = False
+            self._renewed.wake()
 
-    async def _release_later(self, i: int, token: str) -> None:
-        """Keep trying to release on master ``i`` until it answers (within the TTL), then once more a
-        moment later: a frozen master may run our cancelled acquire after it runs this release."""
-        deadline = time.monotonic() + self.ttl
-        answered = False
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.1 if answered else min(0.2, self.node_timeout))
+    # --- flavour hooks -----------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        self._gate.wake()
+
+    def _start_watchdog(self, hold: p.Hold) -> None:
+        self._watchdog = spawn(_watch(weakref.ref(self), hold))
+
+    def _stop_watchdog(self) -> None:
+        task, self._watchdog = self._watchdog, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def _clean_up_later(self, job: p.Abandoned) -> None:
+        self._cleanup_jobs = list(p.merged(self._cleanup_jobs, [job]))
+        if not self._cleaning:  # one clean-up task per lock object at a time
+            self._cleaning = True
+            spawn(self._drive(p.cleanup_loop(time.monotonic())))
+
+    def _notify_lost(self) -> None:
+        if self.on_lost is not None:
             try:
-                await asyncio.wait_for(self._release_on(i, token), timeout=self.node_timeout)
-            except (redis.RedisError, TimeoutError, OSError):
-                continue
-            if answered:
-                return
-            answered = True
+                result = self.on_lost(self)
+                if inspect.isawaitable(result):
+                    spawn(result)
+            except Exception:
+                logger.exception("on_lost callback of %s raised", self._spec.title())
 
-    async def _remote_release(self, token: str) -> bool:
-        answers = await self._release_everywhere(token)
-        not_owned = sum(1 for a in answers if a == 0 and a is not _FAILED)
-        return not_owned <= len(self.clients) - self.quorum
+    def _after_fork_in_child(self, parent: int) -> None:
+        super()._after_fork_in_child(parent)
+        self._gate = _Waiters()
+        self._renewing = False
+        self._renewed = _Waiters()
+        self._watchdog = None
+        self._cleanup_jobs, self._cleaning = [], False
 
-    async def _remote_renew(self, token: str, ttl: float) -> tuple[Renewal, float]:
-        ttl_ms = to_ms(ttl)
-        start = time.monotonic()
-        answers = await self._fan(
-            lambda i: self._scripts[i]["extend"](keys=[self.keys.lock], args=[token, ttl_ms])
-        )
-        elapsed = time.monotonic() - start
-        renewed = sum(1 for a in answers if a == 1 and a is not _FAILED)
-        not_owned = sum(1 for a in answers if a == 0 and a is not _FAILED)
-        if renewed >= self.quorum and ttl - elapsed - self.drift(ttl) > 0:
-            return Renewal.RENEWED, ttl - self.drift(ttl)
-        if not_owned > len(self.clients) - self.quorum:
-            return Renewal.NOT_OWNED, 0.0
-        return Renewal.UNREACHABLE, 0.0
+
+async def _watch(ref: weakref.ref[AsyncLock], hold: p.Hold) -> None:
+    """The watchdog task (see ``watching``); release cancels it."""
+    stepper = p.Stepper(watching(ref, hold))
+    while (step := stepper.next()) is not None:
+        request, lock = step
+        if lock is None:
+            await asyncio.sleep(request.seconds)
+            stepper.reply((False, time.monotonic()))
+        else:
+            stepper.reply(await lock._perform(request, _Subscription()))
+
+
+class AsyncRedisLock(SingleMaster, AsyncLock):
+    """:class:`RedisLock` for ``redis.asyncio`` clients: the same keys, scripts, settings and
+    behaviour. Methods are coroutines (``await lock.acquire()``, ``async with lock:``); the
+    watchdog is an asyncio task; ``on_lost`` may be a plain or a coroutine function."""
+
+    _kind = "AsyncRedisLock"
+    _twin = "RedisLock"
+
+
+class AsyncRedlock(MultiMaster, AsyncLock):
+    """:class:`Redlock` for ``redis.asyncio`` clients (see it for the algorithm and what its
+    fencing token means); the masters are called concurrently."""
+
+    _kind = "AsyncRedlock"
+    _twin = "Redlock"

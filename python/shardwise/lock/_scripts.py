@@ -1,21 +1,41 @@
 """The Lua scripts of the lock. Each one runs atomically on the server.
 
 Every script touches only keys of one lock, which share a hash tag, so they also run on RedisCluster.
-Replies are plain integers (or a pair of integers) whatever the client's ``decode_responses``.
+Replies are integers (or lists of integers) whatever the client's ``decode_responses``.
+
+An acquire call has a random id; its "void" key ``<lock>:void:<id>`` is set when the call gives up
+with an attempt whose answer never came. That attempt may still run on the server later (a frozen
+server runs what it had received when it resumes): ACQUIRE refuses to run for a void call, and
+ABANDON deletes the key if the attempt already ran, so the order of the two does not matter.
 """
 
 from __future__ import annotations
 
-# KEYS[1] lock key, KEYS[2] fencing counter; ARGV[1] token, ARGV[2] ttl in ms.
-# -> {1, fencing token} on success, {0, PTTL of the key in ms} when someone holds it.
+from typing import Any
+
+from shardwise.lock._common import LockKeys
+from shardwise.lock._protocol import Op
+
+# KEYS[1] lock, KEYS[2] fencing counter, KEYS[3] void key of this acquire call;
+# ARGV[1] token, ARGV[2] ttl in ms, ARGV[3] '1' when an earlier attempt of this call may be reclaimed.
+# -> {1, fencing token, pttl} held by us; {0, pttl of the holder's key}; {0, -4} the call was voided.
 ACQUIRE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('INCR', KEYS[2])}
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return {0, -4}
 end
-return {0, redis.call('PTTL', KEYS[1])}
+local holder = redis.call('GET', KEYS[1])
+if holder then
+  if holder == ARGV[1] and ARGV[3] == '1' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {1, tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[2])}
+  end
+  return {0, redis.call('PTTL', KEYS[1])}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, redis.call('INCR', KEYS[2]), tonumber(ARGV[2])}
 """
 
-# KEYS[1] lock key; ARGV[1] token, ARGV[2] release channel. -> 1 released, 0 not ours.
+# KEYS[1] lock; ARGV[1] token, ARGV[2] release channel. -> 1 released, 0 not ours.
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
@@ -25,20 +45,49 @@ end
 return 0
 """
 
-# KEYS[1] lock key; ARGV[1] token, ARGV[2] new ttl in ms. -> 1 extended, 0 not ours.
-EXTEND = """
+# KEYS[1] lock, KEYS[2] void key of the acquire call; ARGV[1] token, ARGV[2] release channel,
+# ARGV[3] lifetime of the void key in ms. -> 1 released, 0 not ours (the call is void either way).
+ABANDON = """
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], 'released')
+  return 1
 end
 return 0
 """
 
-# KEYS[1] lock key; ARGV[1] token. -> PTTL in ms when ours, -3 when not.
+# KEYS[1] lock; ARGV[1] token, ARGV[2] ms, ARGV[3] '1' to set the remaining time to ARGV[2],
+# '0' to add ARGV[2] to it. -> the new remaining time in ms, or -1 when the lock is not ours.
+EXTEND = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
+end
+local ms = tonumber(ARGV[2])
+if ARGV[3] == '0' then
+  local left = redis.call('PTTL', KEYS[1])
+  if left > 0 then
+    ms = ms + left
+  end
+end
+if ms < 1 then
+  ms = 1
+end
+redis.call('PEXPIRE', KEYS[1], ms)
+return ms
+"""
+
+# KEYS[1] lock; ARGV[1] token. -> PTTL in ms when ours (-1: no expiry), -3 when not.
 PTTL_IF_OWNED = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PTTL', KEYS[1])
 end
 return -3
+"""
+
+# KEYS[1] lock. -> 1 if anyone holds it, else 0.
+EXISTS = """
+return redis.call('EXISTS', KEYS[1])
 """
 
 # KEYS[1] lock key, KEYS[2] fencing counter; ARGV[1] token, ARGV[2] value.
@@ -66,3 +115,26 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 return {1, token}
 """
+
+ALL = (ACQUIRE, RELEASE, ABANDON, EXTEND, PTTL_IF_OWNED, EXISTS, RAISE_FENCE)
+
+
+def invocation(op: Op, keys: LockKeys, args: tuple[Any, ...]) -> tuple[str, list[str], list[Any]]:
+    """The script, KEYS and ARGV of one :class:`~shardwise.lock._protocol.Op` on one master."""
+    if op is Op.ACQUIRE:
+        token, call_id, ttl_ms, reclaim = args
+        return ACQUIRE, [keys.lock, keys.fence, keys.void(call_id)], [token, ttl_ms, "1" if reclaim else "0"]
+    if op is Op.RELEASE:
+        return RELEASE, [keys.lock], [args[0], keys.channel]
+    if op is Op.ABANDON:  # a clean-up for another lock object passes that lock's keys
+        token, call_id, void_ms, *other = args
+        keys = other[0] if other else keys
+        return ABANDON, [keys.lock, keys.void(call_id)], [token, keys.channel, void_ms]
+    if op is Op.EXTEND:
+        token, ms, replace = args
+        return EXTEND, [keys.lock], [token, ms, "1" if replace else "0"]
+    if op is Op.FENCE:
+        return RAISE_FENCE, [keys.lock, keys.fence], list(args)
+    if op is Op.PTTL:
+        return PTTL_IF_OWNED, [keys.lock], list(args)
+    return EXISTS, [keys.lock], []
