@@ -38,6 +38,8 @@ RUNNABLE = [
     "Hashing with numpy",
     "Placing keys",
     "Migrating from uhashring or libketama",
+    "Columns: pandas, polars and Arrow",
+    "Scaling out with Dask",
     "Choosing a backend",
 ]
 

@@ -2,7 +2,7 @@
 # Each capability keeps its own section below; keep the marker lines so that edits stay apart.
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeAlias, final, overload, type_check_only
+from typing import Any, Literal, Protocol, TypeAlias, final, overload, type_check_only
 
 import numpy as np
 import numpy.typing as npt
@@ -11,7 +11,17 @@ from typing_extensions import Self
 __version__: str
 
 _Key: TypeAlias = str | bytes | bytearray | memoryview | int | np.integer[Any]
-_Keys: TypeAlias = npt.NDArray[Any] | Sequence[_Key]
+
+@type_check_only
+class _ArrowArray(Protocol):  # pyarrow.Array, nanoarrow arrays...
+    def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]: ...
+
+@type_check_only
+class _ArrowStream(Protocol):  # pyarrow.ChunkedArray, polars.Series, pandas.Series...
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
+
+# Also accepted at run time: pandas Index objects (read as their numpy or Arrow data).
+_Keys: TypeAlias = npt.NDArray[Any] | Sequence[_Key] | _ArrowArray | _ArrowStream
 
 # ===== hashing ================================================================================
 

@@ -2,20 +2,31 @@
 
 Text files hold one key per line (UTF-8, ``\\n`` or ``\\r\\n``). CSV and Parquet need pyarrow
 (``pip install 'shardwise[cli]'``). Keys from text and CSV are strings unless ``key_type="int"``;
-Parquet columns keep their type (string, binary or integer).
+Parquet columns keep their type (string, binary or integer). CSV and Parquet columns go to
+``place()`` as Arrow arrays, read in place (no Python object per key). Text and CSV files may be
+gzip, bzip2, xz or zstd compressed (see :mod:`shardwise._compressed`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
+from shardwise._compressed import (
+    DECOMPRESSION_ERRORS,
+    CompressionError,
+    compression,
+    refuse_compressed_parquet,
+)
+from shardwise._compressed import open_binary as _open_binary
+from shardwise._key_inputs import is_key_type
 from shardwise.cli._common import CliError, UsageError
 
 TEXT_BLOCK = 8 << 20
@@ -83,9 +94,9 @@ def read_text(path: Path, key_type: str = "str", chunk_rows: int = 1 << 20) -> I
     line_number = 1
     offset = 0
     rest = b""
-    with open(path, "rb") as handle:
+    with open_binary(path) as handle:
         while True:
-            block = handle.read(TEXT_BLOCK)
+            block = _read_block(handle, path)
             data = rest + block
             if not block:
                 if not data:
@@ -119,8 +130,31 @@ def read_text(path: Path, key_type: str = "str", chunk_rows: int = 1 << 20) -> I
                 return
 
 
+def open_binary(path: Path) -> IO[bytes]:
+    """``path`` for reading bytes, decompressed if it is compressed (a CliError if it cannot be)."""
+    try:
+        return _open_binary(path)
+    except CompressionError as exc:
+        raise CliError(str(exc)) from None
+
+
+def is_compressed(path: Path) -> bool:
+    """Whether ``path`` is a compressed regular file (False for a pipe, or when it cannot be told)."""
+    try:
+        return path.is_file() and compression(path) is not None
+    except CompressionError:
+        return False
+
+
+def _read_block(handle: IO[bytes], path: Path) -> bytes:
+    try:
+        return handle.read(TEXT_BLOCK)
+    except DECOMPRESSION_ERRORS as exc:
+        raise CliError(f"{path}: cannot read it (damaged compressed data?): {exc}") from None
+
+
 def _csv_columns(path: Path, delimiter: str, header: bool) -> list[str]:
-    with open(path, encoding="utf-8", newline="") as handle:
+    with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="") as handle:
         try:
             first = next(csv.reader(handle, delimiter=delimiter), None)
         except (csv.Error, UnicodeDecodeError) as exc:
@@ -163,19 +197,28 @@ def read_csv(
     )
     parse = pacsv.ParseOptions(delimiter=delimiter)
     try:
-        reader = pacsv.open_csv(path, read_options=read_options, parse_options=parse, convert_options=convert)
-        for batch in reader:
-            column_data = batch.column(0)
-            for start in range(0, len(column_data), chunk_rows):
-                yield from _arrow_chunks(column_data.slice(start, chunk_rows), name, path, chunk_rows)
+        with open_binary(path) as stream:
+            reader = pacsv.open_csv(
+                stream, read_options=read_options, parse_options=parse, convert_options=convert
+            )
+            for batch in reader:
+                column_data = batch.column(0)
+                for start in range(0, len(column_data), chunk_rows):
+                    yield from _arrow_chunks(column_data.slice(start, chunk_rows), name, path, chunk_rows)
     except pa.ArrowInvalid as exc:
         raise CliError(f"{path}: {str(exc).splitlines()[0]}") from None
+    except DECOMPRESSION_ERRORS as exc:
+        raise CliError(f"{path}: cannot read it (damaged compressed data?): {exc}") from None
 
 
 def read_parquet(path: Path, column: str | None, chunk_rows: int = 1 << 20) -> Iterator[KeyChunk]:
     pa = need_pyarrow("reading Parquet")
     import pyarrow.parquet as pq
 
+    try:
+        refuse_compressed_parquet(path)
+    except CompressionError as exc:
+        raise CliError(str(exc)) from None
     try:
         handle = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -198,26 +241,40 @@ def parquet_rows(path: Path) -> int | None:
 
 
 def _arrow_chunks(array: Any, name: str, path: Path, chunk_rows: int) -> Iterator[KeyChunk]:
+    """An Arrow column as a chunk: ``place()`` reads it in place (no Python object per key);
+    a dictionary column is placed once per distinct value and written out decoded."""
     import pyarrow as pa
 
-    kind = array.type
-    if pa.types.is_dictionary(kind):
-        array = array.cast(kind.value_type)
-        kind = array.type
+    kind = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
     if array.null_count:
         raise CliError(
             f"{path}: column {name!r} has {array.null_count} empty (null) values; keys cannot be null"
         )
-    if pa.types.is_integer(kind) or (
-        pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_binary(kind)
-        or pa.types.is_large_binary(kind)
-    ):
-        keys = array.to_numpy(zero_copy_only=False)
-    else:
+    if not is_key_type(pa, kind):
         raise CliError(f"{path}: column {name!r} has type {kind}; keys must be strings, binary or integers")
-    yield KeyChunk(keys, len(array), arrow=array)
+    decoded = array.cast(kind) if kind != array.type else array
+    yield KeyChunk(array, len(array), arrow=decoded)
+
+
+def numpy_keys(keys: Any) -> Any:
+    """Keys for a placement class that takes numpy arrays only (a ``--algo module:Class``
+    plugin): Arrow columns as numpy arrays, anything else as it is."""
+    if hasattr(keys, "to_numpy") and hasattr(keys, "type"):
+        return keys.to_numpy(zero_copy_only=False)
+    return keys
+
+
+def key_list(keys: Any) -> list[Any]:
+    """Keys (a list, numpy or Arrow array) as Python objects, for one-key-at-a-time lookups."""
+    if hasattr(keys, "to_pylist"):
+        return list(keys.to_pylist())
+    return list(keys.tolist()) if hasattr(keys, "tolist") else list(keys)
+
+
+def keys_for(placement: Any, keys: Any) -> Any:
+    """``keys`` as ``placement`` takes them: shardwise's own classes read Arrow columns in place,
+    other classes get numpy arrays."""
+    return keys if type(placement).__module__.startswith("shardwise.") else numpy_keys(keys)
 
 
 def read_keys(
@@ -248,4 +305,8 @@ def read_all_keys(path: Path, fmt: str, column: str | None, key_type: str, limit
             break
     if not parts:
         raise CliError(f"key file {str(path)!r} holds no keys")
+    if hasattr(parts[0], "type"):  # Arrow columns: one chunked array, nothing copied
+        import pyarrow as pa
+
+        return pa.chunked_array(parts)
     return np.concatenate(parts) if len(parts) > 1 else parts[0]

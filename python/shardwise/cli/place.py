@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from shardwise._key_inputs import is_bytes_type
 from shardwise.cli import algorithms
 from shardwise.cli._common import CliError, HelpFormatter, UsageError, format_table, parse_nodes, positive_int
 from shardwise.cli.keyfiles import (
@@ -17,6 +18,8 @@ from shardwise.cli.keyfiles import (
     KeyChunk,
     check_readable,
     detect_format,
+    is_compressed,
+    keys_for,
     need_pyarrow,
     parquet_rows,
     read_keys,
@@ -30,6 +33,8 @@ examples:
   shardwise place --algo ketama --nodes @servers.txt --keys users.parquet \\
       --column user_id --out placed.parquet
   shardwise place --algo jump --nodes s0,s1,s2,s3 --keys events.csv --column 2 --out -
+  shardwise place --algo ring --nodes a,b,c --keys events.parquet --column user_id \\
+      --split-by-owner events-by-node/
 
 --nodes takes a,b,c (a=2 gives a weight), or @FILE with one 'NAME [WEIGHT]' a line ('#' comments).
 Text key files hold one key per line; CSV and Parquet need pyarrow (pip install 'shardwise[cli]').
@@ -76,8 +81,14 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help="keys read and placed at a time (default: 1048576)",
     )
-    parser.add_argument(
-        "--out", required=True, metavar="FILE", help="output .csv or .parquet (or '-' for CSV on stdout)"
+    outputs = parser.add_mutually_exclusive_group(required=True)
+    outputs.add_argument("--out", metavar="FILE", help="output .csv or .parquet (or '-' for CSV on stdout)")
+    outputs.add_argument(
+        "--split-by-owner",
+        type=Path,
+        metavar="DIR",
+        help="write every row of the Parquet/CSV key file, all columns, into DIR/node=NAME/ (one "
+        "Parquet dataset per node, hive-style) instead of key,node rows",
     )
     parser.add_argument("--out-format", choices=("csv", "parquet"), help="default: from the --out extension")
     group = parser.add_mutually_exclusive_group()
@@ -151,7 +162,7 @@ class Writer:
             import pyarrow.csv as pacsv
 
             node = pc.take(pa.array(list(self.nodes), type=pa.string()), indices)
-            if pa.types.is_binary(key.type) or pa.types.is_large_binary(key.type):
+            if is_bytes_type(pa, key.type):
                 raise CliError("binary keys cannot be written as CSV; use a .parquet output")
             table = pa.table({"key": key, "node": node})
             if self._writer is None:
@@ -226,17 +237,10 @@ def load_summary(nodes: tuple[str, ...], weights: dict[str, float], counts: Any)
     return table
 
 
-def run(args: argparse.Namespace) -> int:
+def build_placement(args: argparse.Namespace, cls: type, nodes: Any) -> Any:
+    """The placement ``--algo``, ``--nodes`` and ``--vnodes`` ask for."""
     import sys
 
-    cls = algorithms.resolve_class(args.algo)
-    nodes = parse_nodes(args.nodes, args.weights)
-    out_fmt = _out_format(args.out, args.out_format)
-    if args.out_format == "parquet" and args.out == "-":
-        raise UsageError("--out -: Parquet cannot be written to stdout")
-    check_readable(args.keys)
-    if args.out != "-":
-        refuse_inputs("--out", [Path(args.out)], [("key file", args.keys), *node_file(args.nodes)])
     if args.vnodes is not None and args.vnodes < 1:
         raise UsageError("--vnodes must be >= 1")
     placement = algorithms.build(cls, nodes, args.vnodes)
@@ -245,13 +249,32 @@ def run(args: argparse.Namespace) -> int:
             f"shardwise place: note: {algorithms.label(args.algo)} has no virtual nodes; --vnodes ignored",
             file=sys.stderr,
         )
+    return placement
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    cls = algorithms.resolve_class(args.algo)
+    nodes = parse_nodes(args.nodes, args.weights)
+    if args.split_by_owner is not None:
+        from shardwise.cli import split
+
+        return split.run(args, build_placement(args, cls, nodes), nodes)
+    out_fmt = _out_format(args.out, args.out_format)
+    if args.out_format == "parquet" and args.out == "-":
+        raise UsageError("--out -: Parquet cannot be written to stdout")
+    check_readable(args.keys)
+    if args.out != "-":
+        refuse_inputs("--out", [Path(args.out)], [("key file", args.keys), *node_file(args.nodes)])
+    placement = build_placement(args, cls, nodes)
     order = tuple(placement.nodes)
     fmt = detect_format(args.keys, args.format)
     chunks = read_keys(
         args.keys, fmt, args.column, args.key_type, header=not args.no_header, chunk_rows=args.chunk_size
     )
     counts = np.zeros(len(order), dtype=np.int64)
-    if fmt == "text":
+    if fmt == "text" and not is_compressed(args.keys):
         total, unit, by_bytes = args.keys.stat().st_size, "B", True
     else:
         total, unit, by_bytes = (parquet_rows(args.keys) if fmt == "parquet" else None), " keys", False
@@ -265,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
                     if chunk.count == 0:
                         continue
                     try:
-                        idx = np.asarray(placement.place(chunk.keys))
+                        idx = np.asarray(placement.place(keys_for(placement, chunk.keys)))
                     except (TypeError, ValueError, OverflowError) as exc:
                         raise CliError(f"{args.keys}: {exc}") from None
                     counts += np.bincount(idx, minlength=len(order))

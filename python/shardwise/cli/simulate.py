@@ -22,7 +22,7 @@ from shardwise.cli._common import (
     parse_nodes,
     positive_int,
 )
-from shardwise.cli.keyfiles import FORMATS, check_readable, detect_format, read_all_keys
+from shardwise.cli.keyfiles import FORMATS, check_readable, detect_format, key_list, keys_for, read_all_keys
 from shardwise.cli.outfiles import atomic_output, node_file, refuse_inputs
 from shardwise.cli.plots import NAMES as PLOT_NAMES
 from shardwise.cli.progress import Progress
@@ -213,6 +213,7 @@ def simulate_one(
     start = time.perf_counter()
     base = algorithms.build(cls, nodes, vnodes)
     build_ms = (time.perf_counter() - start) * 1e3
+    keys = keys_for(base, keys)  # Arrow columns for shardwise's classes, numpy for plugins
     order = tuple(base.nodes)
     start = time.perf_counter()
     idx = np.asarray(base.place(keys))
@@ -223,7 +224,7 @@ def simulate_one(
     bar.advance()
 
     bar.set_label(f"{algorithms.label(name)}: get_node")
-    sample = keys[:SINGLE_SAMPLE].tolist() if hasattr(keys, "tolist") else list(keys[:SINGLE_SAMPLE])
+    sample = key_list(keys[:SINGLE_SAMPLE])
     get_node = base.get_node
 
     def lookups() -> None:

@@ -8,6 +8,9 @@ from typing import Any, SupportsIndex
 
 import numpy as np
 
+from shardwise._key_inputs import pandas_keys
+from shardwise.pure.arrow_keys import arrow_key_list, has_arrow
+
 ACCEPTED = "str, bytes, bytearray, memoryview or int"
 INT_MIN = -(2**63)
 INT_LIMIT = 2**64
@@ -73,16 +76,23 @@ def as_key_list(keys: Any) -> list[Any]:
             raise ValueError(
                 f"keys must be a 1-D array, got a {keys.ndim}-D array of shape {tuple(keys.shape)}"
             )
-        if keys.dtype.kind not in "iuSUO":
+        if keys.dtype.kind not in "iuSUOT":
             raise TypeError(
                 f"keys array has dtype {keys.dtype}; use an integer, bytes (S), str (U) or object array"
             )
         items = keys.tolist()
     elif isinstance(keys, (list, tuple)):
         items = keys
+    elif (unwrapped := pandas_keys(keys)) is not None:
+        return as_key_list(unwrapped if isinstance(unwrapped, np.ndarray) else arrow_key_list(unwrapped))
+    elif has_arrow(keys):
+        items = arrow_key_list(keys)
     else:
         hint = " (for one key use the function without _many)" if isinstance(keys, (str, bytes)) else ""
-        raise TypeError(f"keys must be a numpy array, list or tuple, not {_type_name(keys)}{hint}")
+        raise TypeError(
+            "keys must be a numpy array, list, tuple, pandas Series/Index or Arrow array, "
+            f"not {_type_name(keys)}{hint}"
+        )
     out = list(items)
     first_kind: str | None = None
     for i, key in enumerate(out):

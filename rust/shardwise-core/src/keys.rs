@@ -4,6 +4,7 @@
 //! 8 bytes little-endian (two's complement for negatives). Integer keys stay integers here so
 //! that algorithms which use them raw (jump hash) can, and everything else hashes their bytes.
 
+pub use crate::column::KeyColumn;
 use crate::Error;
 
 /// One key, borrowed.
@@ -96,6 +97,8 @@ impl PackedKeys {
 pub enum Keys<'a> {
     Ints(&'a [u64]),
     Packed(&'a PackedKeys),
+    /// Byte strings read in place from columnar (Arrow-layout) buffers.
+    Column(&'a KeyColumn<'a>),
 }
 
 impl<'a> Keys<'a> {
@@ -103,6 +106,7 @@ impl<'a> Keys<'a> {
         match self {
             Keys::Ints(v) => v.len(),
             Keys::Packed(p) => p.len(),
+            Keys::Column(c) => c.len(),
         }
     }
 
@@ -115,6 +119,27 @@ impl<'a> Keys<'a> {
         match *self {
             Keys::Ints(v) => KeyRef::Int(v[i]),
             Keys::Packed(p) => KeyRef::Bytes(p.get(i)),
+            Keys::Column(c) => KeyRef::Bytes(c.get(i)),
+        }
+    }
+
+    /// `f(j, key first + j)` for `j` in `0..len`, in order, matching the batch kind once rather
+    /// than per key: the loop of per-block kernels (hash a block, then look it up).
+    #[inline(always)]
+    pub fn for_each_in(&self, first: usize, len: usize, mut f: impl FnMut(usize, KeyRef<'a>)) {
+        match *self {
+            Keys::Ints(v) => {
+                for (j, &x) in v[first..first + len].iter().enumerate() {
+                    f(j, KeyRef::Int(x));
+                }
+            }
+            Keys::Packed(p) => (0..len).for_each(|j| f(j, KeyRef::Bytes(p.get(first + j)))),
+            Keys::Column(c) => c.for_each_in(
+                first,
+                len,
+                #[inline(always)]
+                |j, b| f(j, KeyRef::Bytes(b)),
+            ),
         }
     }
 
@@ -122,7 +147,7 @@ impl<'a> Keys<'a> {
     /// [`Error::OutOfMemory`] when the output cannot be allocated.
     pub fn map<T, F>(&self, f: F) -> Result<Vec<T>, Error>
     where
-        T: Send + Copy + Default,
+        T: Send + Sync + Copy + Default,
         F: Fn(KeyRef<'a>) -> T + Sync,
     {
         let mut out = crate::error::try_vec(self.len(), T::default())?;
@@ -131,13 +156,14 @@ impl<'a> Keys<'a> {
     }
 
     /// `out[i] = f(key i)` for every key, in parallel for large batches. Lets a caller fill
-    /// memory it allocated itself (e.g. a numpy array), with no copy afterwards.
+    /// memory it allocated itself (e.g. a numpy array), with no copy afterwards. A
+    /// dictionary-encoded column runs `f` once per distinct value (see [`KeyColumn::map_into`]).
     ///
     /// # Panics
     /// If `out.len() != self.len()` (a programming error).
     pub fn map_into<T, F>(&self, out: &mut [T], f: F)
     where
-        T: Send,
+        T: Send + Sync + Copy,
         F: Fn(KeyRef<'a>) -> T + Sync,
     {
         assert_eq!(
@@ -149,13 +175,14 @@ impl<'a> Keys<'a> {
         match *self {
             Keys::Ints(v) => crate::par::map_slice(v, out, |&x| f(KeyRef::Int(x))),
             Keys::Packed(p) => crate::par::fill(out, |i| f(KeyRef::Bytes(p.get(i)))),
+            Keys::Column(c) => c.map_into(out, |b| f(KeyRef::Bytes(b))),
         }
     }
 
     /// [`Keys::map_into`] over every key's encoded bytes.
     pub fn map_bytes_into<T, F>(&self, out: &mut [T], f: F)
     where
-        T: Send,
+        T: Send + Sync + Copy,
         F: Fn(&[u8]) -> T + Sync,
     {
         self.map_into(out, |k| k.with_bytes(&f));
@@ -164,10 +191,27 @@ impl<'a> Keys<'a> {
     /// `f` applied to every key's encoded bytes, in parallel for large batches.
     pub fn map_bytes<T, F>(&self, f: F) -> Result<Vec<T>, Error>
     where
-        T: Send + Copy + Default,
+        T: Send + Sync + Copy + Default,
         F: Fn(&[u8]) -> T + Sync,
     {
         self.map(|k| k.with_bytes(&f))
+    }
+
+    /// For a dictionary-encoded column, `batch` run once per distinct dictionary and its
+    /// results copied to every key by index (see [`KeyColumn::by_distinct`]); `None` for
+    /// every other batch, which the caller then processes itself.
+    pub fn by_distinct<T, E>(
+        &self,
+        out: &mut [T],
+        batch: impl FnMut(Keys<'_>, &mut [T]) -> Result<(), E>,
+    ) -> Option<Result<(), E>>
+    where
+        T: Copy + Default + Send + Sync,
+    {
+        match self {
+            Keys::Column(c) => c.by_distinct(out, batch),
+            _ => None,
+        }
     }
 }
 

@@ -120,7 +120,7 @@ fn xxh3_64_many<'py>(
         Keys::Ints(ints) => par::map_chunks(ints, slots, |src, dst| {
             hash::xxh3_64_u64_into(src, dst, seed)
         }),
-        Keys::Packed(_) => keys.map_into(slots, |k| xxh3_key(k, seed)),
+        _ => keys.map_into(slots, |k| xxh3_key(k, seed)),
     })
 }
 

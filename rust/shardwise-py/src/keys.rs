@@ -131,6 +131,8 @@ pub enum BulkKeys<'py> {
     I64(numpy::PyReadonlyArray1<'py, i64>),
     Ints(Vec<u64>),
     Packed(PackedKeys),
+    /// Read in place from an Arrow exporter (see `crate::arrow`).
+    Arrow(crate::arrow::ArrowKeys),
 }
 
 impl BulkKeys<'_> {
@@ -144,6 +146,7 @@ impl BulkKeys<'_> {
             }
             BulkKeys::Ints(v) => Keys::Ints(v),
             BulkKeys::Packed(p) => Keys::Packed(p),
+            BulkKeys::Arrow(a) => a.keys(),
         }
     }
 }
@@ -404,7 +407,8 @@ fn array_keys<'py>(arr: &Bound<'py, PyUntypedArray>) -> Result<BulkKeys<'py>> {
         }
         b'S' => Ok(BulkKeys::Packed(fixed_bytes(arr, itemsize)?)),
         b'U' => Ok(BulkKeys::Packed(fixed_text(arr, itemsize / 4)?)),
-        b'O' => {
+        // numpy's variable-width StringDType ('T') has no stable C layout: read its items.
+        b'O' | b'T' => {
             let list = arr.call_method0("tolist")?;
             let list = list.cast::<PyList>()?;
             seq_keys(list.iter())
@@ -426,8 +430,11 @@ pub fn extract_bulk<'py>(obj: &Bound<'py, PyAny>) -> Result<BulkKeys<'py>> {
     if let Ok(tuple) = obj.cast::<PyTuple>() {
         return seq_keys(tuple.iter());
     }
+    if let Some(keys) = crate::arrow::extract(obj)? {
+        return Ok(keys);
+    }
     Err(Error::type_error(format!(
-        "keys must be a numpy array, list or tuple, not {}{}",
+        "keys must be a numpy array, list, tuple, pandas Series/Index or Arrow array, not {}{}",
         type_name(obj),
         if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
             " (for one key use the function without _many)"

@@ -235,6 +235,11 @@ impl Placement for BoundedLoadRing {
         Ok(())
     }
 
+    /// A key's owner depends on how full its candidates already are.
+    fn owners_depend_on_batch(&self) -> bool {
+        true
+    }
+
     fn add_node(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         *self = rebuilt(
             &self.nodes,

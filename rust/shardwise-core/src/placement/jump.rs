@@ -67,10 +67,8 @@ pub fn for_each_key_block(keys: Keys<'_>, out: &mut [i32], f: impl Fn(&[u64], &m
             let len = block.len();
             let block_keys: &[u64] = match keys {
                 Keys::Ints(v) => &v[first..first + len], // int keys are their own jump keys
-                Keys::Packed(_) => {
-                    for (i, h) in hashed[..len].iter_mut().enumerate() {
-                        *h = jump_key(keys.get(first + i));
-                    }
+                _ => {
+                    keys.for_each_in(first, len, |i, k| hashed[i] = jump_key(k));
                     &hashed[..len]
                 }
             };

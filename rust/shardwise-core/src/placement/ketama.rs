@@ -207,9 +207,7 @@ impl Placement for KetamaRing {
         }
         assert_eq!(keys.len(), out.len(), "place_into: output length differs");
         self.ring.place_hashed(out, self.strict(), |first, hashes| {
-            for (j, h) in hashes.iter_mut().enumerate() {
-                *h = self.key_hash(keys.get(first + j));
-            }
+            keys.for_each_in(first, hashes.len(), |j, k| hashes[j] = self.key_hash(k));
         });
         Ok(())
     }

@@ -68,6 +68,23 @@ pub trait Placement: Clone + Send + Sync {
         self.place_into(keys, &mut out)?;
         Ok(out)
     }
+
+    /// Whether a key's owner in a bulk `place` depends on the other keys of the batch (bounded
+    /// loads), rather than on the key alone.
+    fn owners_depend_on_batch(&self) -> bool {
+        false
+    }
+}
+
+/// [`Placement::place_into`], except that a dictionary-encoded column is placed once per
+/// distinct value (when owners depend on the key alone) and the owners copied by index.
+pub fn place_keys_into<P: Placement>(p: &P, keys: Keys<'_>, out: &mut [i32]) -> Result<(), Error> {
+    if !p.owners_depend_on_batch() {
+        if let Some(done) = keys.by_distinct(out, |k, o| p.place_into(k, o)) {
+            return done;
+        }
+    }
+    p.place_into(keys, out)
 }
 
 /// Validate `n` for `locate_n` against a node set.

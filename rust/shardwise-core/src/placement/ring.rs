@@ -258,9 +258,12 @@ fn place_with<F: Fn(KeyRef<'_>) -> u64 + Sync>(
     f: F,
 ) {
     ring.place_hashed(out, false, |first, hashes| {
-        for (j, h) in hashes.iter_mut().enumerate() {
-            *h = f(keys.get(first + j));
-        }
+        keys.for_each_in(
+            first,
+            hashes.len(),
+            #[inline(always)]
+            |j, k| hashes[j] = f(k),
+        );
     })
 }
 
@@ -275,10 +278,16 @@ impl HashRing {
     fn place_each(&self, keys: Keys<'_>, hash: RingHash, out: &mut [i32]) {
         let r = &self.ring;
         match hash {
-            RingHash::Xxh3_64 => place_with(r, keys, out, |k| match k {
-                KeyRef::Int(v) => hash::xxh3_64_u64(v, 0),
-                KeyRef::Bytes(b) => hash::xxh3_64(b, 0),
-            }),
+            RingHash::Xxh3_64 => place_with(
+                r,
+                keys,
+                out,
+                #[inline(always)]
+                |k| match k {
+                    KeyRef::Int(v) => hash::xxh3_64_u64(v, 0),
+                    KeyRef::Bytes(b) => hash::xxh3_64(b, 0),
+                },
+            ),
             RingHash::Xxh64 => place_with(r, keys, out, by_bytes(|b| hash::xxh64(b, 0))),
             RingHash::Murmur3_32 => place_with(
                 r,

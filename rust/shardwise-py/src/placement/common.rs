@@ -8,7 +8,7 @@ use numpy::{PyArray1, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, PyTuple};
 use shardwise_core::keys::{KeyRef, PackedKeys};
-use shardwise_core::placement::{check_n, NodeSet, Placement};
+use shardwise_core::placement::{check_n, place_keys_into, NodeSet, Placement};
 use shardwise_core::Error as CoreError;
 
 use crate::errors::{Error, Result};
@@ -242,7 +242,8 @@ impl<T: PyPlacement> Shared<T> {
         out: Option<&Bound<'py, PyAny>>,
     ) -> Result<Bound<'py, PyArray1<i32>>> {
         let mut bulk = extract_bulk(keys)?;
-        if self.repr_bytes && bulk_is_bytes(keys)? {
+        let arrow_bytes = matches!(&bulk, BulkKeys::Arrow(a) if a.is_binary());
+        if self.repr_bytes && (arrow_bytes || bulk_is_bytes(&crate::arrow::unwrap_pandas(keys)?)?) {
             let given = bulk.keys();
             let mut packed = PackedKeys::try_with_capacity(given.len(), 16)?;
             for i in 0..given.len() {
@@ -256,7 +257,7 @@ impl<T: PyPlacement> Shared<T> {
         let bulk_keys = bulk.keys();
         let len = bulk_keys.len();
         filled(py, &[len], out, keys, |slots| {
-            core.place_into(bulk_keys, slots).map_err(class_err::<T>)
+            place_keys_into(&*core, bulk_keys, slots).map_err(class_err::<T>)
         })
     }
 

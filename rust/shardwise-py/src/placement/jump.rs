@@ -62,7 +62,14 @@ pub fn jump_many<'py>(
     let bulk = extract_bulk(keys)?;
     let bulk_keys = bulk.keys();
     filled(py, &[bulk_keys.len()], out, keys, |slots| {
-        jump_keys_into(bulk_keys, n, slots);
+        // A dictionary-encoded column is jumped once per distinct value.
+        let distinct = bulk_keys.by_distinct(slots, |k, o| {
+            jump_keys_into(k, n, o);
+            Ok::<(), ()>(())
+        });
+        if distinct.is_none() {
+            jump_keys_into(bulk_keys, n, slots);
+        }
         Ok(())
     })
 }
