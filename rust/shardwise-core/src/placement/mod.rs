@@ -193,3 +193,20 @@ pub use memento::MementoHash;
 pub use multiprobe::MultiProbe;
 pub use range::RangePartitioner;
 pub use redis_slots::RedisClusterSlots;
+
+// Constant-time range hashes and fixed-capacity placements (issue 14).
+pub mod anchor;
+pub mod binomial;
+pub mod blocks;
+pub mod dx;
+pub mod flip;
+pub mod jumpback;
+pub mod sequential;
+pub mod simd;
+pub mod slots;
+
+pub use anchor::AnchorHash;
+pub use binomial::BinomialHash;
+pub use dx::DxHash;
+pub use flip::FlipHash;
+pub use jumpback::JumpBackHash;

@@ -1,0 +1,177 @@
+//! AVX2 building blocks of the bulk bucket kernels (four 64-bit lanes per vector), and the
+//! run-time dispatch they share: a kernel computes every key's bucket on its fast path, marks
+//! the lanes that need the rare slow path with [`SLOW`], and those keys are then redone one at
+//! a time with the scalar function.
+
+/// A lane that left the fast path (never a bucket: buckets are below `i32::MAX`).
+pub const SLOW: u32 = u32::MAX;
+
+/// `out[i] = scalar(hashes[i])`, through `fast` (an AVX2 kernel over a multiple of four keys,
+/// marking [`SLOW`] lanes) where the CPU has AVX2: `fast` is called only after AVX2 was
+/// detected at run time, so it may call `#[target_feature(enable = "avx2")]` functions.
+pub fn dispatch(
+    hashes: &[u64],
+    out: &mut [u32],
+    #[allow(unused_variables)] fast: impl Fn(&[u64], &mut [u32]),
+    scalar: impl Fn(u64) -> u32,
+) {
+    assert_eq!(hashes.len(), out.len(), "bucket kernel: lengths differ");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            let whole = hashes.len() / 4 * 4;
+            fast(&hashes[..whole], &mut out[..whole]);
+            for (o, &h) in out[..whole].iter_mut().zip(&hashes[..whole]) {
+                if *o == SLOW {
+                    *o = scalar(h);
+                }
+            }
+            for (o, &h) in out[whole..].iter_mut().zip(&hashes[whole..]) {
+                *o = scalar(h);
+            }
+            return;
+        }
+    }
+    for (o, &h) in out.iter_mut().zip(hashes) {
+        *o = scalar(h);
+    }
+}
+
+/// Lane-wise helpers. Safety, for every function here: the CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::missing_safety_doc)]
+pub mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// A 64-bit constant split for [`mul_const`]: (low 32 bits, high 32 bits) in every lane.
+    #[derive(Clone, Copy)]
+    pub struct Const64 {
+        low: __m256i,
+        high: __m256i,
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn const64(c: u64) -> Const64 {
+        Const64 {
+            low: _mm256_set1_epi64x((c & 0xffff_ffff) as i64),
+            high: _mm256_set1_epi64x((c >> 32) as i64),
+        }
+    }
+
+    /// `a * c` (mod 2^64) in every lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn mul_const(a: __m256i, c: Const64) -> __m256i {
+        let low = _mm256_mul_epu32(a, c.low);
+        let cross = _mm256_add_epi64(
+            _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), c.low),
+            _mm256_mul_epu32(a, c.high),
+        );
+        _mm256_add_epi64(low, _mm256_slli_epi64::<32>(cross))
+    }
+
+    /// `a * b` (mod 2^64) in every lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn mul(a: __m256i, b: __m256i) -> __m256i {
+        let low = _mm256_mul_epu32(a, b);
+        let cross = _mm256_add_epi64(
+            _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), b),
+            _mm256_mul_epu32(a, _mm256_srli_epi64::<32>(b)),
+        );
+        _mm256_add_epi64(low, _mm256_slli_epi64::<32>(cross))
+    }
+
+    /// `a * s` (mod 2^64) in every lane, `s` below 2^32.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn mul_u32(a: __m256i, s: __m256i) -> __m256i {
+        let low = _mm256_mul_epu32(a, s);
+        let high = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), s);
+        _mm256_add_epi64(low, _mm256_slli_epi64::<32>(high))
+    }
+
+    /// `x ^ (x >> S)` in every lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn xor_shift<const S: i32>(x: __m256i) -> __m256i {
+        _mm256_xor_si256(x, _mm256_srli_epi64::<S>(x))
+    }
+
+    /// `floor(log2(x))` of every lane, `x` in `[1, 2^52)` (lanes holding 0 give garbage):
+    /// the exponent of `x` as an exact double.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn log2(x: __m256i) -> __m256i {
+        let two_52_bits = _mm256_set1_epi64x(0x4330_0000_0000_0000);
+        let as_double = _mm256_sub_pd(
+            _mm256_castsi256_pd(_mm256_or_si256(x, two_52_bits)),
+            _mm256_castsi256_pd(two_52_bits),
+        );
+        _mm256_sub_epi64(
+            _mm256_srli_epi64::<52>(_mm256_castpd_si256(as_double)),
+            _mm256_set1_epi64x(1023),
+        )
+    }
+
+    /// The number of set bits of every lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn popcount(x: __m256i) -> __m256i {
+        let nibble_counts = _mm256_setr_epi8(
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+            3, 3, 4,
+        );
+        let low_nibbles = _mm256_set1_epi8(0x0f);
+        let low = _mm256_shuffle_epi8(nibble_counts, _mm256_and_si256(x, low_nibbles));
+        let high = _mm256_shuffle_epi8(
+            nibble_counts,
+            _mm256_and_si256(_mm256_srli_epi16::<4>(x), low_nibbles),
+        );
+        _mm256_sad_epu8(_mm256_add_epi8(low, high), _mm256_setzero_si256())
+    }
+
+    /// `a < b` of every lane (values below 2^63) as an all-ones mask.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn less(a: __m256i, b: __m256i) -> __m256i {
+        _mm256_cmpgt_epi64(b, a)
+    }
+
+    /// `mask ? a : b` lane by lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn select(mask: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        _mm256_blendv_epi8(b, a, mask)
+    }
+
+    /// Load four keys from `keys[at..at + 4]`.
+    ///
+    /// # Safety
+    /// `at + 4 <= keys.len()`, and the CPU has AVX2.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn load(keys: &[u64], at: usize) -> __m256i {
+        debug_assert!(at + 4 <= keys.len());
+        // SAFETY: the caller guarantees `at + 4 <= keys.len()`.
+        unsafe { _mm256_loadu_si256(keys.as_ptr().add(at).cast::<__m256i>()) }
+    }
+
+    /// Store the low 32 bits of each lane into `out[at..at + 4]`.
+    ///
+    /// # Safety
+    /// `at + 4 <= out.len()`, and the CPU has AVX2.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn store_low32(out: &mut [u32], at: usize, v: __m256i) {
+        debug_assert!(at + 4 <= out.len());
+        let packed = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
+        // SAFETY: the caller guarantees `at + 4 <= out.len()`.
+        unsafe {
+            _mm_storeu_si128(
+                out.as_mut_ptr().add(at).cast::<__m128i>(),
+                _mm256_castsi256_si128(packed),
+            )
+        };
+    }
+}
