@@ -86,11 +86,11 @@ impl RangeHash for Binomial {
         dispatch(
             hashes,
             out,
-            |h, o| {
+            |h, o, scalar| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `dispatch` calls this only where the CPU has AVX2; 4 divides h.len().
                 unsafe {
-                    avx2_first(h, buckets, o)
+                    avx2_first(h, buckets, o, scalar)
                 }
             },
             |h| binomial(h, buckets),
@@ -101,11 +101,11 @@ impl RangeHash for Binomial {
 /// `BinomialHash`: BinomialHash over the node list.
 pub type BinomialHash = Sequential<Binomial>;
 
-/// The first relocation of every key (four per vector): its bucket, or [`SLOW`] when it is out
-/// of range; `buckets >= 2`, `hashes.len()` a multiple of 4.
+/// The first relocation of every key (four per vector): its bucket, or the scalar function's when
+/// it is out of range; `buckets >= 2`, `hashes.len()` a multiple of 4.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32]) {
+unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &impl Fn(u64) -> u32) {
     use super::simd::avx2::*;
     use std::arch::x86_64::*;
     let enclosing = _mm256_set1_epi64x(i64::from(buckets.next_power_of_two() - 1));
@@ -125,8 +125,8 @@ unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32]) {
         let moved = _mm256_add_epi64(base, _mm256_and_si256(r, filter));
         let found = select(less(moved, n), moved, slow);
         let result = select(less(bucket, two), bucket, found);
-        // SAFETY: at + 4 <= out.len().
-        unsafe { store_low32(out, at, result) };
+        // SAFETY: at + 4 <= out.len() == hashes.len().
+        unsafe { store_buckets(out, hashes, at, result, scalar) };
     }
 }
 

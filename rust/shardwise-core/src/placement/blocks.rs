@@ -75,12 +75,12 @@ pub fn place_buckets(
     bucket_into: impl Fn(&[u64], &mut [u32]) + Sync,
 ) {
     for_each_hash_block(keys, how, out, |hashes, block_out| {
-        let mut found = [0u32; KEY_BLOCK];
-        let found = &mut found[..hashes.len()];
-        bucket_into(hashes, found);
-        for (o, &f) in block_out.iter_mut().zip(found.iter()) {
-            *o = f as i32;
-        }
+        // SAFETY: i32 and u32 have the same size and alignment, and every bit pattern is valid
+        // for both; buckets are below i32::MAX, so they read back as themselves.
+        let as_u32 = unsafe {
+            std::slice::from_raw_parts_mut(block_out.as_mut_ptr().cast::<u32>(), block_out.len())
+        };
+        bucket_into(hashes, as_u32);
     });
 }
 

@@ -82,11 +82,11 @@ impl RangeHash for Flip {
         dispatch(
             hashes,
             out,
-            |h, o| {
+            |h, o, scalar| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `dispatch` calls this only where the CPU has AVX2; 4 divides h.len().
                 unsafe {
-                    avx2_pow2(h, buckets, o)
+                    avx2_pow2(h, buckets, o, scalar)
                 }
             },
             |h| flip(h, buckets),
@@ -97,11 +97,11 @@ impl RangeHash for Flip {
 /// `FlipHash`: FlipHash over the node list.
 pub type FlipHash = Sequential<Flip>;
 
-/// The power-of-two step of every key (four per vector): its bucket, or [`SLOW`] when it is
-/// out of range; `buckets >= 2`, `hashes.len()` a multiple of 4.
+/// The power-of-two step of every key (four per vector): its bucket, or the scalar function's
+/// when it is out of range; `buckets >= 2`, `hashes.len()` a multiple of 4.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn avx2_pow2(hashes: &[u64], buckets: u32, out: &mut [u32]) {
+unsafe fn avx2_pow2(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &impl Fn(u64) -> u32) {
     use super::simd::avx2::*;
     use std::arch::x86_64::*;
     let end = u64::from(buckets - 1);
@@ -128,8 +128,8 @@ unsafe fn avx2_pow2(hashes: &[u64], buckets: u32, out: &mut [u32]) {
         let flipped = _mm256_xor_si256(masked, _mm256_and_si256(xor_shift::<27>(k), below_top));
         let found = select(less(end, flipped), slow, flipped);
         let bucket = select(_mm256_cmpeq_epi64(masked, zero), zero, found);
-        // SAFETY: at + 4 <= out.len().
-        unsafe { store_low32(out, at, bucket) };
+        // SAFETY: at + 4 <= out.len() == hashes.len().
+        unsafe { store_buckets(out, hashes, at, bucket, scalar) };
     }
 }
 

@@ -89,11 +89,11 @@ impl RangeHash for JumpBack {
         dispatch(
             hashes,
             out,
-            |h, o| {
+            |h, o, scalar| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `dispatch` calls this only where the CPU has AVX2; 4 divides h.len().
                 unsafe {
-                    avx2_first(h, buckets, o)
+                    avx2_first(h, buckets, o, scalar)
                 }
             },
             |h| jump_back(h, buckets),
@@ -104,11 +104,11 @@ impl RangeHash for JumpBack {
 /// `JumpBackHash`: JumpBackHash over the node list.
 pub type JumpBackHash = Sequential<JumpBack>;
 
-/// The first proposal of every key (four per vector): its bucket, or [`SLOW`] when it is out
-/// of range; `buckets >= 2`, `hashes.len()` a multiple of 4.
+/// The first proposal of every key (four per vector): its bucket, or the scalar function's when
+/// it is out of range; `buckets >= 2`, `hashes.len()` a multiple of 4.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32]) {
+unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &impl Fn(u64) -> u32) {
     use super::simd::avx2::*;
     use std::arch::x86_64::*;
     let gamma = _mm256_set1_epi64x(GOLDEN_GAMMA as i64);
@@ -132,8 +132,8 @@ unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32]) {
         let idx = _mm256_or_si256(low, rest);
         let found = select(less(idx, n), idx, slow);
         let bucket = select(_mm256_cmpeq_epi64(x, zero), zero, found);
-        // SAFETY: at + 4 <= out.len().
-        unsafe { store_low32(out, at, bucket) };
+        // SAFETY: at + 4 <= out.len() == hashes.len().
+        unsafe { store_buckets(out, hashes, at, bucket, scalar) };
     }
 }
 

@@ -7,37 +7,31 @@
 pub const SLOW: u32 = u32::MAX;
 
 /// `out[i] = scalar(hashes[i])`, through `fast` (an AVX2 kernel over a multiple of four keys,
-/// marking [`SLOW`] lanes) where the CPU has AVX2: `fast` is called only after AVX2 was
-/// detected at run time, so it may call `#[target_feature(enable = "avx2")]` functions.
-pub fn dispatch(
+/// which redoes its [`SLOW`] lanes with `scalar` itself) where the CPU has AVX2: `fast` is
+/// called only after AVX2 was detected at run time, so it may call
+/// `#[target_feature(enable = "avx2")]` functions.
+pub fn dispatch<S: Fn(u64) -> u32>(
     hashes: &[u64],
     out: &mut [u32],
-    #[allow(unused_variables)] fast: impl Fn(&[u64], &mut [u32]),
-    scalar: impl Fn(u64) -> u32,
+    #[allow(unused_variables)] fast: impl Fn(&[u64], &mut [u32], &S),
+    scalar: S,
 ) {
     assert_eq!(hashes.len(), out.len(), "bucket kernel: lengths differ");
+    let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
-            let whole = hashes.len() / 4 * 4;
-            fast(&hashes[..whole], &mut out[..whole]);
-            for (o, &h) in out[..whole].iter_mut().zip(&hashes[..whole]) {
-                if *o == SLOW {
-                    *o = scalar(h);
-                }
-            }
-            for (o, &h) in out[whole..].iter_mut().zip(&hashes[whole..]) {
-                *o = scalar(h);
-            }
-            return;
+            done = hashes.len() / 4 * 4;
+            fast(&hashes[..done], &mut out[..done], &scalar);
         }
     }
-    for (o, &h) in out.iter_mut().zip(hashes) {
+    for (o, &h) in out[done..].iter_mut().zip(&hashes[done..]) {
         *o = scalar(h);
     }
 }
 
-/// Lane-wise helpers. Safety, for every function here: the CPU must have AVX2.
+/// Lane-wise helpers, always inlined into the `#[target_feature(enable = "avx2")]` kernels that
+/// call them. Safety, for every function here: the CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::missing_safety_doc)]
 pub mod avx2 {
@@ -50,7 +44,7 @@ pub mod avx2 {
         high: __m256i,
     }
 
-    #[target_feature(enable = "avx2")]
+    #[inline(always)]
     pub unsafe fn const64(c: u64) -> Const64 {
         Const64 {
             low: _mm256_set1_epi64x((c & 0xffff_ffff) as i64),
@@ -59,8 +53,7 @@ pub mod avx2 {
     }
 
     /// `a * c` (mod 2^64) in every lane.
-    #[target_feature(enable = "avx2")]
-    #[inline]
+    #[inline(always)]
     pub unsafe fn mul_const(a: __m256i, c: Const64) -> __m256i {
         let low = _mm256_mul_epu32(a, c.low);
         let cross = _mm256_add_epi64(
@@ -71,8 +64,7 @@ pub mod avx2 {
     }
 
     /// `a * b` (mod 2^64) in every lane.
-    #[target_feature(enable = "avx2")]
-    #[inline]
+    #[inline(always)]
     pub unsafe fn mul(a: __m256i, b: __m256i) -> __m256i {
         let low = _mm256_mul_epu32(a, b);
         let cross = _mm256_add_epi64(
@@ -83,8 +75,7 @@ pub mod avx2 {
     }
 
     /// `a * s` (mod 2^64) in every lane, `s` below 2^32.
-    #[target_feature(enable = "avx2")]
-    #[inline]
+    #[inline(always)]
     pub unsafe fn mul_u32(a: __m256i, s: __m256i) -> __m256i {
         let low = _mm256_mul_epu32(a, s);
         let high = _mm256_mul_epu32(_mm256_srli_epi64::<32>(a), s);
@@ -92,16 +83,14 @@ pub mod avx2 {
     }
 
     /// `x ^ (x >> S)` in every lane.
-    #[target_feature(enable = "avx2")]
-    #[inline]
+    #[inline(always)]
     pub unsafe fn xor_shift<const S: i32>(x: __m256i) -> __m256i {
         _mm256_xor_si256(x, _mm256_srli_epi64::<S>(x))
     }
 
     /// `floor(log2(x))` of every lane, `x` in `[1, 2^52)` (lanes holding 0 give garbage):
     /// the exponent of `x` as an exact double.
-    #[target_feature(enable = "avx2")]
-    #[inline]
+    #[inline(always)]
     pub unsafe fn log2(x: __m256i) -> __m256i {
         let two_52_bits = _mm256_set1_epi64x(0x4330_0000_0000_0000);
         let as_double = _mm256_sub_pd(
@@ -115,8 +104,7 @@ pub mod avx2 {
     }
 
     /// The number of set bits of every lane.
-    #[target_feature(enable = "avx2")]
-    #[inline]
+    #[inline(always)]
     pub unsafe fn popcount(x: __m256i) -> __m256i {
         let nibble_counts = _mm256_setr_epi8(
             0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
@@ -132,15 +120,13 @@ pub mod avx2 {
     }
 
     /// `a < b` of every lane (values below 2^63) as an all-ones mask.
-    #[target_feature(enable = "avx2")]
-    #[inline]
+    #[inline(always)]
     pub unsafe fn less(a: __m256i, b: __m256i) -> __m256i {
         _mm256_cmpgt_epi64(b, a)
     }
 
     /// `mask ? a : b` lane by lane.
-    #[target_feature(enable = "avx2")]
-    #[inline]
+    #[inline(always)]
     pub unsafe fn select(mask: __m256i, a: __m256i, b: __m256i) -> __m256i {
         _mm256_blendv_epi8(b, a, mask)
     }
@@ -149,22 +135,31 @@ pub mod avx2 {
     ///
     /// # Safety
     /// `at + 4 <= keys.len()`, and the CPU has AVX2.
-    #[target_feature(enable = "avx2")]
-    #[inline]
+    #[inline(always)]
     pub unsafe fn load(keys: &[u64], at: usize) -> __m256i {
         debug_assert!(at + 4 <= keys.len());
         // SAFETY: the caller guarantees `at + 4 <= keys.len()`.
         unsafe { _mm256_loadu_si256(keys.as_ptr().add(at).cast::<__m256i>()) }
     }
 
-    /// Store the low 32 bits of each lane into `out[at..at + 4]`.
+    /// Store the low 32 bits of each lane into `out[at..at + 4]`, each [`super::SLOW`] lane
+    /// replaced by `scalar(keys[at + lane])`.
     ///
     /// # Safety
-    /// `at + 4 <= out.len()`, and the CPU has AVX2.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    pub unsafe fn store_low32(out: &mut [u32], at: usize, v: __m256i) {
-        debug_assert!(at + 4 <= out.len());
+    /// `at + 4 <= out.len()` and `at + 4 <= keys.len()`, and the CPU has AVX2.
+    #[inline(always)]
+    pub unsafe fn store_buckets(
+        out: &mut [u32],
+        keys: &[u64],
+        at: usize,
+        v: __m256i,
+        scalar: &impl Fn(u64) -> u32,
+    ) {
+        debug_assert!(at + 4 <= out.len() && at + 4 <= keys.len());
+        let slow = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(
+            v,
+            _mm256_set1_epi64x(i64::from(super::SLOW)),
+        )));
         let packed = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
         // SAFETY: the caller guarantees `at + 4 <= out.len()`.
         unsafe {
@@ -173,5 +168,12 @@ pub mod avx2 {
                 _mm256_castsi256_si128(packed),
             )
         };
+        if slow != 0 {
+            for lane in 0..4 {
+                if slow & (1 << lane) != 0 {
+                    out[at + lane] = scalar(keys[at + lane]);
+                }
+            }
+        }
     }
 }
