@@ -33,6 +33,8 @@ VARIANTS: dict[str, list[dict[str, Any]]] = {
     # A load factor no batch here reaches: bulk placement then equals one key at a time (the
     # bounded assignment itself is tested in test_placement_extra.py).
     "BoundedLoadRing": [{"vnodes": 20, "load_factor": 100.0}],
+    "AnchorHash": [{}, {"capacity": 40}],
+    "DxHash": [{}, {"capacity": 64, "max_weight": 4.0}],
 }
 
 

@@ -160,6 +160,34 @@ class RangePartitioner(_Placement):
     def range_owners(self) -> tuple[str, ...]: ...
 
 @final
+class JumpBackHash(_Placement):
+    def __new__(cls, nodes: _Nodes | None = None) -> Self: ...
+
+@final
+class FlipHash(_Placement):
+    def __new__(cls, nodes: _Nodes | None = None) -> Self: ...
+
+@final
+class BinomialHash(_Placement):
+    def __new__(cls, nodes: _Nodes | None = None) -> Self: ...
+
+@final
+class AnchorHash(_Placement):
+    def __new__(cls, nodes: _Nodes | None = None, *, capacity: int | None = None) -> Self: ...
+    @property
+    def capacity(self) -> int: ...
+
+@final
+class DxHash(_Placement):
+    def __new__(
+        cls, nodes: _Nodes | None = None, *, capacity: int | None = None, max_weight: float | None = None
+    ) -> Self: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def max_weight(self) -> float: ...
+
+@final
 class RedisClusterSlots(_Placement):
     def __new__(
         cls, slots: Mapping[str, Iterable[tuple[int, int]]] | Iterable[tuple[int, int, str]]

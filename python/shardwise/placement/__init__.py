@@ -47,10 +47,25 @@ from shardwise.placement._protocol import Placement
 
 if TYPE_CHECKING:  # what type checkers see of the registry (a test keeps it equal to PLACEMENTS)
     from shardwise._core import (
+        AnchorHash as AnchorHash,
+    )
+    from shardwise._core import (
+        BinomialHash as BinomialHash,
+    )
+    from shardwise._core import (
         BoundedLoadRing as BoundedLoadRing,
     )
     from shardwise._core import (
+        DxHash as DxHash,
+    )
+    from shardwise._core import (
+        FlipHash as FlipHash,
+    )
+    from shardwise._core import (
         HashRing as HashRing,
+    )
+    from shardwise._core import (
+        JumpBackHash as JumpBackHash,
     )
     from shardwise._core import (
         JumpHash as JumpHash,

@@ -4,8 +4,10 @@
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+mod anchor;
 mod bounded;
 pub mod common;
+mod dx;
 mod jump;
 mod ketama;
 mod maglev;
@@ -15,6 +17,7 @@ mod range;
 mod redis_slots;
 mod rendezvous;
 mod ring;
+mod sequential;
 
 /// The registry: every placement class, in the order Python lists them (`_core.PLACEMENTS`
 /// drives `shardwise.placement`, the pure twins, the tests and the CLI). One line per class.
@@ -30,6 +33,11 @@ fn classes(py: Python<'_>) -> Vec<Bound<'_, pyo3::types::PyType>> {
         py.get_type::<bounded::PyBoundedLoadRing>(),
         py.get_type::<range::PyRangePartitioner>(),
         py.get_type::<redis_slots::PyRedisClusterSlots>(),
+        py.get_type::<sequential::PyJumpBackHash>(),
+        py.get_type::<sequential::PyFlipHash>(),
+        py.get_type::<sequential::PyBinomialHash>(),
+        py.get_type::<anchor::PyAnchorHash>(),
+        py.get_type::<dx::PyDxHash>(),
     ]
 }
 
