@@ -192,6 +192,10 @@ impl AnchorHash {
 }
 
 impl Placement for AnchorHash {
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes() + 16 * self.engine.a.len() + self.slots.memory_bytes()
+    }
+
     fn nodes(&self) -> &NodeSet {
         &self.nodes
     }

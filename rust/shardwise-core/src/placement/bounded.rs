@@ -209,6 +209,10 @@ impl BoundedLoadRing {
 }
 
 impl Placement for BoundedLoadRing {
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes() + self.ring.ring.len() * 16
+    }
+
     fn nodes(&self) -> &NodeSet {
         &self.nodes
     }

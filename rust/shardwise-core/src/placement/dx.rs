@@ -227,6 +227,10 @@ impl DxHash {
 }
 
 impl Placement for DxHash {
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes() + 8 * self.thresholds.len() + self.slots.memory_bytes()
+    }
+
     fn nodes(&self) -> &NodeSet {
         &self.nodes
     }

@@ -191,6 +191,10 @@ impl KetamaRing {
 }
 
 impl Placement for KetamaRing {
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes() + self.ring.len() * 16
+    }
+
     fn nodes(&self) -> &NodeSet {
         &self.nodes
     }

@@ -150,6 +150,10 @@ impl Maglev {
 }
 
 impl Placement for Maglev {
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes() + std::mem::size_of_val(self.table.as_slice())
+    }
+
     fn nodes(&self) -> &NodeSet {
         &self.nodes
     }

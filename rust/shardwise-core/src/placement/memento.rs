@@ -332,6 +332,12 @@ impl MementoHash {
 }
 
 impl Placement for MementoHash {
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes()
+            + 4 * (self.slot_of.len() + self.node_at.len())
+            + 8 * (self.engine.removed.len() + self.engine.table.keys.len())
+    }
+
     fn nodes(&self) -> &NodeSet {
         &self.nodes
     }

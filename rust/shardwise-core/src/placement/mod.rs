@@ -62,6 +62,12 @@ pub trait Placement: Clone + Send + Sync {
         Ok(())
     }
 
+    /// Bytes of memory the placement holds for lookups (its node list included): what
+    /// `shardwise simulate` reports. The default counts the node list only.
+    fn memory_bytes(&self) -> usize {
+        self.nodes().memory_bytes()
+    }
+
     /// Owner index of every key, as a new array (see [`Placement::place_into`]).
     fn place(&self, keys: Keys<'_>) -> Result<Vec<i32>, Error> {
         let mut out = crate::mem::try_zeroed_vec(keys.len())?;

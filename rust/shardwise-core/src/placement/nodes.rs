@@ -101,6 +101,13 @@ impl NodeSet {
         self.weights.iter().sum()
     }
 
+    /// Bytes held by the names, weights and the name index (an estimate of the heap they use).
+    pub fn memory_bytes(&self) -> usize {
+        let per_node = 2 * std::mem::size_of::<String>() + std::mem::size_of::<f64>() + 8;
+        let text: usize = self.names.iter().map(String::len).sum();
+        self.names.len() * per_node + 2 * text
+    }
+
     /// The index of `name`, if present.
     pub fn index_of(&self, name: &str) -> Option<u32> {
         self.index.get(name).copied()

@@ -158,6 +158,14 @@ impl RangePartitioner {
 }
 
 impl Placement for RangePartitioner {
+    fn memory_bytes(&self) -> usize {
+        let bounds = match &self.bounds {
+            Boundaries::Ints(v) => 8 * v.len(),
+            Boundaries::Bytes(v) => v.iter().map(|b| b.len() + 24).sum(),
+        };
+        self.nodes.memory_bytes() + bounds + 4 * self.owners.len()
+    }
+
     fn nodes(&self) -> &NodeSet {
         &self.nodes
     }

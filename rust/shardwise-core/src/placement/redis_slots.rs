@@ -192,6 +192,10 @@ impl RedisClusterSlots {
 }
 
 impl Placement for RedisClusterSlots {
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes() + 4 * self.map.owners.len()
+    }
+
     fn nodes(&self) -> &NodeSet {
         &self.nodes
     }

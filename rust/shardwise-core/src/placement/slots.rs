@@ -75,6 +75,11 @@ impl Slots {
         })
     }
 
+    /// Bytes of the three index arrays.
+    pub fn memory_bytes(&self) -> usize {
+        4 * (self.slot_of.len() + self.node_at.len() + self.free.len())
+    }
+
     pub fn capacity(&self) -> u32 {
         self.node_at.len() as u32
     }

@@ -485,6 +485,12 @@ macro_rules! placement_class {
                 self.inner.len()
             }
 
+            /// Bytes of memory held for lookups (what `sys.getsizeof` reports).
+            fn __sizeof__(&self) -> usize {
+                std::mem::size_of::<Self>()
+                    + shardwise_core::placement::Placement::memory_bytes(&*self.inner.read().core)
+            }
+
             fn __contains__(&self, name: &Bound<'_, PyAny>) -> bool {
                 self.inner.contains(name)
             }
