@@ -30,14 +30,15 @@ def check_available() -> None:
     _pyplot()
 
 
-NAMES = ("load.png", "movement.png", "throughput.png")
+NAMES = ("load.png", "movement.png", "throughput.png", "costs.png")
 
 
 def write_all(out: Path, results: list[Result], setup: str) -> list[str]:
-    """Write load.png, movement.png and throughput.png into ``out``; return the file names."""
+    """Write load.png, movement.png, throughput.png and costs.png into ``out``; return the file
+    names."""
     plt = _pyplot()
     written = []
-    for name, draw in zip(NAMES, (_load, _movement, _throughput), strict=True):
+    for name, draw in zip(NAMES, (_load, _movement, _throughput, _costs), strict=True):
         fig = draw(plt, results, setup)
         with atomic_output(out / name) as path:
             fig.savefig(path, dpi=110, format="png")
@@ -47,17 +48,16 @@ def write_all(out: Path, results: list[Result], setup: str) -> list[str]:
 
 
 def _load(plt: Any, results: list[Result], setup: str) -> Any:
-    fig, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
+    """Grouped bars: one group per node (nodes are categories), one bar per algorithm."""
     count = len(results[0].nodes)
+    fig, ax = plt.subplots(figsize=(max(9, min(24, 0.25 * count * len(results) / 4 + 6)), 4.8), layout="constrained")
     x = np.arange(count)
-    for r in results:
-        ratio = r.counts / r.expected
-        ax.plot(
-            x,
-            ratio,
-            marker="o" if count <= 60 else None,
-            markersize=3,
-            linewidth=1,
+    width = 0.8 / len(results)
+    for k, r in enumerate(results):
+        ax.bar(
+            x - 0.4 + (k + 0.5) * width,
+            r.counts / r.expected,
+            width,
             label=f"{r.name} (max/mean {r.max_over_mean:.3f})",
         )
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
@@ -65,9 +65,11 @@ def _load(plt: Any, results: list[Result], setup: str) -> Any:
     ax.set_ylabel("load / fair share")
     if count <= 30:
         ax.set_xticks(x, list(results[0].nodes), rotation=45, ha="right", fontsize=8)
+    low = min(float(np.min(r.counts / r.expected)) for r in results)
+    ax.set_ylim(max(0.0, min(0.9, low - 0.05)), None)
     ax.set_title(f"Load per node\n{setup}", fontsize=10)
-    ax.legend(fontsize=8, ncols=2)
-    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    ax.grid(axis="y", alpha=0.3)
     return fig
 
 
@@ -110,4 +112,34 @@ def _throughput(plt: Any, results: list[Result], setup: str) -> Any:
         ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(f"Lookup cost\n{setup}", fontsize=10)
+    return fig
+
+
+def _costs(plt: Any, results: list[Result], setup: str) -> Any:
+    """Memory, init and resize times, balance after resizing and monotonicity, per algorithm."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), layout="constrained")
+    names = [r.name for r in results]
+    y = np.arange(len(results))
+    memory, init, resize, after = axes[0][0], axes[0][1], axes[1][0], axes[1][1]
+    memory.barh(names, [r.memory_bytes / 1024 for r in results], color="tab:purple")
+    memory.set_xlabel("memory (KiB, log scale)")
+    memory.set_xscale("log")
+    init.barh(names, [r.build_ms for r in results], color="tab:green")
+    init.set_xlabel("init time (ms)")
+    resize.barh(y - 0.2, [r.add_ms for r in results], 0.4, label="add a node")
+    resize.barh(y + 0.2, [r.remove_ms for r in results], 0.4, label="remove a node")
+    resize.set_yticks(y, names)
+    resize.set_xlabel("resize time (ms)")
+    resize.legend(fontsize=8)
+    after.barh(y - 0.2, [r.resize_balance for r in results], 0.4, color="tab:red", label="max/mean after resize")
+    after.barh(y + 0.2, [1 + r.stray for r in results], 0.4, color="tab:gray", label="1 + stray share")
+    after.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
+    after.set_yticks(y, names)
+    after.set_xlim(0.95, max(1.2, *(r.resize_balance for r in results)) * 1.02)
+    after.set_xlabel("balance after resize; monotonicity (1 = none moved between unchanged nodes)")
+    after.legend(fontsize=8)
+    for ax in (memory, init, resize, after):
+        ax.invert_yaxis()
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"Costs of each algorithm\n{setup}", fontsize=10)
     return fig

@@ -23,6 +23,15 @@ from shardwise.cli._common import (
     positive_int,
 )
 from shardwise.cli.keyfiles import FORMATS, check_readable, detect_format, key_list, keys_for, read_all_keys
+from shardwise.cli.metrics import (
+    Owners,
+    balance,
+    best_time,
+    expected_loads,
+    memory_bytes,
+    moved_share,
+    stray_share,
+)
 from shardwise.cli.outfiles import atomic_output, node_file, refuse_inputs
 from shardwise.cli.plots import NAMES as PLOT_NAMES
 from shardwise.cli.progress import Progress
@@ -35,18 +44,23 @@ examples:
   shardwise simulate --nodes a,b,c --weights 1,1,2 --vnodes 40
   shardwise simulate --nodes @nodes.txt --key-file keys.txt --out report/
 
-The table shows, per algorithm: balance (max/mean = the most loaded node over its fair share;
-stddev of the load in keys and as % of the mean), the share of keys that change owner when one
-node is added and one removed (ideal: the new node's share / the removed node's share), and the
-lookup cost (bulk place() in ns per key; get_node() in ns per call). --out gets load.png,
-movement.png, throughput.png, summary.md and summary.csv."""
+The table shows, per algorithm (the literature's metrics):
+  max/mean, stddev   balance: the most loaded node over its fair share; spread of the load
+  moved+1%, moved-1% keys that change owner when one node is added / one removed (ideal alongside)
+  stray%             monotonicity: keys that moved between two nodes that did not change, over
+                     both resizes (0 for a monotone algorithm)
+  resize max/mean    balance after the resize (the worse of adding and removing)
+  place ns/key       bulk lookup, place() over every key; get_node ns: one key per call
+  build ms           init time; add ms / remove ms: resize time (one add_node / remove_node)
+  memory KiB         what the placement holds for lookups (sys.getsizeof)
+--out gets load.png, movement.png, throughput.png, costs.png, summary.md and summary.csv."""
 
 SINGLE_SAMPLE = 20_000
 
 
 @dataclass
 class Result:
-    """The figures of one algorithm."""
+    """The figures of one algorithm (definitions in :mod:`shardwise.cli.metrics`)."""
 
     name: str
     nodes: tuple[str, ...]
@@ -60,6 +74,13 @@ class Result:
     moved_remove: float
     ideal_remove: float
     removed_node: str
+    memory_bytes: int = 0
+    add_ms: float = math.nan
+    remove_ms: float = math.nan
+    balance_add: float = math.nan
+    balance_remove: float = math.nan
+    stray_add: float = math.nan
+    stray_remove: float = math.nan
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -73,6 +94,16 @@ class Result:
     @property
     def stddev_pct(self) -> float:
         return 100.0 * self.stddev / float(np.mean(self.expected))
+
+    @property
+    def resize_balance(self) -> float:
+        """The worse balance of the two resized placements (one node added, one removed)."""
+        return float(np.nanmax([self.balance_add, self.balance_remove]))
+
+    @property
+    def stray(self) -> float:
+        """Keys that moved between unchanged nodes, over both resizes (0 when monotone)."""
+        return float(np.nansum([self.stray_add, self.stray_remove]))
 
 
 def add_parser(subparsers: Any) -> None:
@@ -167,38 +198,23 @@ def synthetic_keys(count: int, seed: int) -> npt.NDArray[np.uint64]:
     return np.random.default_rng(seed).integers(0, 2**64, size=count, dtype=np.uint64, endpoint=False)
 
 
-def expected_loads(names: tuple[str, ...], weights: dict[str, float], total: int) -> npt.NDArray[np.float64]:
-    w = np.array([weights.get(n, 1.0) for n in names], dtype=np.float64)
-    expected: npt.NDArray[np.float64] = total * w / w.sum()
-    return expected
-
-
-def moved_fraction(before: Placement, b_idx: npt.NDArray[Any], after: Placement, keys: Any) -> float:
-    """Share of keys whose owner (by name) differs between ``before`` (whose placement of ``keys``
-    is ``b_idx``) and ``after``."""
-    a_idx = np.asarray(after.place(keys))
-    count = len(b_idx)
-    b_names, a_names = list(before.nodes), list(after.nodes)
-    position = {name: i for i, name in enumerate(a_names)}
-    remap = np.array([position.get(name, -1) for name in b_names], dtype=np.int64)
-    return float(np.count_nonzero(remap[b_idx] != a_idx)) / count
-
-
-def _best_time(fn: Any, repeat: int) -> float:
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def _new_node_name(names: tuple[str, ...]) -> str:
     taken = set(names)
     i = len(names)
     while f"node-{i}" in taken:
         i += 1
     return f"node-{i}"
+
+
+def _timed_change(make: Any, change: Any, repeat: int) -> float:
+    """The fastest of ``repeat`` runs of ``change(fresh placement)``, in ms (building not timed)."""
+    best = math.inf
+    for _ in range(repeat):
+        placement = make()
+        start = time.perf_counter()
+        change(placement)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
 
 
 def simulate_one(
@@ -208,11 +224,17 @@ def simulate_one(
     count = len(keys)
     weights = dict(zip(nodes.names, nodes.weights, strict=True))
     notes: list[str] = []
+    owners = Owners()
+
+    def make() -> Placement:
+        return algorithms.build(cls, nodes, vnodes)
 
     bar.set_label(f"{algorithms.label(name)}: build+place")
     start = time.perf_counter()
-    base = algorithms.build(cls, nodes, vnodes)
+    base = make()
     build_ms = (time.perf_counter() - start) * 1e3
+    if repeat > 1:
+        build_ms = min(build_ms, best_time(make, repeat - 1) * 1e3)
     keys = keys_for(base, keys)  # Arrow columns for shardwise's classes, numpy for plugins
     order = tuple(base.nodes)
     start = time.perf_counter()
@@ -220,7 +242,8 @@ def simulate_one(
     place_s = time.perf_counter() - start
     counts = np.bincount(idx, minlength=len(order)).astype(np.int64)
     if repeat > 1:
-        place_s = min(place_s, _best_time(lambda: base.place(keys), repeat - 1))
+        place_s = min(place_s, best_time(lambda: base.place(keys), repeat - 1))
+    before = owners.of(order, idx)
     bar.advance()
 
     bar.set_label(f"{algorithms.label(name)}: get_node")
@@ -231,7 +254,7 @@ def simulate_one(
         for key in sample:
             get_node(key)
 
-    single_s = _best_time(lookups, repeat)
+    single_s = best_time(lookups, repeat)
     bar.advance()
 
     bar.set_label(f"{algorithms.label(name)}: add a node")
@@ -239,18 +262,28 @@ def simulate_one(
     new_weight = float(np.median(nodes.weights))
     if all(float(w).is_integer() for w in nodes.weights):
         new_weight = float(max(1, round(new_weight)))
-    grown = algorithms.build(cls, nodes, vnodes)
+
+    def add(p: Placement) -> None:
+        p.add_node(added, new_weight) if nodes.weighted else p.add_node(added)
+
+    grown = make()
     try:
-        grown.add_node(added, new_weight) if nodes.weighted else grown.add_node(added)
+        add(grown)
     except (AttributeError, TypeError, ValueError, NotImplementedError) as exc:
         raise CliError(f"{algorithms.label(name)}: add_node failed: {exc}") from None
-    moved_add = moved_fraction(base, idx, grown, keys)
+    add_ms = _timed_change(make, add, repeat)
+    grown_idx = np.asarray(grown.place(keys))
+    after = owners.of(tuple(grown.nodes), grown_idx)
+    moved_add = moved_share(before, after)
+    stray_add = stray_share(before, after, owners.codes([added]))
+    balance_add = balance(grown_idx, tuple(grown.nodes), {**weights, added: new_weight})
     ideal_add = new_weight / (sum(nodes.weights) + new_weight)
     bar.advance()
 
     bar.set_label(f"{algorithms.label(name)}: remove a node")
-    shrunk = algorithms.build(cls, nodes, vnodes)
+    shrunk = make()
     removed = order[len(order) // 2]
+    remove_ms = balance_remove = stray_remove = math.nan
     if len(order) < 2:
         moved_remove, ideal_remove, removed = math.nan, math.nan, "-"
         notes.append("one node: nothing to remove")
@@ -259,10 +292,16 @@ def simulate_one(
             shrunk.remove_node(removed)
         except (ValueError, LookupError, NotImplementedError, TypeError):
             removed = order[-1]
-            shrunk = algorithms.build(cls, nodes, vnodes)
+            shrunk = make()
             shrunk.remove_node(removed)
             notes.append("removes only the last node")
-        moved_remove = moved_fraction(base, idx, shrunk, keys)
+        victim = removed
+        remove_ms = _timed_change(make, lambda p: p.remove_node(victim), repeat)
+        shrunk_idx = np.asarray(shrunk.place(keys))
+        after = owners.of(tuple(shrunk.nodes), shrunk_idx)
+        moved_remove = moved_share(before, after)
+        stray_remove = stray_share(before, after, owners.codes([removed]))
+        balance_remove = balance(shrunk_idx, tuple(shrunk.nodes), weights)
         ideal_remove = weights.get(removed, 1.0) / sum(nodes.weights)
     bar.advance()
 
@@ -279,6 +318,13 @@ def simulate_one(
         moved_remove=moved_remove,
         ideal_remove=ideal_remove,
         removed_node=removed,
+        memory_bytes=memory_bytes(base),
+        add_ms=add_ms,
+        remove_ms=remove_ms,
+        balance_add=balance_add,
+        balance_remove=balance_remove,
+        stray_add=stray_add,
+        stray_remove=stray_remove,
         notes=notes,
     )
 
@@ -293,14 +339,23 @@ HEADERS = [
     "ideal+1%",
     "moved-1%",
     "ideal-1%",
+    "stray%",
+    "resize max/mean",
     "place ns/key",
     "get_node ns",
     "build ms",
+    "add ms",
+    "remove ms",
+    "memory KiB",
 ]
 
 
 def _pct(value: float) -> str:
     return "-" if math.isnan(value) else f"{100 * value:.2f}"
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3f}"
 
 
 def rows(results: list[Result]) -> list[list[str]]:
@@ -314,9 +369,14 @@ def rows(results: list[Result]) -> list[list[str]]:
             _pct(r.ideal_add),
             _pct(r.moved_remove),
             _pct(r.ideal_remove),
+            _pct(r.stray),
+            f"{r.resize_balance:.4f}",
             f"{r.place_ns:.1f}",
             f"{r.get_node_ns:.0f}",
             f"{r.build_ms:.2f}",
+            _ms(r.add_ms),
+            _ms(r.remove_ms),
+            f"{r.memory_bytes / 1024:.1f}",
         ]
         for r in results
     ]
@@ -338,9 +398,16 @@ def write_csv(path: Path, results: list[Result]) -> None:
                 "moved_remove",
                 "ideal_remove",
                 "removed_node",
+                "stray_add",
+                "stray_remove",
+                "balance_add",
+                "balance_remove",
                 "place_ns_per_key",
                 "get_node_ns",
                 "build_ms",
+                "add_ms",
+                "remove_ms",
+                "memory_bytes",
                 "notes",
             ]
         )
@@ -358,9 +425,16 @@ def write_csv(path: Path, results: list[Result]) -> None:
                     f"{r.moved_remove:.6f}",
                     f"{r.ideal_remove:.6f}",
                     r.removed_node,
+                    f"{r.stray_add:.6f}",
+                    f"{r.stray_remove:.6f}",
+                    f"{r.balance_add:.6f}",
+                    f"{r.balance_remove:.6f}",
                     f"{r.place_ns:.3f}",
                     f"{r.get_node_ns:.1f}",
                     f"{r.build_ms:.3f}",
+                    f"{r.add_ms:.4f}",
+                    f"{r.remove_ms:.4f}",
+                    r.memory_bytes,
                     "; ".join(r.notes),
                 ]
             )

@@ -178,7 +178,8 @@ fn kernels_alone() {
         println!("{name}: kernel {bulk:.2} ns/key, scalar {scalar:.2} ns/key");
     }
     let buckets = setting("ORACLE_BUCKETS", 1000) as u32;
-    let keys: Vec<u64> = (0..8192u64).map(|i| splitmix64(i ^ 0x5eed)).collect();
+    let size = setting("KERNEL_KEYS", 8192);
+    let keys: Vec<u64> = (0..size as u64).map(|i| splitmix64(i ^ 0x5eed)).collect();
     for _ in 0..3 {
         compare::<JumpBack>("jumpback", &keys, buckets);
         compare::<Flip>("flip", &keys, buckets);

@@ -313,7 +313,7 @@ impl<'a> ArrayView<'a> {
         let bytes = unsafe { std::slice::from_raw_parts(bits, end.div_ceil(8)) };
         let mut i = self.offset;
         while i < end {
-            if i % 8 == 0 && end - i >= 8 && bytes[i / 8] == 0xff {
+            if i.is_multiple_of(8) && end - i >= 8 && bytes[i / 8] == 0xff {
                 i += 8;
                 continue;
             }

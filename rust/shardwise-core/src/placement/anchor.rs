@@ -334,7 +334,7 @@ mod tests {
         for step in 0..120 {
             x = murmur_fmix64(x + step);
             let alive = ours.nodes().len();
-            if x % 3 != 0 && alive > 1 {
+            if !x.is_multiple_of(3) && alive > 1 {
                 let victim = ours.nodes().names()[(x >> 8) as usize % alive].clone();
                 ours.remove_node(&victim).unwrap();
                 oracle

@@ -11,7 +11,7 @@
 
 use super::blocks::KeyHash;
 use super::sequential::{RangeHash, Sequential};
-use super::simd::{dispatch, SLOW};
+use super::simd::{dispatch_wide, SLOW};
 
 /// The linear congruential multiplier of `rehash` (jump hash's).
 const LCG: u64 = 2_862_933_555_777_941_757;
@@ -83,9 +83,16 @@ impl RangeHash for Binomial {
             out.fill(0);
             return;
         }
-        dispatch(
+        dispatch_wide(
             hashes,
             out,
+            Some(|h: &[u64], o: &mut [u32], scalar: &_| {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
+                unsafe {
+                    avx512_first(h, buckets, o, scalar)
+                }
+            }),
             |h, o, scalar| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `dispatch` calls this only where the CPU has AVX2; 4 divides h.len().
@@ -126,6 +133,39 @@ unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &imp
         let found = select(less(moved, n), moved, slow);
         let result = select(less(bucket, two), bucket, found);
         // SAFETY: at + 4 <= out.len() == hashes.len().
+        unsafe { store_buckets(out, hashes, at, result, scalar) };
+    }
+}
+
+/// [`avx2_first`] with AVX-512, eight keys per vector; `hashes.len()` a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vpopcntdq")]
+unsafe fn avx512_first(
+    hashes: &[u64],
+    buckets: u32,
+    out: &mut [u32],
+    scalar: &impl Fn(u64) -> u32,
+) {
+    use super::simd::avx512::*;
+    use std::arch::x86_64::*;
+    let enclosing = _mm512_set1_epi64(i64::from(buckets.next_power_of_two() - 1));
+    let n = _mm512_set1_epi64(i64::from(buckets));
+    let lcg = _mm512_set1_epi64(LCG as i64);
+    let one = _mm512_set1_epi64(1);
+    let two = _mm512_set1_epi64(2);
+    let slow = _mm512_set1_epi64(i64::from(SLOW));
+    for at in (0..hashes.len()).step_by(8) {
+        // SAFETY: at + 8 <= hashes.len() (a multiple of 8).
+        let hash = unsafe { load(hashes, at) };
+        let bucket = _mm512_and_si512(hash, enclosing);
+        let base = _mm512_sllv_epi64(one, log2(bucket));
+        let filter = _mm512_sub_epi64(base, one);
+        let h = _mm512_add_epi64(_mm512_mullo_epi64(hash, lcg), one);
+        let r = _mm512_srli_epi64::<32>(_mm512_mullo_epi64(_mm512_mullo_epi64(h, h), filter));
+        let moved = _mm512_add_epi64(base, _mm512_and_si512(r, filter));
+        let found = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(moved, n), slow, moved);
+        let result = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(bucket, two), found, bucket);
+        // SAFETY: at + 8 <= out.len() == hashes.len().
         unsafe { store_buckets(out, hashes, at, result, scalar) };
     }
 }
@@ -180,6 +220,12 @@ mod tests {
                 assert_eq!(r.ilog2(), b.ilog2(), "stays in its level");
             }
         }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_kernel_equals_the_scalar_function() {
+        checks::kernels_equal_scalar!(binomial, avx2_first, avx512_first);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::blocks::KeyHash;
 use super::sequential::{RangeHash, Sequential};
-use super::simd::{dispatch, SLOW};
+use super::simd::{dispatch_wide, SLOW};
 
 const MIX_1: u64 = 0x3c79_ac49_2ba7_b653;
 const MIX_2: u64 = 0x1c69_b3f7_4ac4_ae35;
@@ -79,9 +79,16 @@ impl RangeHash for Flip {
             out.fill(0);
             return;
         }
-        dispatch(
+        dispatch_wide(
             hashes,
             out,
+            Some(|h: &[u64], o: &mut [u32], scalar: &_| {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
+                unsafe {
+                    avx512_pow2(h, buckets, o, scalar)
+                }
+            }),
             |h, o, scalar| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `dispatch` calls this only where the CPU has AVX2; 4 divides h.len().
@@ -133,6 +140,39 @@ unsafe fn avx2_pow2(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &impl
     }
 }
 
+/// [`avx2_pow2`] with AVX-512, eight keys per vector; `hashes.len()` a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vpopcntdq")]
+unsafe fn avx512_pow2(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &impl Fn(u64) -> u32) {
+    use super::simd::avx512::*;
+    use std::arch::x86_64::*;
+    let end = u64::from(buckets - 1);
+    let mask = _mm512_set1_epi64((u64::MAX >> end.leading_zeros()) as i64);
+    let end = _mm512_set1_epi64(end as i64);
+    let mix_1 = _mm512_set1_epi64(MIX_1 as i64);
+    let mix_2 = _mm512_set1_epi64(MIX_2 as i64);
+    let one = _mm512_set1_epi64(1);
+    let zero = _mm512_setzero_si512();
+    let slow = _mm512_set1_epi64(i64::from(SLOW));
+    for at in (0..hashes.len()).step_by(8) {
+        // SAFETY: at + 8 <= hashes.len() (a multiple of 8).
+        let key = unsafe { load(hashes, at) };
+        let k = _mm512_mullo_epi64(xor_shift::<27>(key), mix_1);
+        let k = _mm512_mullo_epi64(xor_shift::<33>(k), mix_2);
+        let masked = _mm512_and_si512(xor_shift::<27>(k), mask);
+        let bits = log2(masked);
+        let k = _mm512_mullo_epi64(key, _mm512_add_epi64(_mm512_slli_epi64::<1>(bits), one));
+        let k = _mm512_mullo_epi64(xor_shift::<27>(k), mix_1);
+        let k = _mm512_mullo_epi64(xor_shift::<33>(k), mix_2);
+        let below_top = _mm512_sub_epi64(_mm512_sllv_epi64(one, bits), one);
+        let flipped = _mm512_xor_si512(masked, _mm512_and_si512(xor_shift::<27>(k), below_top));
+        let found = _mm512_mask_blend_epi64(_mm512_cmple_epu64_mask(flipped, end), slow, flipped);
+        let bucket = _mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(masked, zero), found, zero);
+        // SAFETY: at + 8 <= out.len() == hashes.len().
+        unsafe { store_buckets(out, hashes, at, bucket, scalar) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::sequential::checks;
@@ -163,6 +203,12 @@ mod tests {
             Flip::buckets_into(&keys, n, &mut bulk);
             assert_eq!(bulk, want, "bulk, n {n}");
         }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_kernel_equals_the_scalar_function() {
+        checks::kernels_equal_scalar!(flip, avx2_pow2, avx512_pow2);
     }
 
     #[test]

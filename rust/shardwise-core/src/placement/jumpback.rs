@@ -6,7 +6,7 @@
 
 use super::blocks::KeyHash;
 use super::sequential::{RangeHash, Sequential};
-use super::simd::{dispatch, SLOW};
+use super::simd::{dispatch_wide, SLOW};
 use crate::hash::{splitmix64, GOLDEN_GAMMA};
 
 /// The next SplitMix64 value of `state` (state advanced by the golden gamma, then mixed).
@@ -86,9 +86,16 @@ impl RangeHash for JumpBack {
             out.fill(0);
             return;
         }
-        dispatch(
+        dispatch_wide(
             hashes,
             out,
+            Some(|h: &[u64], o: &mut [u32], scalar: &_| {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
+                unsafe {
+                    avx512_first(h, buckets, o, scalar)
+                }
+            }),
             |h, o, scalar| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `dispatch` calls this only where the CPU has AVX2; 4 divides h.len().
@@ -133,6 +140,44 @@ unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &imp
         let found = select(less(idx, n), idx, slow);
         let bucket = select(_mm256_cmpeq_epi64(x, zero), zero, found);
         // SAFETY: at + 4 <= out.len() == hashes.len().
+        unsafe { store_buckets(out, hashes, at, bucket, scalar) };
+    }
+}
+
+/// [`avx2_first`] with AVX-512, eight keys per vector (native 64-bit multiplies, leading-zero
+/// count and population count); `hashes.len()` a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vpopcntdq")]
+unsafe fn avx512_first(
+    hashes: &[u64],
+    buckets: u32,
+    out: &mut [u32],
+    scalar: &impl Fn(u64) -> u32,
+) {
+    use super::simd::avx512::*;
+    use std::arch::x86_64::*;
+    let gamma = _mm512_set1_epi64(GOLDEN_GAMMA as i64);
+    let c1 = _mm512_set1_epi64(0xbf58_476d_1ce4_e5b9_u64 as i64);
+    let c2 = _mm512_set1_epi64(0x94d0_49bb_1331_11eb_u64 as i64);
+    let width = _mm512_set1_epi64(i64::from(u32::MAX >> (buckets - 1).leading_zeros()));
+    let n = _mm512_set1_epi64(i64::from(buckets));
+    let one = _mm512_set1_epi64(1);
+    let slow = _mm512_set1_epi64(i64::from(SLOW));
+    let zero = _mm512_setzero_si512();
+    for at in (0..hashes.len()).step_by(8) {
+        // SAFETY: at + 8 <= hashes.len() (a multiple of 8).
+        let z = _mm512_add_epi64(unsafe { load(hashes, at) }, gamma);
+        let z = _mm512_mullo_epi64(xor_shift::<30>(z), c1);
+        let z = _mm512_mullo_epi64(xor_shift::<27>(z), c2);
+        let r0 = xor_shift::<31>(z);
+        let x = _mm512_and_si512(xor_shift::<32>(r0), width);
+        let low = _mm512_sllv_epi64(one, log2(x));
+        let shift = _mm512_slli_epi64::<5>(_mm512_and_si512(_mm512_popcnt_epi64(x), one));
+        let rest = _mm512_and_si512(_mm512_srlv_epi64(r0, shift), _mm512_sub_epi64(low, one));
+        let idx = _mm512_or_si512(low, rest);
+        let found = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(idx, n), slow, idx);
+        let bucket = _mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(x, zero), found, zero);
+        // SAFETY: at + 8 <= out.len() == hashes.len().
         unsafe { store_buckets(out, hashes, at, bucket, scalar) };
     }
 }
@@ -190,6 +235,12 @@ mod tests {
                 "bulk, n {n}"
             );
         }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_kernel_equals_the_scalar_function() {
+        checks::kernels_equal_scalar!(jump_back, avx2_first, avx512_first);
     }
 
     #[test]

@@ -175,6 +175,43 @@ pub mod checks {
         }
     }
 
+    /// Every SIMD kernel the CPU can run (AVX2 and AVX-512, whichever the dispatch prefers)
+    /// equals the scalar function `$scalar(hash, n)`.
+    macro_rules! kernels_equal_scalar {
+        ($scalar:path, $avx2:path, $avx512:path) => {{
+            let mut hs = $crate::placement::sequential::checks::hashes(4096, 17);
+            hs.extend([0, 1, u64::MAX, 1 << 63, 0xffff_ffff, 2, 3, 4]);
+            for n in [
+                2u32,
+                3,
+                7,
+                8,
+                9,
+                1000,
+                1024,
+                65_537,
+                1 << 30,
+                i32::MAX as u32,
+            ] {
+                let want: Vec<u32> = hs.iter().map(|&h| $scalar(h, n)).collect();
+                let scalar = |h: u64| $scalar(h, n);
+                if std::is_x86_feature_detected!("avx2") {
+                    let mut got = vec![0u32; hs.len()];
+                    // SAFETY: AVX2 detected; hs.len() is a multiple of 8.
+                    unsafe { $avx2(&hs, n, &mut got, &scalar) };
+                    assert_eq!(got, want, "AVX2, n = {n}");
+                }
+                if $crate::placement::simd::has_avx512() {
+                    let mut got = vec![0u32; hs.len()];
+                    // SAFETY: AVX-512 detected; hs.len() is a multiple of 8.
+                    unsafe { $avx512(&hs, n, &mut got, &scalar) };
+                    assert_eq!(got, want, "AVX-512, n = {n}");
+                }
+            }
+        }};
+    }
+    pub(crate) use kernels_equal_scalar;
+
     pub fn bulk_equals_scalar<F: RangeHash>() {
         let mut hs = hashes(10_007, 3);
         hs.extend([0, 1, u64::MAX, u64::MAX - 1, 1 << 63, 0xffff_ffff]);

@@ -16,11 +16,48 @@ pub fn dispatch<S: Fn(u64) -> u32>(
     #[allow(unused_variables)] fast: impl Fn(&[u64], &mut [u32], &S),
     scalar: S,
 ) {
+    dispatch_wide(
+        hashes,
+        out,
+        None::<fn(&[u64], &mut [u32], &S)>,
+        fast,
+        scalar,
+    );
+}
+
+/// Whether the CPU has the AVX-512 subsets the wide kernels use (F, DQ, CD, VPOPCNTDQ).
+#[inline]
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512cd")
+            && std::is_x86_feature_detected!("avx512vpopcntdq")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`dispatch`] with an optional AVX-512 kernel `wide` (a multiple of eight keys, called only
+/// where [`has_avx512`] is true), tried before the AVX2 one.
+pub fn dispatch_wide<S: Fn(u64) -> u32>(
+    hashes: &[u64],
+    out: &mut [u32],
+    #[allow(unused_variables)] wide: Option<impl Fn(&[u64], &mut [u32], &S)>,
+    #[allow(unused_variables)] fast: impl Fn(&[u64], &mut [u32], &S),
+    scalar: S,
+) {
     assert_eq!(hashes.len(), out.len(), "bucket kernel: lengths differ");
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if let Some(wide) = wide.filter(|_| has_avx512()) {
+            done = hashes.len() / 8 * 8;
+            wide(&hashes[..done], &mut out[..done], &scalar);
+        } else if std::is_x86_feature_detected!("avx2") {
             done = hashes.len() / 4 * 4;
             fast(&hashes[..done], &mut out[..done], &scalar);
         }
@@ -170,6 +207,63 @@ pub mod avx2 {
         };
         if slow != 0 {
             for lane in 0..4 {
+                if slow & (1 << lane) != 0 {
+                    out[at + lane] = scalar(keys[at + lane]);
+                }
+            }
+        }
+    }
+}
+
+/// AVX-512 helpers, always inlined into the `#[target_feature(enable = "avx512f,...")]` kernels
+/// that call them. Safety, for every function here: the CPU must have what [`has_avx512`] checks.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::missing_safety_doc)]
+pub mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// Load eight keys from `keys[at..at + 8]`.
+    ///
+    /// # Safety
+    /// `at + 8 <= keys.len()`, and the CPU has AVX-512F.
+    #[inline(always)]
+    pub unsafe fn load(keys: &[u64], at: usize) -> __m512i {
+        debug_assert!(at + 8 <= keys.len());
+        // SAFETY: the caller guarantees `at + 8 <= keys.len()`.
+        unsafe { _mm512_loadu_si512(keys.as_ptr().add(at).cast()) }
+    }
+
+    /// `floor(log2(x))` of every lane (`x > 0`; lanes holding 0 give -1).
+    #[inline(always)]
+    pub unsafe fn log2(x: __m512i) -> __m512i {
+        _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(x))
+    }
+
+    /// `x ^ (x >> S)` in every lane.
+    #[inline(always)]
+    pub unsafe fn xor_shift<const S: u32>(x: __m512i) -> __m512i {
+        _mm512_xor_si512(x, _mm512_srli_epi64::<S>(x))
+    }
+
+    /// Store the low 32 bits of each lane into `out[at..at + 8]`, each [`super::SLOW`] lane
+    /// replaced by `scalar(keys[at + lane])`.
+    ///
+    /// # Safety
+    /// `at + 8 <= out.len()` and `at + 8 <= keys.len()`, and the CPU has AVX-512F.
+    #[inline(always)]
+    pub unsafe fn store_buckets(
+        out: &mut [u32],
+        keys: &[u64],
+        at: usize,
+        v: __m512i,
+        scalar: &impl Fn(u64) -> u32,
+    ) {
+        debug_assert!(at + 8 <= out.len() && at + 8 <= keys.len());
+        let slow = _mm512_cmpeq_epi64_mask(v, _mm512_set1_epi64(i64::from(super::SLOW)));
+        // SAFETY: the caller guarantees `at + 8 <= out.len()`.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(at).cast(), _mm512_cvtepi64_epi32(v)) };
+        if slow != 0 {
+            for lane in 0..8 {
                 if slow & (1 << lane) != 0 {
                     out[at + lane] = scalar(keys[at + lane]);
                 }
