@@ -50,14 +50,17 @@ def write_all(out: Path, results: list[Result], setup: str) -> list[str]:
 def _load(plt: Any, results: list[Result], setup: str) -> Any:
     """Grouped bars: one group per node (nodes are categories), one bar per algorithm."""
     count = len(results[0].nodes)
-    fig, ax = plt.subplots(figsize=(max(9, min(24, 0.25 * count * len(results) / 4 + 6)), 4.8), layout="constrained")
+    width_in = max(9.0, min(24.0, 0.06 * count * len(results) + 6))
+    fig, ax = plt.subplots(figsize=(width_in, 4.8), layout="constrained")
     x = np.arange(count)
     width = 0.8 / len(results)
+    colors = plt.get_cmap("tab20" if len(results) > 10 else "tab10").colors
     for k, r in enumerate(results):
         ax.bar(
             x - 0.4 + (k + 0.5) * width,
             r.counts / r.expected,
             width,
+            color=colors[k % len(colors)],
             label=f"{r.name} (max/mean {r.max_over_mean:.3f})",
         )
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
@@ -68,7 +71,7 @@ def _load(plt: Any, results: list[Result], setup: str) -> Any:
     low = min(float(np.min(r.counts / r.expected)) for r in results)
     ax.set_ylim(max(0.0, min(0.9, low - 0.05)), None)
     ax.set_title(f"Load per node\n{setup}", fontsize=10)
-    ax.legend(fontsize=7, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     return fig
 
@@ -117,29 +120,41 @@ def _throughput(plt: Any, results: list[Result], setup: str) -> Any:
 
 def _costs(plt: Any, results: list[Result], setup: str) -> Any:
     """Memory, init and resize times, balance after resizing and monotonicity, per algorithm."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), layout="constrained")
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), layout="constrained")
     names = [r.name for r in results]
     y = np.arange(len(results))
-    memory, init, resize, after = axes[0][0], axes[0][1], axes[1][0], axes[1][1]
+    memory, init, resize = axes[0]
+    after, stray, unused = axes[1]
+    unused.axis("off")
     memory.barh(names, [r.memory_bytes / 1024 for r in results], color="tab:purple")
-    memory.set_xlabel("memory (KiB, log scale)")
-    memory.set_xscale("log")
-    init.barh(names, [r.build_ms for r in results], color="tab:green")
+    memory.set_xlabel("memory (KiB)")
+    init.barh(names, [max(r.build_ms, 1e-4) for r in results], color="tab:green")
     init.set_xlabel("init time (ms)")
-    resize.barh(y - 0.2, [r.add_ms for r in results], 0.4, label="add a node")
-    resize.barh(y + 0.2, [r.remove_ms for r in results], 0.4, label="remove a node")
+    resize.barh(y - 0.2, [max(r.add_ms, 1e-4) for r in results], 0.4, label="add a node")
+    resize.barh(y + 0.2, [max(r.remove_ms, 1e-4) for r in results], 0.4, label="remove a node")
     resize.set_yticks(y, names)
     resize.set_xlabel("resize time (ms)")
     resize.legend(fontsize=8)
-    after.barh(y - 0.2, [r.resize_balance for r in results], 0.4, color="tab:red", label="max/mean after resize")
-    after.barh(y + 0.2, [1 + r.stray for r in results], 0.4, color="tab:gray", label="1 + stray share")
+    for ax in (memory, init, resize):
+        ax.set_xscale("log")
+    balances = [r.resize_balance for r in results]
+    after.barh(names, balances, color="tab:red")
     after.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
-    after.set_yticks(y, names)
-    after.set_xlim(0.95, max(1.2, *(r.resize_balance for r in results)) * 1.02)
-    after.set_xlabel("balance after resize; monotonicity (1 = none moved between unchanged nodes)")
-    after.legend(fontsize=8)
-    for ax in (memory, init, resize, after):
+    after.set_xlim(0.95, max(1.2, *balances) * 1.02)
+    after.set_xlabel("max/mean after resize (1 = perfect)")
+    stray.barh(names, [100 * r.stray for r in results], color="tab:gray")
+    stray.set_xlabel("stray keys (%): moved between unchanged nodes")
+    for ax in (memory, init, resize, after, stray):
         ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)
+    unused.text(
+        0.0,
+        0.9,
+        "Lower is better everywhere.\nResize: one add_node / remove_node.\n"
+        "Stray keys: 0 for a monotone algorithm\n"
+        "(keys only move to an added node\nor away from a removed one).",
+        fontsize=9,
+        va="top",
+    )
     fig.suptitle(f"Costs of each algorithm\n{setup}", fontsize=10)
     return fig
