@@ -81,29 +81,13 @@ impl Anchor {
     /// The bucket of a key's 32-bit hash (needs a working bucket).
     #[inline]
     pub fn bucket(&self, key: u32) -> u32 {
-        let mut b = range_map(key, self.capacity());
-        while self.a[b as usize] > 0 {
-            let ab = self.a[b as usize];
-            let mut h = range_map(seeded_fnv(b, key), ab);
-            while self.a[h as usize] >= ab {
-                h = self.k[h as usize];
-            }
-            b = h;
-        }
-        b
+        bucket_in(self, key)
     }
 
     /// Remove working bucket `b`.
     pub fn remove(&mut self, b: u32) {
-        let b = b as usize;
-        debug_assert_eq!(self.a[b], 0, "bucket already removed");
-        self.n -= 1;
-        let n = self.n as usize;
-        self.a[b] = self.n;
-        let last = self.w[n];
-        self.w[self.l[b] as usize] = last;
-        self.k[b] = last;
-        self.l[last as usize] = self.l[b];
+        debug_assert_eq!(self.a[b as usize], 0, "bucket already removed");
+        remove_in(self, b);
     }
 
     /// Bring back `b`, which must be the most recently removed bucket (undoes its removal).
@@ -115,6 +99,119 @@ impl Anchor {
         self.k[b as usize] = b;
         self.n += 1;
     }
+}
+
+/// The paper's arrays, read and written: the engine itself, or removals overlaid on it.
+trait Arrays {
+    fn capacity(&self) -> u32;
+    fn get(&self, array: Array, i: u32) -> u32;
+    fn set(&mut self, array: Array, i: u32, value: u32);
+    fn working(&self) -> u32;
+    fn set_working(&mut self, n: u32);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Array {
+    A,
+    K,
+    W,
+    L,
+}
+
+impl Anchor {
+    #[inline(always)]
+    fn array(&self, array: Array) -> &Vec<u32> {
+        match array {
+            Array::A => &self.a,
+            Array::K => &self.k,
+            Array::W => &self.w,
+            Array::L => &self.l,
+        }
+    }
+}
+
+impl Arrays for Anchor {
+    #[inline(always)]
+    fn capacity(&self) -> u32 {
+        self.a.len() as u32
+    }
+    #[inline(always)]
+    fn get(&self, array: Array, i: u32) -> u32 {
+        self.array(array)[i as usize]
+    }
+    #[inline(always)]
+    fn set(&mut self, array: Array, i: u32, value: u32) {
+        let v = match array {
+            Array::A => &mut self.a,
+            Array::K => &mut self.k,
+            Array::W => &mut self.w,
+            Array::L => &mut self.l,
+        };
+        v[i as usize] = value;
+    }
+    fn working(&self) -> u32 {
+        self.n
+    }
+    fn set_working(&mut self, n: u32) {
+        self.n = n;
+    }
+}
+
+/// Removals overlaid on an engine, without copying it (replicas of one key).
+struct Overlay<'a> {
+    base: &'a Anchor,
+    changed: std::collections::HashMap<(Array, u32), u32>,
+    n: u32,
+}
+
+impl Arrays for Overlay<'_> {
+    fn capacity(&self) -> u32 {
+        self.base.capacity()
+    }
+    fn get(&self, array: Array, i: u32) -> u32 {
+        match self.changed.get(&(array, i)) {
+            Some(&v) => v,
+            None => self.base.get(array, i),
+        }
+    }
+    fn set(&mut self, array: Array, i: u32, value: u32) {
+        self.changed.insert((array, i), value);
+    }
+    fn working(&self) -> u32 {
+        self.n
+    }
+    fn set_working(&mut self, n: u32) {
+        self.n = n;
+    }
+}
+
+/// The paper's GetBucket: the bucket of a key's 32-bit hash (needs a working bucket).
+#[inline(always)]
+fn bucket_in(arrays: &impl Arrays, key: u32) -> u32 {
+    let mut b = range_map(key, arrays.capacity());
+    loop {
+        let ab = arrays.get(Array::A, b);
+        if ab == 0 {
+            return b;
+        }
+        let mut h = range_map(seeded_fnv(b, key), ab);
+        while arrays.get(Array::A, h) >= ab {
+            h = arrays.get(Array::K, h);
+        }
+        b = h;
+    }
+}
+
+/// The paper's RemoveBucket.
+fn remove_in(arrays: &mut impl Arrays, b: u32) {
+    let n = arrays.working() - 1;
+    arrays.set_working(n);
+    arrays.set(Array::A, b, n);
+    let last = arrays.get(Array::W, n);
+    let lb = arrays.get(Array::L, b);
+    arrays.set(Array::W, lb, last);
+    arrays.set(Array::K, b, last);
+    arrays.set(Array::L, last, lb);
 }
 
 /// The 32 bits of a key AnchorHash works on: the low half of its XXH3-64.
@@ -205,16 +302,21 @@ impl Placement for AnchorHash {
         (!self.nodes.is_empty()).then(|| self.owner(KeyHash::Xxh3.of(key)))
     }
 
-    /// The `j`-th node is where the key goes once the first `j` are removed.
+    /// The `j`-th node is where the key goes once the first `j` are removed (the removals
+    /// overlaid on the engine: no copy of it).
     fn locate_n(&self, key: KeyRef<'_>, n: usize) -> Result<Vec<u32>, Error> {
         check_n(&self.nodes, n)?;
         let k = anchor_key(KeyHash::Xxh3.of(key));
-        let mut engine = self.engine.clone();
+        let mut engine = Overlay {
+            base: &self.engine,
+            changed: std::collections::HashMap::new(),
+            n: self.engine.working(),
+        };
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
-            let b = engine.bucket(k);
+            let b = bucket_in(&engine, k);
             out.push(self.slots.node_at()[b as usize]);
-            engine.remove(b);
+            remove_in(&mut engine, b);
         }
         Ok(out)
     }
