@@ -69,7 +69,10 @@ impl PyPlacement for AnchorHash {
 /// ``remove_node`` works for **any** node: only its keys move, spread over the others.
 /// ``add_node`` takes back the most recently freed bucket (last out, first in: a node removed
 /// and added back gets exactly its keys back), and fails once ``capacity`` nodes are held. No
-/// weights. The removal history is part of the state (``to_state()``, pickles).
+/// weights. The removal history is part of the state (``to_state()``, pickles). Balance: the
+/// crate's rehash (FNV-1a seeded with the key) leaves the most loaded node a few percent over its
+/// share when much of the capacity is free (max/mean 1.05 for 10 nodes in a capacity of 20, 1.003
+/// in a capacity of 11, on 2M keys): size ``capacity`` near the most nodes you expect.
 /// ``get_nodes(key, n)``: the ``j``-th node is where the key goes once the first ``j`` are removed.
 #[pyclass(frozen, module = "shardwise._core", name = "AnchorHash")]
 pub struct PyAnchorHash {
