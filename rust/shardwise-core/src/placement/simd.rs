@@ -222,13 +222,19 @@ pub mod avx2 {
 pub mod avx512 {
     use std::arch::x86_64::*;
 
-    /// Load eight keys from `keys[at..at + 8]`.
+    /// Keys ahead of the current vector whose cache line is requested early.
+    const PREFETCH_AHEAD: usize = 256;
+
+    /// Load eight keys from `keys[at..at + 8]`, and prefetch those [`PREFETCH_AHEAD`] later
+    /// (the kernels are fast enough for memory to be their bound).
     ///
     /// # Safety
     /// `at + 8 <= keys.len()`, and the CPU has AVX-512F.
     #[inline(always)]
     pub unsafe fn load(keys: &[u64], at: usize) -> __m512i {
         debug_assert!(at + 8 <= keys.len());
+        // A prefetch never faults; `wrapping_add` keeps the address computation defined past the end.
+        _mm_prefetch::<_MM_HINT_T0>(keys.as_ptr().wrapping_add(at + PREFETCH_AHEAD).cast());
         // SAFETY: the caller guarantees `at + 8 <= keys.len()`.
         unsafe { _mm512_loadu_si512(keys.as_ptr().add(at).cast()) }
     }
