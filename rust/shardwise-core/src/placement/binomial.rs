@@ -11,7 +11,7 @@
 
 use super::blocks::KeyHash;
 use super::sequential::{RangeHash, Sequential};
-use super::simd::{dispatch_wide, SLOW};
+use super::simd::{dispatch_wide, redo_slow, SLOW};
 
 /// The linear congruential multiplier of `rehash` (jump hash's).
 const LCG: u64 = 2_862_933_555_777_941_757;
@@ -86,11 +86,12 @@ impl RangeHash for Binomial {
         dispatch_wide(
             hashes,
             out,
-            Some(|h: &[u64], o: &mut [u32], scalar: &_| {
+            Some(|h: &[u64], o: &mut [u32], _: &_| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
                 unsafe {
-                    avx512_first(h, buckets, o, scalar)
+                    avx512_first(h, buckets, o);
+                    redo_slow(h, o, |k, f| avx512_full(k, buckets, f));
                 }
             }),
             |h, o, scalar| {
@@ -137,36 +138,94 @@ unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &imp
     }
 }
 
-/// [`avx2_first`] with AVX-512, eight keys per vector; `hashes.len()` a multiple of 8.
+/// [`avx2_first`] with AVX-512, eight keys per vector, slow lanes left marked [`SLOW`];
+/// `hashes.len()` a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vpopcntdq")]
-unsafe fn avx512_first(
-    hashes: &[u64],
-    buckets: u32,
-    out: &mut [u32],
-    scalar: &impl Fn(u64) -> u32,
-) {
+unsafe fn avx512_first(hashes: &[u64], buckets: u32, out: &mut [u32]) {
     use super::simd::avx512::*;
     use std::arch::x86_64::*;
     let enclosing = _mm512_set1_epi64(i64::from(buckets.next_power_of_two() - 1));
     let n = _mm512_set1_epi64(i64::from(buckets));
-    let lcg = _mm512_set1_epi64(LCG as i64);
-    let one = _mm512_set1_epi64(1);
-    let two = _mm512_set1_epi64(2);
     let slow = _mm512_set1_epi64(i64::from(SLOW));
     for at in (0..hashes.len()).step_by(8) {
         // SAFETY: at + 8 <= hashes.len() (a multiple of 8).
         let hash = unsafe { load(hashes, at) };
-        let bucket = _mm512_and_si512(hash, enclosing);
-        let base = _mm512_sllv_epi64(one, log2(bucket));
-        let filter = _mm512_sub_epi64(base, one);
-        let h = _mm512_add_epi64(_mm512_mullo_epi64(hash, lcg), one);
-        let r = _mm512_srli_epi64::<32>(_mm512_mullo_epi64(_mm512_mullo_epi64(h, h), filter));
-        let moved = _mm512_add_epi64(base, _mm512_and_si512(r, filter));
+        let moved = relocate_512(_mm512_and_si512(hash, enclosing), hash);
         let found = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(moved, n), slow, moved);
-        let result = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(bucket, two), found, bucket);
         // SAFETY: at + 8 <= out.len() == hashes.len().
-        unsafe { store_buckets(out, hashes, at, result, scalar) };
+        unsafe { store(out, at, found) };
+    }
+}
+
+/// [`rehash`] in every lane (`seed` below 2^32).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn rehash_512(
+    value: std::arch::x86_64::__m512i,
+    seed: std::arch::x86_64::__m512i,
+) -> std::arch::x86_64::__m512i {
+    use super::simd::avx512::*;
+    use std::arch::x86_64::*;
+    let h = _mm512_add_epi64(mul(value, LCG), _mm512_set1_epi64(1));
+    _mm512_srli_epi64::<32>(_mm512_mullo_epi64(_mm512_mullo_epi64(h, h), seed))
+}
+
+/// [`relocate`] in every lane.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn relocate_512(
+    bucket: std::arch::x86_64::__m512i,
+    hash: std::arch::x86_64::__m512i,
+) -> std::arch::x86_64::__m512i {
+    use super::simd::avx512::*;
+    use std::arch::x86_64::*;
+    let one = _mm512_set1_epi64(1);
+    let base = _mm512_sllv_epi64(one, log2(bucket));
+    let filter = _mm512_sub_epi64(base, one);
+    let moved = _mm512_add_epi64(base, _mm512_and_si512(rehash_512(hash, filter), filter));
+    let root = _mm512_cmplt_epu64_mask(bucket, _mm512_set1_epi64(2));
+    _mm512_mask_blend_epi64(root, moved, bucket)
+}
+
+/// The whole of [`binomial`] for keys whose first relocation is out of range, eight per
+/// AVX-512 vector: the retries for all lanes together, then the minor tree for the lanes that
+/// fell back; `keys.len()` a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vpopcntdq")]
+unsafe fn avx512_full(keys: &[u64], buckets: u32, out: &mut [u32]) {
+    use super::simd::avx512::*;
+    use std::arch::x86_64::*;
+    let enclosing_value = buckets.next_power_of_two() - 1;
+    let enclosing = _mm512_set1_epi64(i64::from(enclosing_value));
+    let minor = _mm512_set1_epi64(i64::from(enclosing_value >> 1));
+    let n = _mm512_set1_epi64(i64::from(buckets));
+    for at in (0..keys.len()).step_by(8) {
+        // SAFETY: at + 8 <= keys.len() (a multiple of 8).
+        let hash = unsafe { load(keys, at) };
+        let mut result = relocate_512(_mm512_and_si512(hash, enclosing), hash);
+        let mut active: __mmask8 = !_mm512_cmplt_epu64_mask(result, n);
+        let mut fallback: __mmask8 = 0;
+        let mut h = hash;
+        for _ in 0..RETRIES {
+            if active == 0 {
+                break;
+            }
+            h = rehash_512(h, enclosing);
+            let b = relocate_512(_mm512_and_si512(h, enclosing), h);
+            let back = active & _mm512_cmple_epu64_mask(b, minor);
+            let done = active & !back & _mm512_cmplt_epu64_mask(b, n);
+            result = _mm512_mask_blend_epi64(done, result, b);
+            fallback |= back;
+            active &= !(back | done);
+        }
+        fallback |= active;
+        if fallback != 0 {
+            let lower = relocate_512(_mm512_and_si512(hash, minor), hash);
+            result = _mm512_mask_blend_epi64(fallback, result, lower);
+        }
+        // SAFETY: at + 8 <= out.len() == keys.len().
+        unsafe { store(out, at, result) };
     }
 }
 
@@ -225,7 +284,7 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn every_kernel_equals_the_scalar_function() {
-        checks::kernels_equal_scalar!(binomial, avx2_first, avx512_first);
+        checks::kernels_equal_scalar!(binomial, avx2_first, avx512_first, avx512_full);
     }
 
     #[test]

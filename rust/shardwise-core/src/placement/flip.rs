@@ -5,7 +5,7 @@
 
 use super::blocks::KeyHash;
 use super::sequential::{RangeHash, Sequential};
-use super::simd::{dispatch_wide, SLOW};
+use super::simd::{dispatch_wide, redo_slow, SLOW};
 
 const MIX_1: u64 = 0x3c79_ac49_2ba7_b653;
 const MIX_2: u64 = 0x1c69_b3f7_4ac4_ae35;
@@ -82,11 +82,12 @@ impl RangeHash for Flip {
         dispatch_wide(
             hashes,
             out,
-            Some(|h: &[u64], o: &mut [u32], scalar: &_| {
+            Some(|h: &[u64], o: &mut [u32], _: &_| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
                 unsafe {
-                    avx512_pow2(h, buckets, o, scalar)
+                    avx512_pow2(h, buckets, o);
+                    redo_slow(h, o, |k, f| avx512_full(k, buckets, f));
                 }
             }),
             |h, o, scalar| {
@@ -140,36 +141,98 @@ unsafe fn avx2_pow2(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &impl
     }
 }
 
-/// [`avx2_pow2`] with AVX-512, eight keys per vector; `hashes.len()` a multiple of 8.
+/// [`avx2_pow2`] with AVX-512, eight keys per vector, slow lanes left marked [`SLOW`];
+/// `hashes.len()` a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vpopcntdq")]
-unsafe fn avx512_pow2(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &impl Fn(u64) -> u32) {
+unsafe fn avx512_pow2(hashes: &[u64], buckets: u32, out: &mut [u32]) {
     use super::simd::avx512::*;
     use std::arch::x86_64::*;
     let end = u64::from(buckets - 1);
-    let mask = _mm512_set1_epi64((u64::MAX >> end.leading_zeros()) as i64);
+    let mask = u64::MAX >> end.leading_zeros();
     let end = _mm512_set1_epi64(end as i64);
-    let mix_1 = _mm512_set1_epi64(MIX_1 as i64);
-    let mix_2 = _mm512_set1_epi64(MIX_2 as i64);
-    let one = _mm512_set1_epi64(1);
-    let zero = _mm512_setzero_si512();
     let slow = _mm512_set1_epi64(i64::from(SLOW));
     for at in (0..hashes.len()).step_by(8) {
         // SAFETY: at + 8 <= hashes.len() (a multiple of 8).
         let key = unsafe { load(hashes, at) };
-        let k = _mm512_mullo_epi64(xor_shift::<27>(key), mix_1);
-        let k = _mm512_mullo_epi64(xor_shift::<33>(k), mix_2);
-        let masked = _mm512_and_si512(xor_shift::<27>(k), mask);
-        let bits = log2(masked);
-        let k = _mm512_mullo_epi64(key, _mm512_add_epi64(_mm512_slli_epi64::<1>(bits), one));
-        let k = _mm512_mullo_epi64(xor_shift::<27>(k), mix_1);
-        let k = _mm512_mullo_epi64(xor_shift::<33>(k), mix_2);
-        let below_top = _mm512_sub_epi64(_mm512_sllv_epi64(one, bits), one);
-        let flipped = _mm512_xor_si512(masked, _mm512_and_si512(xor_shift::<27>(k), below_top));
+        let flipped = pow2_512(key, first_draw_512(key), mask);
         let found = _mm512_mask_blend_epi64(_mm512_cmple_epu64_mask(flipped, end), slow, flipped);
-        let bucket = _mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(masked, zero), found, zero);
         // SAFETY: at + 8 <= out.len() == hashes.len().
-        unsafe { store_buckets(out, hashes, at, bucket, scalar) };
+        unsafe { store(out, at, found) };
+    }
+}
+
+/// `draw(key, 0, 0)` in every lane (the multiplications by 1 drop out).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn first_draw_512(key: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    use super::simd::avx512::*;
+    let k = mul(xor_shift::<27>(key), MIX_1);
+    xor_shift::<27>(mul(xor_shift::<33>(k), MIX_2))
+}
+
+/// [`flip_pow2`] in every lane.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn pow2_512(
+    key: std::arch::x86_64::__m512i,
+    first: std::arch::x86_64::__m512i,
+    mask: u64,
+) -> std::arch::x86_64::__m512i {
+    use super::simd::avx512::*;
+    use std::arch::x86_64::*;
+    let one = _mm512_set1_epi64(1);
+    let zero = _mm512_setzero_si512();
+    let masked = _mm512_and_si512(first, _mm512_set1_epi64(mask as i64));
+    let bits = log2(masked);
+    let k = _mm512_mullo_epi64(key, _mm512_add_epi64(_mm512_slli_epi64::<1>(bits), one));
+    let k = mul(xor_shift::<33>(mul(xor_shift::<27>(k), MIX_1)), MIX_2);
+    let below_top = _mm512_sub_epi64(_mm512_sllv_epi64(one, bits), one);
+    let flipped = _mm512_xor_si512(masked, _mm512_and_si512(xor_shift::<27>(k), below_top));
+    _mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(masked, zero), flipped, zero)
+}
+
+/// The whole of [`flip`] for keys whose power-of-two step is out of range, eight per AVX-512
+/// vector: the draws in the upper half, iteration by iteration for all lanes together, then the
+/// lower half's power-of-two step for the lanes that fell back; `keys.len()` a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vpopcntdq")]
+unsafe fn avx512_full(keys: &[u64], buckets: u32, out: &mut [u32]) {
+    use super::simd::avx512::*;
+    use std::arch::x86_64::*;
+    let end_value = u64::from(buckets - 1);
+    let mask = u64::MAX >> end_value.leading_zeros();
+    let end = _mm512_set1_epi64(end_value as i64);
+    let half = _mm512_set1_epi64((mask >> 1) as i64);
+    let bits_factor = u64::from(end_value.ilog2()) * 2 + 1;
+    for at in (0..keys.len()).step_by(8) {
+        // SAFETY: at + 8 <= keys.len() (a multiple of 8).
+        let key = unsafe { load(keys, at) };
+        let mut result = pow2_512(key, first_draw_512(key), mask);
+        let mut active: __mmask8 = !_mm512_cmple_epu64_mask(result, end);
+        let mut fallback: __mmask8 = 0;
+        let mut iteration = 1u64;
+        while active != 0 && iteration <= u64::from(MAX_ITERATIONS) {
+            let k = mul(key, bits_factor);
+            let k = mul(mul(xor_shift::<27>(k), MIX_1), iteration * 2 + 1);
+            let d = _mm512_and_si512(
+                xor_shift::<27>(mul(xor_shift::<33>(k), MIX_2)),
+                _mm512_set1_epi64(mask as i64),
+            );
+            let back = active & _mm512_cmple_epu64_mask(d, half);
+            let done = active & !back & _mm512_cmple_epu64_mask(d, end);
+            result = _mm512_mask_blend_epi64(done, result, d);
+            fallback |= back;
+            active &= !(back | done);
+            iteration += 1;
+        }
+        fallback |= active;
+        if fallback != 0 {
+            let lower = pow2_512(key, first_draw_512(key), mask >> 1);
+            result = _mm512_mask_blend_epi64(fallback, result, lower);
+        }
+        // SAFETY: at + 8 <= out.len() == keys.len().
+        unsafe { store(out, at, result) };
     }
 }
 
@@ -208,7 +271,7 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn every_kernel_equals_the_scalar_function() {
-        checks::kernels_equal_scalar!(flip, avx2_pow2, avx512_pow2);
+        checks::kernels_equal_scalar!(flip, avx2_pow2, avx512_pow2, avx512_full);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use super::blocks::KeyHash;
 use super::sequential::{RangeHash, Sequential};
-use super::simd::{dispatch_wide, SLOW};
+use super::simd::{dispatch_wide, redo_slow, SLOW};
 use crate::hash::{splitmix64, GOLDEN_GAMMA};
 
 /// The next SplitMix64 value of `state` (state advanced by the golden gamma, then mixed).
@@ -89,11 +89,12 @@ impl RangeHash for JumpBack {
         dispatch_wide(
             hashes,
             out,
-            Some(|h: &[u64], o: &mut [u32], scalar: &_| {
+            Some(|h: &[u64], o: &mut [u32], _: &_| {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
                 unsafe {
-                    avx512_first(h, buckets, o, scalar)
+                    avx512_first(h, buckets, o);
+                    redo_slow(h, o, |k, f| avx512_full(k, buckets, f));
                 }
             }),
             |h, o, scalar| {
@@ -145,20 +146,13 @@ unsafe fn avx2_first(hashes: &[u64], buckets: u32, out: &mut [u32], scalar: &imp
 }
 
 /// [`avx2_first`] with AVX-512, eight keys per vector (native 64-bit multiplies, leading-zero
-/// count and population count); `hashes.len()` a multiple of 8.
+/// count and population count), slow lanes left marked [`SLOW`]; `hashes.len()` a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vpopcntdq")]
-unsafe fn avx512_first(
-    hashes: &[u64],
-    buckets: u32,
-    out: &mut [u32],
-    scalar: &impl Fn(u64) -> u32,
-) {
+unsafe fn avx512_first(hashes: &[u64], buckets: u32, out: &mut [u32]) {
     use super::simd::avx512::*;
     use std::arch::x86_64::*;
     let gamma = _mm512_set1_epi64(GOLDEN_GAMMA as i64);
-    let c1 = _mm512_set1_epi64(0xbf58_476d_1ce4_e5b9_u64 as i64);
-    let c2 = _mm512_set1_epi64(0x94d0_49bb_1331_11eb_u64 as i64);
     let width = _mm512_set1_epi64(i64::from(u32::MAX >> (buckets - 1).leading_zeros()));
     let n = _mm512_set1_epi64(i64::from(buckets));
     let one = _mm512_set1_epi64(1);
@@ -166,10 +160,7 @@ unsafe fn avx512_first(
     let zero = _mm512_setzero_si512();
     for at in (0..hashes.len()).step_by(8) {
         // SAFETY: at + 8 <= hashes.len() (a multiple of 8).
-        let z = _mm512_add_epi64(unsafe { load(hashes, at) }, gamma);
-        let z = _mm512_mullo_epi64(xor_shift::<30>(z), c1);
-        let z = _mm512_mullo_epi64(xor_shift::<27>(z), c2);
-        let r0 = xor_shift::<31>(z);
+        let r0 = splitmix(_mm512_add_epi64(unsafe { load(hashes, at) }, gamma));
         let x = _mm512_and_si512(xor_shift::<32>(r0), width);
         let low = _mm512_sllv_epi64(one, log2(x));
         let shift = _mm512_slli_epi64::<5>(_mm512_and_si512(_mm512_popcnt_epi64(x), one));
@@ -178,7 +169,71 @@ unsafe fn avx512_first(
         let found = _mm512_mask_blend_epi64(_mm512_cmplt_epu64_mask(idx, n), slow, idx);
         let bucket = _mm512_mask_blend_epi64(_mm512_cmpeq_epi64_mask(x, zero), found, zero);
         // SAFETY: at + 8 <= out.len() == hashes.len().
-        unsafe { store_buckets(out, hashes, at, bucket, scalar) };
+        unsafe { store(out, at, bucket) };
+    }
+}
+
+/// The whole of [`jump_back`], eight keys per AVX-512 vector stepped together until every lane
+/// is done (each lane's proposals and draws in the scalar order); `keys.len()` a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vpopcntdq")]
+unsafe fn avx512_full(keys: &[u64], buckets: u32, out: &mut [u32]) {
+    use super::simd::avx512::*;
+    use std::arch::x86_64::*;
+    let gamma = _mm512_set1_epi64(GOLDEN_GAMMA as i64);
+    let width = _mm512_set1_epi64(i64::from(u32::MAX >> (buckets - 1).leading_zeros()));
+    let n = _mm512_set1_epi64(i64::from(buckets));
+    let one = _mm512_set1_epi64(1);
+    let zero = _mm512_setzero_si512();
+    for at in (0..keys.len()).step_by(8) {
+        // SAFETY: at + 8 <= keys.len() (a multiple of 8).
+        let mut state = _mm512_add_epi64(unsafe { load(keys, at) }, gamma);
+        let r0 = splitmix(state);
+        let mut x = _mm512_and_si512(xor_shift::<32>(r0), width);
+        let mut result = zero;
+        let mut low = zero;
+        let mut active: __mmask8 = _mm512_cmpneq_epi64_mask(x, zero);
+        let mut drawing: __mmask8 = 0;
+        while active != 0 {
+            // Proposal of the highest set bit of x, for the lanes not drawing.
+            let proposing = active & !drawing;
+            if proposing != 0 {
+                let l = _mm512_sllv_epi64(one, log2(x));
+                let shift = _mm512_slli_epi64::<5>(_mm512_and_si512(_mm512_popcnt_epi64(x), one));
+                let rest = _mm512_and_si512(_mm512_srlv_epi64(r0, shift), _mm512_sub_epi64(l, one));
+                let idx = _mm512_or_si512(l, rest);
+                let ok = proposing & _mm512_cmplt_epu64_mask(idx, n);
+                result = _mm512_mask_blend_epi64(ok, result, idx);
+                active &= !ok;
+                let to_draw = proposing & !ok;
+                low = _mm512_mask_blend_epi64(to_draw, low, l);
+                drawing |= to_draw;
+            }
+            // One draw of two candidates, for the drawing lanes.
+            let d = active & drawing;
+            if d != 0 {
+                state = _mm512_mask_add_epi64(state, d, state, gamma);
+                let r1 = splitmix(state);
+                let range = _mm512_sub_epi64(_mm512_slli_epi64::<1>(low), one);
+                let first = _mm512_and_si512(r1, range);
+                let second = _mm512_and_si512(_mm512_srli_epi64::<32>(r1), range);
+                let back_1 = d & _mm512_cmplt_epu64_mask(first, low);
+                let done_1 = d & !back_1 & _mm512_cmplt_epu64_mask(first, n);
+                let next = d & !back_1 & !done_1;
+                let back_2 = next & _mm512_cmplt_epu64_mask(second, low);
+                let done_2 = next & !back_2 & _mm512_cmplt_epu64_mask(second, n);
+                result = _mm512_mask_blend_epi64(done_1, result, first);
+                result = _mm512_mask_blend_epi64(done_2, result, second);
+                active &= !(done_1 | done_2);
+                let back = back_1 | back_2;
+                x = _mm512_mask_xor_epi64(x, back, x, low);
+                drawing &= !back;
+                // x exhausted: the bucket is 0 (result still holds 0 for these lanes).
+                active &= !(back & _mm512_cmpeq_epi64_mask(x, zero));
+            }
+        }
+        // SAFETY: at + 8 <= out.len() == keys.len().
+        unsafe { store(out, at, result) };
     }
 }
 
@@ -240,7 +295,7 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn every_kernel_equals_the_scalar_function() {
-        checks::kernels_equal_scalar!(jump_back, avx2_first, avx512_first);
+        checks::kernels_equal_scalar!(jump_back, avx2_first, avx512_first, avx512_full);
     }
 
     #[test]
