@@ -93,6 +93,14 @@ unsafe fn crc32_hw(crc: u32, data: u64) -> u32 {
     std::arch::x86_64::_mm_crc32_u64(u64::from(crc), data) as u32
 }
 
+/// `a % d` for 32-bit values without a division (Lemire, Kaser & Kurz, "Faster remainder by
+/// direct computation", 2019): exact for every `a` and `d >= 1`, given `magic = u64::MAX / d + 1`.
+#[inline(always)]
+fn fast_mod(a: u32, d: u32, magic: u64) -> u32 {
+    let low = magic.wrapping_mul(u64::from(a));
+    ((u128::from(low) * u128::from(d)) >> 64) as u32
+}
+
 /// The keep threshold of a weight: a probe keeps the bucket when its 32-bit draw is below it.
 pub fn threshold(weight: f64, max_weight: f64) -> u64 {
     ((weight / max_weight * 4_294_967_296.0) as u64).clamp(1, 1 << 32)
@@ -196,16 +204,17 @@ impl DxHash {
     fn bucket(&self, crc: Crc, hash: u64, skip: impl Fn(u32) -> bool) -> Option<u32> {
         let node_at = self.slots.node_at();
         let capacity = node_at.len() as u32;
+        let magic = (u64::MAX / u64::from(capacity)).wrapping_add(1);
         let usable = |b: u32| node_at[b as usize] != FREE && !skip(b);
         let key = hash as u32;
         let key2 = key.wrapping_mul(421_757).wrapping_add(1);
         let mut state = crc.step(key2, u64::from(key));
         let probes = 4 * u64::from(capacity) - 1;
-        let mut b = state % capacity;
+        let mut b = fast_mod(state, capacity, magic);
         for probe in 0..probes {
             if probe > 0 {
                 state = crc.step(key2, u64::from(state));
-                b = state % capacity;
+                b = fast_mod(state, capacity, magic);
             }
             if usable(b) {
                 let t = self.thresholds[b as usize];
@@ -325,6 +334,22 @@ mod tests {
         ks.iter()
             .map(|&k| p.nodes().name(p.owner(crc, k).unwrap()).to_owned())
             .collect()
+    }
+
+    #[test]
+    fn fast_mod_is_the_remainder() {
+        let mut x = 7u64;
+        for d in (1..300u32).chain([1000, 1 << 16, (1 << 24) - 1, 1 << 24, u32::MAX]) {
+            let magic = (u64::MAX / u64::from(d)).wrapping_add(1);
+            for a in [0u32, 1, d - 1, d, d.wrapping_add(1), u32::MAX, u32::MAX - 1] {
+                assert_eq!(fast_mod(a, d, magic), a % d, "{a} % {d}");
+            }
+            for _ in 0..200 {
+                x = murmur_fmix64(x);
+                let a = x as u32;
+                assert_eq!(fast_mod(a, d, magic), a % d, "{a} % {d}");
+            }
+        }
     }
 
     #[test]
