@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shardwise.pure.keys import as_key_list, encode_key
-from shardwise.pure.placement._hashes import murmur_fmix64
+from shardwise.pure.placement._hashes import murmur_fmix64, reflected_crc_table
 from shardwise.pure.validate import check_out
 
 __all__ = [
@@ -455,16 +455,6 @@ def fnv1a_64_many(keys: Keys, *, out: npt.NDArray[np.uint64] | None = None) -> n
 # ----- CRC-32 (IEEE), CRC-16 (XMODEM) -----------------------------------------------------
 
 
-def _crc32_table() -> tuple[int, ...]:
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xEDB88320 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
 def _crc16_table() -> tuple[int, ...]:
     table = []
     for i in range(256):
@@ -475,7 +465,7 @@ def _crc16_table() -> tuple[int, ...]:
     return tuple(table)
 
 
-CRC32_TABLE = _crc32_table()
+CRC32_TABLE = reflected_crc_table(0xEDB88320)
 CRC16_TABLE = _crc16_table()
 
 

@@ -66,6 +66,18 @@ RING_HASHES: dict[str, Callable[[bytes], int]] = {
 HASH_WIDTH = {"xxh3_64": 64, "xxh64": 64, "fnv1a_64": 64}
 
 
+def reflected_crc_table(poly: int) -> tuple[int, ...]:
+    """The byte table of a reflected 32-bit CRC with polynomial ``poly`` (0xEDB88320: CRC-32;
+    0x82F63B78: CRC-32C)."""
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
 def splitmix64(z: int) -> int:
     """SplitMix64's output function (without the state increment)."""
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64

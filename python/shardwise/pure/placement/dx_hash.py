@@ -9,7 +9,7 @@ from typing import Any
 from shardwise.errors import ConfigurationError
 from shardwise.pure.placement._base import NodesArg, check_weight_value
 from shardwise.pure.placement._fixed import FREE, FixedCapacity
-from shardwise.pure.placement._hashes import murmur_fmix64
+from shardwise.pure.placement._hashes import murmur_fmix64, reflected_crc_table
 from shardwise.pure.placement._sequential import xxh3_hash
 from shardwise.pure.validate import number, quoted
 
@@ -17,17 +17,7 @@ MASK32 = 0xFFFFFFFF
 ALWAYS = 1 << 32
 
 
-def _crc_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC32C_TABLE = _crc_table()
+CRC32C_TABLE = reflected_crc_table(0x82F63B78)
 
 
 def crc32c_u64(crc: int, data: int) -> int:

@@ -11,7 +11,7 @@
 
 use super::blocks::KeyHash;
 use super::sequential::{RangeHash, Sequential};
-use super::simd::{dispatch_wide, redo_slow, SLOW};
+use super::simd::{range_kernels, SLOW};
 
 /// The linear congruential multiplier of `rehash` (jump hash's).
 const LCG: u64 = 2_862_933_555_777_941_757;
@@ -43,7 +43,12 @@ pub fn binomial(hash: u64, buckets: u32) -> u32 {
     if buckets < 2 {
         return 0;
     }
-    let enclosing = buckets.next_power_of_two() - 1;
+    with_trees(hash, buckets, buckets.next_power_of_two() - 1)
+}
+
+/// [`binomial`] with the enclosing tree's filter given (`2^k - 1 >= buckets - 1`).
+#[inline(always)]
+fn with_trees(hash: u64, buckets: u32, enclosing: u32) -> u32 {
     let minor = enclosing >> 1;
     let first = relocate(hash as u32 & enclosing, hash);
     if first < buckets {
@@ -76,32 +81,17 @@ impl RangeHash for Binomial {
         binomial(hash, buckets)
     }
 
-    /// Four keys per AVX2 vector on the first relocation (enough for most keys), the rest one
-    /// at a time.
+    /// Eight keys per AVX-512 vector (four per AVX2 one) on the first relocation (enough for most
+    /// keys); the rest through the full vector kernel (AVX-512) or one at a time (AVX2).
     fn buckets_into(hashes: &[u64], buckets: u32, out: &mut [u32]) {
-        if buckets <= 1 {
-            out.fill(0);
-            return;
-        }
-        dispatch_wide(
+        range_kernels!(
             hashes,
+            buckets,
             out,
-            Some(|h: &[u64], o: &mut [u32], _: &_| {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
-                unsafe {
-                    avx512_first(h, buckets, o);
-                    redo_slow(h, o, |k, f| avx512_full(k, buckets, f));
-                }
-            }),
-            |h, o, scalar| {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `dispatch` calls this only where the CPU has AVX2; 4 divides h.len().
-                unsafe {
-                    avx2_first(h, buckets, o, scalar)
-                }
-            },
-            |h| binomial(h, buckets),
+            binomial,
+            avx2_first,
+            avx512_first,
+            avx512_full
         );
     }
 }
@@ -236,26 +226,6 @@ mod tests {
 
     /// The authors' Java keeps the larger tree after shrinking to a power of two (it shrinks
     /// only below the minor tree); the buckets are the same as with the smaller tree.
-    fn with_trees(hash: u64, buckets: u32, enclosing: u32) -> u32 {
-        let minor = enclosing >> 1;
-        let first = relocate(hash as u32 & enclosing, hash);
-        if first < buckets {
-            return first;
-        }
-        let mut h = hash;
-        for _ in 0..RETRIES {
-            h = rehash(h, enclosing);
-            let b = relocate(h as u32 & enclosing, h);
-            if b <= minor {
-                break;
-            }
-            if b < buckets {
-                return b;
-            }
-        }
-        relocate(hash as u32 & minor, hash)
-    }
-
     #[test]
     fn trees_kept_after_shrinking_give_the_same_buckets() {
         for h in checks::hashes(20_000, 11) {

@@ -5,7 +5,7 @@
 
 use super::blocks::KeyHash;
 use super::sequential::{RangeHash, Sequential};
-use super::simd::{dispatch_wide, redo_slow, SLOW};
+use super::simd::{range_kernels, SLOW};
 
 const MIX_1: u64 = 0x3c79_ac49_2ba7_b653;
 const MIX_2: u64 = 0x1c69_b3f7_4ac4_ae35;
@@ -72,32 +72,17 @@ impl RangeHash for Flip {
         flip(hash, buckets)
     }
 
-    /// Four keys per AVX2 vector on the power-of-two step (enough for most keys), the rest one
-    /// at a time.
+    /// Eight keys per AVX-512 vector (four per AVX2 one) on the power-of-two step (enough for most
+    /// keys); the rest through the full vector kernel (AVX-512) or one at a time (AVX2).
     fn buckets_into(hashes: &[u64], buckets: u32, out: &mut [u32]) {
-        if buckets <= 1 {
-            out.fill(0);
-            return;
-        }
-        dispatch_wide(
+        range_kernels!(
             hashes,
+            buckets,
             out,
-            Some(|h: &[u64], o: &mut [u32], _: &_| {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
-                unsafe {
-                    avx512_pow2(h, buckets, o);
-                    redo_slow(h, o, |k, f| avx512_full(k, buckets, f));
-                }
-            }),
-            |h, o, scalar| {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `dispatch` calls this only where the CPU has AVX2; 4 divides h.len().
-                unsafe {
-                    avx2_pow2(h, buckets, o, scalar)
-                }
-            },
-            |h| flip(h, buckets),
+            flip,
+            avx2_pow2,
+            avx512_pow2,
+            avx512_full
         );
     }
 }

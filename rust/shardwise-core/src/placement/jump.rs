@@ -46,7 +46,7 @@ pub fn jump_keys_into(keys: Keys<'_>, buckets: u32, out: &mut [i32]) {
 }
 
 /// Keys per block in [`for_each_key_block`].
-pub const KEY_BLOCK: usize = 1024;
+pub use super::blocks::KEY_BLOCK;
 
 /// `f(jump keys, outputs)` for consecutive blocks of at most [`KEY_BLOCK`] keys (int keys
 /// borrowed as they are, byte keys hashed into a buffer), blocks split over threads for large
@@ -55,26 +55,7 @@ pub const KEY_BLOCK: usize = 1024;
 /// # Panics
 /// If `out.len() != keys.len()` (a programming error).
 pub fn for_each_key_block(keys: Keys<'_>, out: &mut [i32], f: impl Fn(&[u64], &mut [i32]) + Sync) {
-    assert_eq!(
-        keys.len(),
-        out.len(),
-        "output length differs from key count"
-    );
-    crate::par::fill_parts(out, |start, part| {
-        let mut hashed = [0u64; KEY_BLOCK];
-        for (b, block) in part.chunks_mut(KEY_BLOCK).enumerate() {
-            let first = start + b * KEY_BLOCK;
-            let len = block.len();
-            let block_keys: &[u64] = match keys {
-                Keys::Ints(v) => &v[first..first + len], // int keys are their own jump keys
-                _ => {
-                    keys.for_each_in(first, len, |i, k| hashed[i] = jump_key(k));
-                    &hashed[..len]
-                }
-            };
-            f(block_keys, block);
-        }
-    });
+    super::blocks::for_each_hash_block(keys, super::blocks::KeyHash::RawInts, out, f);
 }
 
 /// `out[i] = jump(keys[i], buckets)` (`buckets >= 1`): four keys per AVX2 vector where the

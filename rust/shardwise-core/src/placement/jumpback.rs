@@ -6,7 +6,7 @@
 
 use super::blocks::KeyHash;
 use super::sequential::{RangeHash, Sequential};
-use super::simd::{dispatch_wide, redo_slow, SLOW};
+use super::simd::{range_kernels, SLOW};
 use crate::hash::{splitmix64, GOLDEN_GAMMA};
 
 /// The next SplitMix64 value of `state` (state advanced by the golden gamma, then mixed).
@@ -79,32 +79,18 @@ impl RangeHash for JumpBack {
         jump_back(hash, buckets)
     }
 
-    /// Four keys per AVX2 vector on the first proposal (taken by about 97% of keys), the rest
-    /// one at a time.
+    /// Eight keys per AVX-512 vector (four per AVX2 one) on the first proposal (taken by about 97% of
+    /// keys at 1,000 buckets); the rest through the full vector kernel (AVX-512) or one at a time
+    /// (AVX2).
     fn buckets_into(hashes: &[u64], buckets: u32, out: &mut [u32]) {
-        if buckets <= 1 {
-            out.fill(0);
-            return;
-        }
-        dispatch_wide(
+        range_kernels!(
             hashes,
+            buckets,
             out,
-            Some(|h: &[u64], o: &mut [u32], _: &_| {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
-                unsafe {
-                    avx512_first(h, buckets, o);
-                    redo_slow(h, o, |k, f| avx512_full(k, buckets, f));
-                }
-            }),
-            |h, o, scalar| {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `dispatch` calls this only where the CPU has AVX2; 4 divides h.len().
-                unsafe {
-                    avx2_first(h, buckets, o, scalar)
-                }
-            },
-            |h| jump_back(h, buckets),
+            jump_back,
+            avx2_first,
+            avx512_first,
+            avx512_full
         );
     }
 }

@@ -68,6 +68,41 @@ pub fn dispatch_wide<S: Fn(u64) -> u32>(
     }
 }
 
+/// The body of a range hash's `buckets_into`: 0 for one bucket; else the AVX-512 fast kernel
+/// then [`redo_slow`] with the full AVX-512 kernel, or the AVX2 kernel (slow lanes through the
+/// scalar function), or the scalar function, whichever the CPU allows. The kernels take
+/// `(keys, buckets, out)` (and the AVX2 one the scalar function as well).
+macro_rules! range_kernels {
+    ($hashes:expr, $buckets:expr, $out:expr, $scalar:path, $avx2:path, $avx512:path, $avx512_full:path) => {{
+        let (hashes, buckets, out): (&[u64], u32, &mut [u32]) = ($hashes, $buckets, $out);
+        if buckets <= 1 {
+            out.fill(0);
+            return;
+        }
+        $crate::placement::simd::dispatch_wide(
+            hashes,
+            out,
+            Some(|h: &[u64], o: &mut [u32], _: &_| {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: called only where the CPU has the AVX-512 subsets; 8 divides h.len().
+                unsafe {
+                    $avx512(h, buckets, o);
+                    $crate::placement::simd::redo_slow(h, o, |k, f| $avx512_full(k, buckets, f));
+                }
+            }),
+            |h, o, scalar| {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: called only where the CPU has AVX2; 4 divides h.len().
+                unsafe {
+                    $avx2(h, buckets, o, scalar)
+                }
+            },
+            |h| $scalar(h, buckets),
+        );
+    }};
+}
+pub(crate) use range_kernels;
+
 /// Redo the [`SLOW`] slots of `out` with `full`, a kernel that runs the whole algorithm (its
 /// loop included) on a multiple of eight keys: the slow keys of each block are gathered into a
 /// contiguous buffer (padded to a multiple of eight), run together, and written back. Keys that
