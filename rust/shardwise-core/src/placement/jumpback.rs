@@ -79,9 +79,9 @@ impl RangeHash for JumpBack {
         jump_back(hash, buckets)
     }
 
-    /// Eight keys per AVX-512 vector (four per AVX2 one) on the first proposal (taken by about 97% of
-    /// keys at 1,000 buckets); the rest through the full vector kernel (AVX-512) or one at a time
-    /// (AVX2).
+    /// Eight keys per AVX-512 vector (four per AVX2 one) on the first proposal (taken by
+    /// about 97% of keys at 1,000 buckets); the rest through the full vector kernel (AVX-512)
+    /// or one at a time (AVX2).
     fn buckets_into(hashes: &[u64], buckets: u32, out: &mut [u32]) {
         range_kernels!(
             hashes,

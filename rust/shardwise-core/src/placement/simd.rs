@@ -73,7 +73,10 @@ pub fn dispatch_wide<S: Fn(u64) -> u32>(
 /// scalar function), or the scalar function, whichever the CPU allows. The kernels take
 /// `(keys, buckets, out)` (and the AVX2 one the scalar function as well).
 macro_rules! range_kernels {
-    ($hashes:expr, $buckets:expr, $out:expr, $scalar:path, $avx2:path, $avx512:path, $avx512_full:path) => {{
+    (
+        $hashes:expr, $buckets:expr, $out:expr,
+        $scalar:path, $avx2:path, $avx512:path, $avx512_full:path
+    ) => {{
         let (hashes, buckets, out): (&[u64], u32, &mut [u32]) = ($hashes, $buckets, $out);
         if buckets <= 1 {
             out.fill(0);
@@ -300,7 +303,7 @@ pub mod avx512 {
     #[inline(always)]
     pub unsafe fn load(keys: &[u64], at: usize) -> __m512i {
         debug_assert!(at + 8 <= keys.len());
-        // A prefetch never faults; `wrapping_add` keeps the address computation defined past the end.
+        // A prefetch never faults; `wrapping_add` keeps the address defined past the end.
         _mm_prefetch::<_MM_HINT_T0>(keys.as_ptr().wrapping_add(at + PREFETCH_AHEAD).cast());
         // SAFETY: the caller guarantees `at + 8 <= keys.len()`.
         unsafe { _mm512_loadu_si512(keys.as_ptr().add(at).cast()) }
