@@ -96,10 +96,11 @@ def _movement(plt: Any, results: list[Result], setup: str) -> Any:
     ax.scatter(
         x + width / 2, [100 * r.ideal_remove for r in results], marker="_", s=400, color="black", zorder=3
     )
-    ax.set_xticks(x, [r.name for r in results])
+    many = len(results) > 6
+    ax.set_xticks(x, [r.name for r in results], rotation=30 if many else 0, ha="right" if many else "center")
     ax.set_ylabel("keys moved (%)")
     ax.set_title(f"Keys that change owner\n{setup}", fontsize=10)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2 if many else -0.08), ncols=3)
     ax.grid(axis="y", alpha=0.3)
     return fig
 
