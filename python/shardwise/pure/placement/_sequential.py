@@ -29,7 +29,7 @@ def unit_weight(cls: str, name: str, weight: float) -> None:
     if weight != 1.0:
         raise ConfigurationError(
             f"{cls} does not support weights (node {quoted(name)} has weight {weight}); "
-            "use Rendezvous, Maglev or HashRing for weighted placement"
+            "use Rendezvous, Maglev, HashRing or DxHash for weighted placement"
         )
 
 

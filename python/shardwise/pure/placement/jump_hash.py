@@ -11,6 +11,7 @@ from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import as_key_list, encode_key, key_int
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_out, int_param, placed
 from shardwise.pure.placement._hashes import MASK64, jump_bucket, splitmix64, xxh3_64
+from shardwise.pure.placement._sequential import unit_weight
 
 MAX_BUCKETS = 2**31 - 1
 
@@ -51,11 +52,7 @@ class JumpHash(PurePlacement):
         return {}
 
     def _check_node(self, name: str, weight: float) -> None:
-        if weight != 1.0:
-            raise ConfigurationError(
-                f"JumpHash does not support weights (node {name!r} has weight {weight}); "
-                "use Rendezvous, Maglev or HashRing for weighted placement"
-            )
+        unit_weight(self.CLASS, name, weight)
 
     def _check_remove(self, name: str) -> None:
         if name != self._names[-1]:

@@ -8,6 +8,7 @@ from shardwise.errors import ConfigurationError
 from shardwise.pure.keys import encode_key, key_int
 from shardwise.pure.placement._base import NodesArg, PurePlacement
 from shardwise.pure.placement._hashes import GOLDEN_GAMMA, MASK64, jump_bucket, murmur_fmix64, scale, xxh3_64
+from shardwise.pure.placement._sequential import unit_weight
 from shardwise.pure.validate import node_name
 
 
@@ -101,11 +102,7 @@ class MementoHash(PurePlacement):
         self._node_at = list(range(n))
 
     def _check_node(self, name: str, weight: float) -> None:
-        if weight != 1.0:
-            raise ConfigurationError(
-                f"MementoHash does not support weights (node {name!r} has weight {weight}); "
-                "use Rendezvous, Maglev or HashRing for weighted placement"
-            )
+        unit_weight(self.CLASS, name, weight)
 
     def _params(self) -> dict[str, Any]:
         return {

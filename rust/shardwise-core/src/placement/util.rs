@@ -69,7 +69,7 @@ pub fn check_unit_weight(class: &str, name: &str, weight: f64) -> Result<(), Err
     if weight != 1.0 {
         return Err(Error::Config(format!(
             "{class} does not support weights (node {} has weight {}); \
-             use Rendezvous, Maglev or HashRing for weighted placement",
+             use Rendezvous, Maglev, HashRing or DxHash for weighted placement",
             quoted(name),
             py_float(weight)
         )));
