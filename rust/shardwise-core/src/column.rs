@@ -15,6 +15,7 @@
 //! are [`Keys::Ints`] already.
 
 use crate::keys::Keys;
+use crate::mem::prefetch;
 use crate::par;
 
 /// Dictionary indices of one integer width, borrowed.
@@ -141,18 +142,6 @@ pub enum Chunk<'a> {
 /// prefetcher alone leaves key loads waiting on memory when a lookup pass runs in between.
 const AHEAD: usize = 1024;
 
-/// A hint to load the cache line at `p`; never faults, whatever the address.
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it reads nothing and never faults.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// The bytes of one 16-byte view: length (4 bytes), then the key itself when it has at most
 /// 12 bytes, else a 4-byte prefix, the buffer number and the offset in that buffer.
 #[inline(always)]
@@ -252,7 +241,7 @@ impl<'a> Chunk<'a> {
                 for (j, v) in views[first..first + len].iter().enumerate() {
                     // The views well ahead; then, as out-of-line bytes are usually laid out in
                     // view order, the bytes ahead of this key's.
-                    prefetch(views.as_ptr().wrapping_add(first + j + VIEWS_AHEAD).cast());
+                    prefetch(views.as_ptr().wrapping_add(first + j + VIEWS_AHEAD));
                     let key = view_bytes(v, buffers);
                     prefetch(key.as_ptr().wrapping_add(AHEAD));
                     f(j, key);

@@ -28,13 +28,21 @@ pub fn probe(key_hash: u64, i: u32) -> u64 {
 }
 
 /// A 64-bit circle for nodes given as `(name, point count)`, indexed in order: point `j` of a
-/// node is [`point_hash`]`(name, j)`.
+/// node is [`point_hash`]`(name, j)` (aborts if memory runs out; see [`try_named_circle`]).
 pub fn named_circle<'a>(nodes: impl IntoIterator<Item = (&'a str, u32)>) -> Continuum {
+    try_named_circle(nodes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`named_circle`], or [`Error::OutOfMemory`].
+pub fn try_named_circle<'a>(
+    nodes: impl IntoIterator<Item = (&'a str, u32)>,
+) -> Result<Continuum, Error> {
     let mut pairs = Vec::new();
     for (i, (name, count)) in nodes.into_iter().enumerate() {
+        pairs.try_reserve(count as usize)?;
         pairs.extend((0..count).map(|j| (point_hash(name, j), i as u32)));
     }
-    Continuum::from_pairs(pairs)
+    Continuum::try_from_pairs(pairs)
 }
 
 /// The multi-probe ring over node indices.
@@ -46,11 +54,14 @@ pub struct MultiProbeRing {
 
 impl MultiProbeRing {
     /// A ring for nodes given as `(name, point count)`, indexed in order.
-    pub fn new<'a>(nodes: impl IntoIterator<Item = (&'a str, u32)>, probes: u32) -> Self {
-        MultiProbeRing {
-            ring: named_circle(nodes),
+    pub fn new<'a>(
+        nodes: impl IntoIterator<Item = (&'a str, u32)>,
+        probes: u32,
+    ) -> Result<Self, Error> {
+        Ok(MultiProbeRing {
+            ring: try_named_circle(nodes)?,
             probes,
-        }
+        })
     }
 
     pub fn probes(&self) -> u32 {
@@ -62,14 +73,18 @@ impl MultiProbeRing {
     }
 
     /// Append a node with `count` points as index `index`.
-    pub fn add(&mut self, name: &str, count: u32, index: u32) {
-        let new: Vec<(u64, u32)> = (0..count).map(|j| (point_hash(name, j), index)).collect();
-        self.ring = self.ring.with_points(&new);
+    pub fn add(&mut self, name: &str, count: u32, index: u32) -> Result<(), Error> {
+        let mut new = Vec::new();
+        new.try_reserve_exact(count as usize)?;
+        new.extend((0..count).map(|j| (point_hash(name, j), index)));
+        self.ring = self.ring.with_points(&new)?;
+        Ok(())
     }
 
     /// Remove node `index`; higher indices shift down by one.
-    pub fn remove(&mut self, index: u32) {
-        self.ring = self.ring.without_owner(index);
+    pub fn remove(&mut self, index: u32) -> Result<(), Error> {
+        self.ring = self.ring.without_owner(index)?;
+        Ok(())
     }
 
     /// The owning node index of a key hash; `None` on an empty ring.
@@ -171,7 +186,7 @@ impl MultiProbe {
         }
         let counts = point_counts(&nodes)?;
         let ring =
-            MultiProbeRing::new(nodes.names().iter().map(String::as_str).zip(counts), probes);
+            MultiProbeRing::new(nodes.names().iter().map(String::as_str).zip(counts), probes)?;
         Ok(MultiProbe { nodes, ring })
     }
 
@@ -206,8 +221,9 @@ impl Placement for MultiProbe {
     }
 
     fn remove_node(&mut self, name: &str) -> Result<(), Error> {
-        let i = self.nodes.remove(name)?;
-        self.ring.remove(i);
+        let i = self.nodes.require(name)?;
+        self.ring.remove(i)?;
+        self.nodes.remove(name)?;
         Ok(())
     }
 
@@ -231,7 +247,7 @@ mod tests {
     }
 
     fn ring(names: &[String], probes: u32) -> MultiProbeRing {
-        MultiProbeRing::new(names.iter().map(|s| (s.as_str(), 1)), probes)
+        MultiProbeRing::new(names.iter().map(|s| (s.as_str(), 1)), probes).unwrap()
     }
 
     /// Brute force: smallest clockwise distance from any probe to any point.
@@ -278,7 +294,7 @@ mod tests {
         let ns = names(20);
         let r = ring(&ns, 21);
         let mut smaller = r.clone();
-        smaller.remove(5);
+        smaller.remove(5).unwrap();
         for k in 0..5000u64 {
             let h = murmur_fmix64(k);
             let before = r.locate(h).unwrap();
@@ -296,7 +312,7 @@ mod tests {
     #[test]
     fn locate_n_is_distinct_and_prefix_stable() {
         let ns = names(9);
-        let r = MultiProbeRing::new(ns.iter().map(|s| (s.as_str(), 2)), 5);
+        let r = MultiProbeRing::new(ns.iter().map(|s| (s.as_str(), 2)), 5).unwrap();
         for k in 0..500u64 {
             let h = murmur_fmix64(k);
             let all = r.locate_n(h, 9, 9);
@@ -330,9 +346,9 @@ mod tests {
     fn add_equals_build() {
         let ns = names(6);
         let mut r = ring(&ns[..5], 21);
-        r.add(&ns[5], 1, 5);
+        r.add(&ns[5], 1, 5).unwrap();
         assert_eq!(r, ring(&ns, 21));
-        let empty = MultiProbeRing::new(std::iter::empty(), 21);
+        let empty = MultiProbeRing::new(std::iter::empty(), 21).unwrap();
         assert_eq!(empty.locate(1), None);
     }
 }
