@@ -68,7 +68,7 @@ def test_removals_spread_over_every_node_and_move_nothing_else() -> None:
 
 @pytest.mark.parametrize(("n", "weight", "capacity"), [(63, 1, 64), (64, 2, 256)])  # the second grows
 def test_adding_moves_keys_only_onto_the_new_node(n: int, weight: int, capacity: int) -> None:
-    p = shardwise.SkeletonRendezvous([f"node-{i}" for i in range(n)])
+    p = shardwise.SkeletonRendezvous([f"node-{i}" for i in range(n)], fanout=4)
     grown = p.copy()
     grown.add_node("new", weight)
     assert (p.capacity, grown.capacity) == (64, capacity)

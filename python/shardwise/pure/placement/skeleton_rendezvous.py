@@ -10,7 +10,7 @@ from shardwise.pure.placement._base import NodesArg, PurePlacement, check_integr
 from shardwise.pure.placement._hashes import GOLDEN_GAMMA, MASK64, key_hash, splitmix64
 from shardwise.pure.validate import quoted
 
-DEFAULT_FANOUT = 4
+DEFAULT_FANOUT = 2
 MAX_FANOUT = 16
 MAX_SLOTS = 1 << 26
 MAX_DESCENTS = 1024
@@ -20,13 +20,14 @@ WHY_INTEGRAL = "(SkeletonRendezvous gives a node of weight w exactly w slots)"
 TOO_MANY = f"SkeletonRendezvous holds at most {MAX_SLOTS} slots (the weights sum to more)"
 
 
-def node_seed(height: int, index: int) -> int:
-    """The seed of the virtual node at ``height`` (slots are height 0), position ``index``."""
-    return splitmix64((((height << 40) | index) * GOLDEN_GAMMA & MASK64) ^ SALT)
+def node_key(height: int, index: int) -> int:
+    """The identity of the virtual node at ``height`` (slots are height 0), position ``index``."""
+    return ((((height << 40) | index) + 1) * GOLDEN_GAMMA) & MASK64
 
 
-def draw(k: int, seed: int, visit: int) -> int:
-    return splitmix64(k ^ seed ^ ((visit * VISIT_MIX) & MASK64))
+def draw(k: int, node: int, visit: int) -> int:
+    """The draw of virtual node ``node`` for key hash ``k`` on the ``visit``-th descent through its parent."""
+    return splitmix64(k ^ SALT ^ ((visit * VISIT_MIX) & MASK64) ^ node)
 
 
 class Skeleton:
@@ -44,7 +45,7 @@ class Skeleton:
         for height in range(self.levels, 0, -1):
             c = visit(height, index)
             first = index * f
-            index = max(range(first, first + f), key=lambda j: (draw(k, node_seed(height - 1, j), c), -j))
+            index = max(range(first, first + f), key=lambda j: (draw(k, node_key(height - 1, j), c), -j))
         return index
 
     def landings(self, k: int) -> Iterator[int]:

@@ -29,7 +29,7 @@ use crate::keys::KeyRef;
 use crate::text::quoted;
 
 /// Default fanout of the skeleton.
-pub const DEFAULT_FANOUT: u32 = 4;
+pub const DEFAULT_FANOUT: u32 = 2;
 /// Largest fanout accepted.
 pub const MAX_FANOUT: u32 = 16;
 /// Most slots a skeleton may have (64M: 256 MB of slot owners).
@@ -45,19 +45,26 @@ const SALT: u64 = 0x736b_656c_6574_6f6e;
 /// Multiplier of the descent count in a draw (an odd constant unrelated to the golden gamma).
 const VISIT_MIX: u64 = 0xd1b5_4a32_d192_ed03;
 
-/// The seed of the virtual node at height `height` (slots are height 0), position `index`.
+/// The identity of the virtual node at `height` (slots are height 0), position `index`:
+/// distinct for every node, spread over 64 bits (Weyl steps of the golden gamma).
 #[inline(always)]
-pub fn node_seed(height: u32, index: usize) -> u64 {
-    let id = (u64::from(height) << 40) | index as u64;
-    splitmix64(id.wrapping_mul(GOLDEN_GAMMA) ^ SALT)
+pub fn node_key(height: u32, index: usize) -> u64 {
+    ((u64::from(height) << 40) | index as u64)
+        .wrapping_add(1)
+        .wrapping_mul(GOLDEN_GAMMA)
 }
 
-/// The draw of a virtual node (by its seed) for key hash `k` on the key's `visit`-th descent
-/// through its parent.
+/// The draw of the virtual node `node` (its [`node_key`]) for key hash `k` on the key's
+/// `visit`-th descent through the node's parent.
 #[inline(always)]
-pub fn draw(k: u64, seed: u64, visit: u32) -> u64 {
-    splitmix64(k ^ seed ^ u64::from(visit).wrapping_mul(VISIT_MIX))
+pub fn draw(k: u64, node: u64, visit: u32) -> u64 {
+    splitmix64(k ^ SALT ^ u64::from(visit).wrapping_mul(VISIT_MIX) ^ node)
 }
+
+/// Descents whose paths a lookup keeps on the stack before counting visits in a map.
+const FEW_DESCENTS: usize = 8;
+/// Most levels a skeleton can have (`2^26` slots at fanout 2).
+const MAX_LEVELS: usize = 27;
 
 /// Weighted rendezvous hashing over a skeleton of slots.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,38 +75,6 @@ pub struct SkeletonRendezvous {
     /// The owner of every slot (`VACANT` if none); `fanout^levels` of them.
     slots: Vec<u32>,
     occupied: usize,
-}
-
-/// How many times a key's earlier descents passed through each virtual node: a short list
-/// (a few descents), a map once it grows (a mostly vacant skeleton).
-#[derive(Default)]
-struct Visits {
-    few: Vec<((u32, usize), u32)>,
-    many: std::collections::HashMap<(u32, usize), u32>,
-}
-
-impl Visits {
-    /// Entries kept in the list before moving to the map.
-    const FEW: usize = 64;
-
-    /// The visit count of node `(height, index)`, counting this visit.
-    fn take(&mut self, height: u32, index: usize) -> u32 {
-        let node = (height, index);
-        if self.few.len() < Self::FEW {
-            if let Some(entry) = self.few.iter_mut().find(|e| e.0 == node) {
-                entry.1 += 1;
-                return entry.1 - 1;
-            }
-            self.few.push((node, 1));
-            if self.few.len() == Self::FEW {
-                self.many.extend(self.few.iter().copied());
-            }
-            return 0;
-        }
-        let count = self.many.entry(node).or_insert(0);
-        *count += 1;
-        *count - 1
-    }
 }
 
 impl SkeletonRendezvous {
@@ -220,44 +195,80 @@ impl SkeletonRendezvous {
         Ok(())
     }
 
-    /// The slot of one descent of key hash `k` (visit counts from `visits`).
-    #[inline]
-    fn descend(&self, k: u64, mut visit: impl FnMut(u32, usize) -> u32) -> usize {
+    /// The slot of one descent of key hash `k`: `visit(height, index)` says how many earlier
+    /// descents passed through that virtual node; `path[height]` receives the node taken at
+    /// every height.
+    #[inline(always)]
+    fn descend(
+        &self,
+        k: u64,
+        path: &mut [u32; MAX_LEVELS],
+        mut visit: impl FnMut(u32, usize) -> u32,
+    ) -> usize {
         let f = self.fanout as usize;
         let mut index = 0usize;
         for height in (1..=self.levels).rev() {
             let c = visit(height, index);
             let first = index * f;
+            let mut node = node_key(height - 1, first);
             let mut best = first;
-            let mut top = draw(k, node_seed(height - 1, first), c);
+            let mut top = draw(k, node, c);
             for child in first + 1..first + f {
-                let d = draw(k, node_seed(height - 1, child), c);
+                node = node.wrapping_add(GOLDEN_GAMMA);
+                let d = draw(k, node, c);
                 if d > top {
                     top = d;
                     best = child;
                 }
             }
             index = best;
+            path[height as usize - 1] = index as u32;
         }
         index
     }
 
-    /// The occupied slots of key hash `k` in order of preference, each slot once at most
-    /// (`f(slot)` returns whether to go on). The first is the key's owner.
+    /// The occupied slots of key hash `k` in order of preference, each descent's slot once at
+    /// most (`f(slot)` returns whether to go on). The first is the key's owner.
     fn landings(&self, k: u64, mut f: impl FnMut(usize) -> bool) {
         if self.occupied == 0 {
             return;
         }
+        let mut paths = [[0u32; MAX_LEVELS]; FEW_DESCENTS];
         // The first descent passes every virtual node for the first time.
-        let slot = self.descend(k, |_, _| 0);
+        let slot = self.descend(k, &mut paths[0], |_, _| 0);
         if self.slots[slot] != VACANT && !f(slot) {
             return;
         }
-        let mut visits = Visits::default();
-        self.descend(k, |h, i| visits.take(h, i));
         let mut last = slot;
-        for _ in 1..MAX_DESCENTS {
-            let slot = self.descend(k, |h, i| visits.take(h, i));
+        // The next few: a node's visits are the earlier paths through it (the root: all).
+        for d in 1..FEW_DESCENTS {
+            let (done, rest) = paths.split_at_mut(d);
+            let slot = self.descend(k, &mut rest[0], |h, i| {
+                if h == self.levels {
+                    return d as u32;
+                }
+                done.iter().filter(|p| p[h as usize] as usize == i).count() as u32
+            });
+            last = slot;
+            if self.slots[slot] != VACANT && !f(slot) {
+                return;
+            }
+        }
+        // A mostly vacant skeleton: count visits in a map.
+        let mut visits = std::collections::HashMap::<(u32, usize), u32>::new();
+        for p in &paths {
+            *visits.entry((self.levels, 0)).or_insert(0) += 1;
+            for h in 1..self.levels {
+                *visits.entry((h, p[h as usize] as usize)).or_insert(0) += 1;
+            }
+        }
+        let mut scratch = [0u32; MAX_LEVELS];
+        for _ in FEW_DESCENTS as u32..MAX_DESCENTS {
+            let slot = self.descend(k, &mut scratch, |h, i| {
+                let count = visits.entry((h, i)).or_insert(0);
+                *count += 1;
+                *count - 1
+            });
             last = slot;
             if self.slots[slot] != VACANT && !f(slot) {
                 return;
@@ -447,7 +458,7 @@ mod tests {
         for k in 0..2_000u64 {
             let h = SkeletonRendezvous::key_hash(KeyRef::Int(k));
             let want = (0..5)
-                .max_by_key(|&j| (draw(h, node_seed(0, j), 0), std::cmp::Reverse(j)))
+                .max_by_key(|&j| (draw(h, node_key(0, j), 0), std::cmp::Reverse(j)))
                 .unwrap();
             assert_eq!(s.locate(KeyRef::Int(k)), Some(want as u32));
         }

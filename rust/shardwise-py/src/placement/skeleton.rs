@@ -54,7 +54,7 @@ impl PyPlacement for SkeletonRendezvous {
 
 /// Rendezvous hashing in O(log n) per key: HRW down a virtual hierarchy (skeleton-based HRW).
 ///
-/// ``SkeletonRendezvous(nodes=None, *, fanout=4)``: a node of whole-number weight ``w`` occupies
+/// ``SkeletonRendezvous(nodes=None, *, fanout=2)``: a node of whole-number weight ``w`` occupies
 /// ``w`` leaves (slots) of a complete tree of fanout ``fanout``; a key descends from the root,
 /// each level choosing the child with the highest draw (HRW), to a slot. A vacant slot sends the
 /// key down again (every virtual node deals out its own fixed sequence of children), so node
