@@ -1,7 +1,13 @@
 //! Multi-probe consistent hashing (Appleton & O'Reilly, 2015): each node has one point on a
 //! 64-bit ring (or `w` points for integer weight `w`); a key is hashed `probes` times and goes to
-//! the node whose point follows one of the probes most closely (clockwise). With 21 probes the
-//! peak-to-mean load is about 1.05 while memory stays O(nodes).
+//! the node whose point follows one of the probes most closely (clockwise), with memory O(nodes).
+//!
+//! Balance, as the paper states it: over the nodes' shares of the key space (the limit of many
+//! keys per node), the largest share is `K/(K-1)` times the mean for `K` probes (1.05 with 21)
+//! for a typical node set, and for every node set as nodes grow in number. A given set varies
+//! around it with the positions of its points: for 21 probes the 10th–90th percentiles over
+//! node sets are 1.00–1.12 at 10 nodes, 1.02–1.09 at 50 and 1.044–1.056 at 1,000. Counting a
+//! finite sample of `m` keys per node adds about `sqrt(2 ln(n) / m)` to the measured ratio.
 
 use super::continuum::{Continuum, MAX_POINTS};
 use super::nodes::{check_integral_weight, Error, NodeSet};
@@ -10,7 +16,7 @@ use crate::hash::xxh3_64;
 use crate::hash::{murmur_fmix64, GOLDEN_GAMMA};
 use crate::keys::KeyRef;
 
-/// Default number of probes (the paper's recommendation for a peak-to-mean ratio near 1.05).
+/// Default number of probes: the paper's `1 + 1/ε` for a peak-to-mean ratio of `1 + ε = 1.05`.
 pub const DEFAULT_PROBES: u32 = 21;
 /// Most probes accepted.
 pub const MAX_PROBES: u32 = 1024;
