@@ -201,9 +201,18 @@ fn node_points(
 /// register: hashing bytes just stored piecemeal would stall on store-to-load forwarding.
 fn node_points_into(name: &str, hash: RingHash, out: &mut [u64]) {
     const BATCH: usize = 16;
+    /// Labels of names up to 55 bytes fit on the stack (no allocation per node).
+    const ON_STACK: usize = 64 * BATCH;
     let stem = name.len() + 1;
     let stride = stem + 8;
-    let mut labels = vec![0u8; stride * BATCH];
+    let mut stack = [0u8; ON_STACK];
+    let mut heap = Vec::new();
+    let labels: &mut [u8] = if stride * BATCH <= ON_STACK {
+        &mut stack[..stride * BATCH]
+    } else {
+        heap.resize(stride * BATCH, 0);
+        &mut heap
+    };
     for slot in labels.chunks_mut(stride) {
         slot[..name.len()].copy_from_slice(name.as_bytes());
         slot[name.len()] = b'-';
