@@ -12,8 +12,14 @@ use shardwise_core::keys::Keys;
 use shardwise_core::placement::ring::RingHash;
 use shardwise_core::placement::{HashRing, NodeSet, Placement};
 
-/// Seconds of CPU time of `clock` (a `CLOCK_*_CPUTIME_ID`).
-fn cpu_seconds(clock: libc::clockid_t) -> f64 {
+/// Seconds of CPU time of the process (`thread == false`) or of the calling thread.
+#[cfg(target_os = "linux")]
+fn cpu_seconds(thread: bool) -> f64 {
+    let clock = if thread {
+        libc::CLOCK_THREAD_CPUTIME_ID
+    } else {
+        libc::CLOCK_PROCESS_CPUTIME_ID
+    };
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -21,6 +27,13 @@ fn cpu_seconds(clock: libc::clockid_t) -> f64 {
     // SAFETY: `ts` is a valid timespec to write to.
     unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Elsewhere: wall time since the first call.
+#[cfg(not(target_os = "linux"))]
+fn cpu_seconds(_thread: bool) -> f64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64()
 }
 
 fn keys(count: usize) -> Vec<u64> {
@@ -56,18 +69,18 @@ fn main() {
         for _ in 0..3 {
             let nodes = NodeSet::new(names.iter().map(|s| (s.as_str(), 1.0))).expect("nodes");
             drop(ring.take());
-            let (t, c) = (Instant::now(), cpu_seconds(libc::CLOCK_PROCESS_CPUTIME_ID));
+            let (t, c) = (Instant::now(), cpu_seconds(false));
             ring = Some(HashRing::new(nodes, v, RingHash::Xxh3_64).expect("ring"));
             wall = wall.min(t.elapsed().as_secs_f64());
-            cpu = cpu.min(cpu_seconds(libc::CLOCK_PROCESS_CPUTIME_ID) - c);
+            cpu = cpu.min(cpu_seconds(false) - c);
         }
         let ring = ring.expect("built");
         shardwise_core::par::set_num_threads(1);
         let mut lookup = f64::MAX;
         for _ in 0..7 {
-            let t = cpu_seconds(libc::CLOCK_THREAD_CPUTIME_ID);
+            let t = cpu_seconds(true);
             ring.place_into(Keys::Ints(&keys), &mut out).expect("place");
-            lookup = lookup.min(cpu_seconds(libc::CLOCK_THREAD_CPUTIME_ID) - t);
+            lookup = lookup.min(cpu_seconds(true) - t);
         }
         let c = ring.continuum();
         let per_point = |bytes: usize| bytes as f64 / c.len() as f64;
