@@ -167,3 +167,16 @@ def test_a_mostly_vacant_skeleton_places_every_key_on_the_survivors() -> None:
         p.remove_node(f"node-{i}")
     owners = p.place(KEYS[:2_000])
     assert set(np.unique(owners).tolist()) == set(range(5))
+
+
+def test_twin_agrees_where_keys_descend_many_times() -> None:
+    # 8 of 64 slots occupied: keys need about 8 descents, many more than the few whose paths the
+    # Rust lookup keeps on the stack, some past the point where it counts visits in a map.
+    p = shardwise.SkeletonRendezvous([f"node-{i}" for i in range(64)])
+    for i in range(64):
+        if i % 8:
+            p.remove_node(f"node-{i}")
+    twin = pure.SkeletonRendezvous.from_state(p.to_state())
+    keys = KEYS[:400].tolist()
+    np.testing.assert_array_equal(p.place(keys), twin.place(keys))
+    assert [p.get_nodes(k, 8) for k in keys[:50]] == [twin.get_nodes(k, 8) for k in keys[:50]]

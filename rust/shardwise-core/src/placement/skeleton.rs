@@ -182,9 +182,7 @@ impl SkeletonRendezvous {
         while capacity - self.occupied < needed {
             capacity *= self.fanout as usize;
             if capacity > MAX_SLOTS {
-                return Err(Error::Config(format!(
-                    "SkeletonRendezvous holds at most {MAX_SLOTS} slots (the weights sum to more)"
-                )));
+                return Err(too_many_slots());
             }
             self.levels += 1;
         }
@@ -318,6 +316,13 @@ impl SkeletonRendezvous {
     }
 }
 
+/// The error of a skeleton that would need more than [`MAX_SLOTS`] slots.
+fn too_many_slots() -> Error {
+    Error::Config(format!(
+        "SkeletonRendezvous holds at most {MAX_SLOTS} slots (the weights sum to more)"
+    ))
+}
+
 fn check_fanout(fanout: u32) -> Result<(), Error> {
     if !(2..=MAX_FANOUT).contains(&fanout) {
         return Err(Error::Config(format!(
@@ -335,9 +340,7 @@ fn slot_counts(nodes: &NodeSet) -> Result<Vec<usize>, Error> {
         let c = check_integral_weight(name, w, WHY_INTEGRAL)?;
         total = total.saturating_add(c.min(MAX_SLOTS as u64 + 1) as usize);
         if total > MAX_SLOTS {
-            return Err(Error::Config(format!(
-                "SkeletonRendezvous holds at most {MAX_SLOTS} slots (the weights sum to more)"
-            )));
+            return Err(too_many_slots());
         }
         counts.push(c as usize);
     }
@@ -382,9 +385,7 @@ impl Placement for SkeletonRendezvous {
         self.nodes.check_new(name, weight)?;
         let count = check_integral_weight(name, weight, WHY_INTEGRAL)?;
         if self.occupied as u64 + count > MAX_SLOTS as u64 {
-            return Err(Error::Config(format!(
-                "SkeletonRendezvous holds at most {MAX_SLOTS} slots (the weights sum to more)"
-            )));
+            return Err(too_many_slots());
         }
         let mut next = self.clone();
         let i = next.nodes.push(name.to_owned(), weight)?;
@@ -412,9 +413,7 @@ impl Placement for SkeletonRendezvous {
         let new = check_integral_weight(name, weight, WHY_INTEGRAL)? as usize;
         let old = self.nodes.weight(i) as usize;
         if new > old && self.occupied + (new - old) > MAX_SLOTS {
-            return Err(Error::Config(format!(
-                "SkeletonRendezvous holds at most {MAX_SLOTS} slots (the weights sum to more)"
-            )));
+            return Err(too_many_slots());
         }
         let mut next = self.clone();
         if new > old {
