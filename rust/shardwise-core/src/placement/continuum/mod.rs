@@ -27,6 +27,9 @@ const SCAN: usize = 4;
 const NARROW_EXTRA_BITS: u32 = 2;
 /// Buckets per point of the 32-bit index: `2^(bit length + 1)`, 2 to 4.
 const WIDE_EXTRA_BITS: u32 = 1;
+/// Rings of at least this many points find the point after an empty bucket by reading the next
+/// bucket words (see `raw_position`).
+const LOOK_AHEAD_FROM_POINTS: usize = 2048;
 /// Keys looked up per block in [`Continuum::owners_into`].
 const LOOKUP_BLOCK: usize = 256;
 /// Rings whose entries or index take more bytes than this (about a core's L2 cache) are
@@ -258,19 +261,45 @@ impl Continuum {
     /// The bucket word of `h`, as a u32 with its `DIRECT` flag.
     #[inline(always)]
     fn word(&self, h: u64) -> (u32, u32) {
-        let b = (h >> self.shift) as usize;
+        self.word_at((h >> self.shift) as usize)
+    }
+
+    /// Bucket `b`'s word, as a u32 with its `DIRECT` flag.
+    #[inline(always)]
+    fn word_at(&self, b: usize) -> (u32, u32) {
         match &self.table {
             Table::Narrow(t) => (t[b].get(), u16::DIRECT),
             Table::Wide(t) => (t[b].get(), u32::DIRECT),
         }
     }
 
+    fn buckets(&self) -> usize {
+        match &self.table {
+            Table::Narrow(t) => t.len(),
+            Table::Wide(t) => t.len(),
+        }
+    }
+
     #[inline(always)]
     fn raw_position<const STRICT: bool>(&self, h: u64) -> usize {
+        /// Point-free buckets looked past before a binary search.
+        const LOOK_AHEAD: usize = 16;
         let (word, direct) = self.word(h);
         if word & direct != 0 {
-            // No point in this bucket: the answer is the first point of a later bucket.
-            let b = h >> self.shift;
+            // No point in this bucket: the answer is the first point of a later bucket, most
+            // often a few words on (2 to 8 buckets per point). On a small ring the binary
+            // search (a few steps in L1) is quicker than a loop with an unpredictable exit; on a
+            // larger one it is a chain of cache misses.
+            let b = (h >> self.shift) as usize;
+            if self.len >= LOOK_AHEAD_FROM_POINTS {
+                for next in b + 1..(b + 1 + LOOK_AHEAD).min(self.buckets()) {
+                    let (word, direct) = self.word_at(next);
+                    if word & direct == 0 {
+                        return word as usize;
+                    }
+                }
+            }
+            let b = b as u64;
             return self.entries[..self.len].partition_point(|e| (e.point >> self.shift) <= b);
         }
         self.scan::<STRICT>(word as usize, h)
@@ -483,7 +512,8 @@ mod tests {
     #[test]
     fn position_matches_linear_search() {
         let mut next = xorshift(0x1234_5678_9abc_def0);
-        for n in [1usize, 2, 5, 1000] {
+        // (2,048 points and more also look past empty buckets for the next point)
+        for n in [1usize, 2, 5, 1000, 5000, 40_000] {
             let mut pairs: Vec<(u64, u32)> = (0..n).map(|i| (next(), (i % 7) as u32)).collect();
             // crowded buckets and exact duplicates too
             let base = pairs[0].0;
@@ -497,17 +527,20 @@ mod tests {
                 .chain(
                     c.points()
                         .iter()
+                        .step_by(1 + n / 2000)
                         .flat_map(|&p| [p, p.wrapping_sub(1), p.wrapping_add(1)]),
                 )
                 .chain([0, u64::MAX])
                 .collect();
+            let (points, owners) = (c.points(), c.owners());
+            let wrap = |i: usize| if i == points.len() { 0 } else { i };
             for h in probes {
-                let want = c.points().iter().position(|&p| p >= h).unwrap_or(0);
+                let want = wrap(points.partition_point(|&p| p < h));
                 assert_eq!(c.position(h, false), want);
-                assert_eq!(c.owner(h, false), Some(c.owners()[want]));
-                let want = c.points().iter().position(|&p| p > h).unwrap_or(0);
+                assert_eq!(c.owner(h, false), Some(owners[want]));
+                let want = wrap(points.partition_point(|&p| p <= h));
                 assert_eq!(c.position(h, true), want);
-                assert_eq!(c.owner(h, true), Some(c.owners()[want]));
+                assert_eq!(c.owner(h, true), Some(owners[want]));
             }
         }
     }
@@ -543,14 +576,14 @@ mod tests {
                 .chain([0, u64::MAX])
                 .collect();
             let mut out = vec![0i32; hashes.len()];
+            let (points, owners) = (c.points(), c.owners());
             for strict in [false, true] {
                 c.owners_into(&hashes, &mut out, strict);
                 for (&h, &o) in hashes.iter().zip(&out) {
-                    let pos = c
-                        .points()
+                    let pos = points
                         .iter()
                         .position(|&p| if strict { p > h } else { p >= h });
-                    assert_eq!(o as u32, c.owners()[pos.unwrap_or(0)]);
+                    assert_eq!(o as u32, owners[pos.unwrap_or(0)]);
                     assert_eq!(Some(o as u32), c.owner(h, strict));
                 }
             }
@@ -595,7 +628,7 @@ mod tests {
         let mut pairs: Vec<(u64, u32)> = (0..3_000u64).map(|i| (base + 2 * i, 1)).collect();
         pairs.extend((0..20_000).map(|i| (next(), 2 + i % 5)));
         let c = Continuum::from_pairs(pairs);
-        let points = c.points();
+        let (points, owners) = (c.points(), c.owners());
         let probes: Vec<u64> = (0..6_010u64)
             .map(|d| base - 5 + d)
             .chain([0, u64::MAX])
@@ -607,7 +640,7 @@ mod tests {
                 let want = points.partition_point(|&p| if strict { p <= h } else { p < h });
                 let want = if want == points.len() { 0 } else { want };
                 assert_eq!(c.position(h, strict), want, "h {h:#x} strict {strict}");
-                assert_eq!(o as u32, c.owners()[want]);
+                assert_eq!(o as u32, owners[want]);
             }
         }
     }
