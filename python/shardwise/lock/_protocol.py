@@ -14,7 +14,8 @@ Validity is counted from the round's start, so ``ttl - elapsed - drift > 0`` rea
 
 Fencing: every master counts acquisitions; the token is the largest counter among the granting
 majority, written back (raised) on the granting masters that were behind it before the lock is
-used. Two majorities share a master, so tokens grow from holder to holder.
+used. Two majorities share a master, so tokens grow from holder to holder. A master that lost its
+counter starts it again from its clock (see ``_scripts``), so its tokens still grow after the loss.
 """
 
 from __future__ import annotations

@@ -362,6 +362,15 @@ class RedisLock(SingleMaster, SyncLock):
     out on the local clock. Every acquisition gets a :attr:`fencing_token` (a counter next to the
     key): pass it with each write to a :class:`FencedResource` so stale holders are refused.
 
+    Fencing across data loss: a counter that is missing — the server restarted empty (no
+    persistence), ``FLUSHALL``, the counter evicted — starts again from the server's clock in
+    microseconds, so the tokens after the loss are larger than every token before it, provided the
+    lock was acquired less than once per microsecond on average since its counter started and the
+    server's clock did not step back (NTP step, a replacement host with a slower clock). Not
+    covered: a restart or failover that brings back an *older* counter (an AOF with ``appendfsync
+    everysec`` or an RDB snapshot missing the last writes, a replica that had not received them):
+    its tokens can repeat. Use ``appendfsync always`` (or ``WAIT`` on replicas) when that matters.
+
     Bounded calls: every Redis call of the lock goes through a client built from ``client``'s
     connection settings with ``socket_timeout`` and ``socket_connect_timeout`` set to
     ``call_timeout`` (default ``min(ttl/3, 1 s)``, at least 10 ms) and no retries — one pool per
@@ -397,9 +406,14 @@ class Redlock(MultiMaster, SyncLock):
     Fencing: each master keeps its own counter. The token is the largest counter of the granting
     majority, written back to that majority before use; any two majorities share a master, so
     tokens increase from holder to holder *as long as Redlock's own timing assumptions hold*
-    (bounded clock drift and pauses, masters that keep their keys across restarts). When those
-    fail, so does the token: for strict fencing use one :class:`RedisLock` (with replication
-    waits) or a consensus store.
+    (bounded clock drift and pauses). A master that lost its counter (restarted empty, flushed)
+    starts it again from its clock in microseconds, as :class:`RedisLock` does, so even a majority
+    restarted empty hands out larger tokens, under the same conditions: less than one acquisition
+    per microsecond on average, and no master clock stepping back below the tokens already issued.
+    A master that comes back with an *older* counter (a lossy AOF or snapshot) can still repeat
+    tokens, and Redlock's mutual exclusion itself needs masters that keep their keys across
+    restarts (or stay down for a TTL): for strict fencing use one :class:`RedisLock` (with
+    replication waits) or a consensus store.
     """
 
     _kind = "Redlock"
