@@ -134,7 +134,7 @@ def test_a_round_acquires_only_with_a_quorum_and_positive_validity(
             return [1] * len(request.nodes), now
         return None, now
 
-    result, log = drive(p.acquire_steps(s, args(), "call", 0.0, random.Random(0)), answer)
+    result, log = drive(p.acquire_steps(s, args(), 0.0, random.Random(0)), answer)
     validity = s.ttl - elapsed - (s.ttl * factor + 0.002)  # the paper's formula
     should = len(granted) >= s.quorum and validity > 0
     assert (result.hold is not None) == should, (outcomes, elapsed, result)
@@ -178,7 +178,7 @@ def test_a_master_behind_that_cannot_be_raised_does_not_count() -> None:
             return [0], now  # master 1 lost our key meanwhile
         return [1] * len(getattr(request, "nodes", ())), now
 
-    result, log = drive(p.acquire_steps(s, args(), "call", 0.0, random.Random(0)), answer)
+    result, log = drive(p.acquire_steps(s, args(), 0.0, random.Random(0)), answer)
     assert result.hold is None
     assert any(isinstance(r, p.Call) and r.op is p.Op.RELEASE and r.nodes == (0, 1) for r in log)
 
@@ -205,7 +205,7 @@ def test_a_blocking_acquire_on_a_held_lock_ends_at_its_deadline_and_waits_at_mos
         return [1] * len(request.nodes), now
 
     result, log = drive(
-        p.acquire_steps(s, args(blocking=True, wait=wait, sleep=sleep), "c", 0.0, random.Random(1)), answer
+        p.acquire_steps(s, args(blocking=True, wait=wait, sleep=sleep), 0.0, random.Random(1)), answer
     )
     attempts = [r for r in log if isinstance(r, p.Call) and r.op is p.Op.ACQUIRE]
     if wait is None or wait >= end_of_world:
@@ -228,7 +228,7 @@ def test_unreachable_masters_fail_within_the_deadline_or_the_patience(
         return [p.Failed(refused) for _ in request.nodes], now + 0.01
 
     result, log = drive(
-        p.acquire_steps(s, args(blocking=True, wait=wait), "c", 0.0, random.Random(1)), answer
+        p.acquire_steps(s, args(blocking=True, wait=wait), 0.0, random.Random(1)), answer
     )
     assert result.hold is None
     assert isinstance(result.error, QuorumNotReachedError if redlock else LockBackendError)
@@ -246,7 +246,7 @@ def test_an_error_reply_is_not_retried() -> None:
     def answer(request: Any, now: float) -> tuple[Any, float]:
         return [p.Failed(wrong, transient=False)], now
 
-    result, log = drive(p.acquire_steps(s, args(blocking=True, wait=10), "c", 0.0, random.Random(1)), answer)
+    result, log = drive(p.acquire_steps(s, args(blocking=True, wait=10), 0.0, random.Random(1)), answer)
     assert isinstance(result.error, LockBackendError) and result.error.__cause__ is wrong
     assert len(log) == 1
 
@@ -433,7 +433,7 @@ def test_any_blocking_timeout_is_a_deadline_or_forever(wait: float) -> None:
     # a huge wait never reaches a primitive: every single wait is at most MAX_WAIT_STEP
     stepper, now = (
         p.Stepper(
-            p.acquire_steps(spec(1, redlock=False), replace(got, sleep=1e12), "c", 0.0, random.Random(0))
+            p.acquire_steps(spec(1, redlock=False), replace(got, sleep=1e12), 0.0, random.Random(0))
         ),
         0.0,
     )

@@ -34,7 +34,6 @@ import redis.retry
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
-from shardwise.lock import _scripts
 from shardwise.lock._protocol import Failed
 
 T = TypeVar("T")
@@ -107,14 +106,17 @@ class Slots:
 
 @dataclass
 class Bounded:
-    """A bounded client with the lock's scripts registered on it."""
+    """A bounded client: its pool (the lock's calls take connections from it, see ``_wire``), the
+    pool's encoder, and the subscription slots."""
 
     client: Any
     slots: Slots
-    scripts: dict[str, Any] = field(default_factory=dict)
+    pool: Any = field(init=False)
+    encode: Callable[[Any], bytes] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.scripts = {source: self.client.register_script(source) for source in _scripts.ALL}
+        self.pool = self.client.connection_pool
+        self.encode = self.pool.get_encoder().encode
 
 
 _cache: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[Any, Bounded]]] = (

@@ -39,23 +39,23 @@ end
 # KEYS[1] lock, KEYS[2] fencing counter, KEYS[3] void key of this acquire call;
 # ARGV[1] token, ARGV[2] ttl in ms, ARGV[3] '1' when an earlier attempt of this call may be reclaimed.
 # -> {1, fencing token, pttl} held by us; {0, pttl of the holder's key}; {0, -4} the call was voided.
+# The common case (free, not void) makes three calls: one EXISTS for both keys, SET, INCR.
 ACQUIRE = (
     FENCE_LUA
     + """
+if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, next_fence(KEYS[2]), tonumber(ARGV[2])}
+end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return {0, -4}
 end
-local holder = redis.call('GET', KEYS[1])
-if holder then
-  if holder == ARGV[1] and ARGV[3] == '1' then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    local fence = redis.call('GET', KEYS[2])
-    return {1, fence and tonumber(fence) or next_fence(KEYS[2]), tonumber(ARGV[2])}
-  end
-  return {0, redis.call('PTTL', KEYS[1])}
+if ARGV[3] == '1' and redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  local fence = redis.call('GET', KEYS[2])
+  return {1, fence and tonumber(fence) or next_fence(KEYS[2]), tonumber(ARGV[2])}
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {1, next_fence(KEYS[2]), tonumber(ARGV[2])}
+return {0, redis.call('PTTL', KEYS[1])}
 """
 )
 
