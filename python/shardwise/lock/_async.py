@@ -27,7 +27,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from shardwise.errors import LockError
 from shardwise.lock import _protocol as p
 from shardwise.lock._base import LockBase, watching
-from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, async_bounded, failure
+from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, async_bounded, bounded_await, failure
 from shardwise.lock._common import LockKeys, logger
 from shardwise.lock._kinds import MultiMaster, SingleMaster
 from shardwise.lock._wire import Packer, acall
@@ -90,10 +90,10 @@ class _Node:
                 self._packer = Packer(self._keys, target.encode)
             source, packed = self._packer.pack(op, args)
             try:
-                return await acall(target.pool, source, packed)
+                return await acall(target.pool, source, packed, self._bound)
             except redis.exceptions.MovedError as moved:  # the slot moved: follow it once
                 target = await self.target((moved.host, int(moved.port)))
-                return await acall(target.pool, source, packed)
+                return await acall(target.pool, source, packed, self._bound)
         except CALL_ERRORS as exc:
             return failure(exc)
 
@@ -115,7 +115,7 @@ class _Subscription:
         self._slots = target.slots
         try:
             self._pubsub = target.client.pubsub()
-            await self._pubsub.subscribe(channel)
+            await bounded_await(self._pubsub.subscribe(channel), bound)  # the pool has no socket timeout
             deadline = time.monotonic() + bound
             while time.monotonic() < deadline:
                 message = await self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))

@@ -184,8 +184,13 @@ def sync_bounded(
 
 
 def _async_pool(pool: Any, kwargs: dict[str, Any], bound: float) -> Bounded:
-    """Like :func:`_sync_pool`; ``pool`` is the user's pool or a cluster node (same attributes)."""
+    """Like :func:`_sync_pool`; ``pool`` is the user's pool or a cluster node (same attributes).
+
+    Its connections have no ``socket_timeout`` (connecting keeps the bound): every use of the pool
+    bounds itself as a whole (``_wire.acall``, the release subscription), which costs less than
+    redis.asyncio's per-command ``asyncio.wait_for`` task."""
     kwargs = bounded_kwargs(kwargs, bound, redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0))
+    kwargs["socket_timeout"] = None
     size = getattr(pool, "max_connections", None) or 2**31
     derived: Any
     if isinstance(pool, redis.asyncio.BlockingConnectionPool):

@@ -14,16 +14,21 @@ or flushed server) loads the script and sends the call again on the same connect
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shardwise.lock import _scripts
+from shardwise.lock._clients import bounded_await
 from shardwise.lock._common import LockKeys
 from shardwise.lock._protocol import Op
 
+_timeout = getattr(asyncio, "timeout", None) if sys.version_info >= (3, 11, 3) else None
 SHA = {source: hashlib.sha1(source.encode()).hexdigest() for source in _scripts.ALL}
 
 # How many of each op's KEYS + ARGV (as ``_scripts.invocation`` orders them) are the lock's own
@@ -92,20 +97,44 @@ def call(pool: Any, source: str, packed: bytes) -> Any:
         pool.release(conn)
 
 
-async def acall(pool: Any, source: str, packed: bytes) -> Any:
-    """Send ``packed`` on a connection of ``pool`` and read the reply (asyncio client)."""
+async def acall(pool: Any, source: str, packed: bytes, bound: float) -> Any:
+    """Send ``packed`` on a connection of ``pool`` and read the reply (asyncio client), all within
+    ``bound`` seconds. The asyncio pool's connections have no socket timeout (see
+    ``_clients.async_bounded``): under one, redis.asyncio sends every command in a task of its own
+    (``asyncio.wait_for``). One time limit around the whole call instead: ``asyncio.timeout``, or
+    before Python 3.11.3 (whose ``asyncio.timeout`` redis-py does not trust either) a task awaited
+    with a time limit. The connection is closed when the limit interrupts it mid-call."""
+    if _timeout is None:
+        return await bounded_await(_acall(pool, source, packed), bound)
+    conn = None
+    try:
+        async with _timeout(bound):
+            conn = await pool.get_connection()
+            return await _exchange(conn, source, packed)
+    except TimeoutError:
+        raise RedisTimeoutError(f"no answer within {bound:g} s") from None
+    finally:
+        if conn is not None:
+            await pool.release(conn)
+
+
+async def _acall(pool: Any, source: str, packed: bytes) -> Any:
     conn = await pool.get_connection()
     try:
-        await conn.send_packed_command([packed])
-        try:
-            return await conn.read_response()
-        except NoScriptError:
-            await conn.send_packed_command([_load(source)])
-            await conn.read_response()
-            await conn.send_packed_command([packed])
-            return await conn.read_response()
+        return await _exchange(conn, source, packed)
     finally:
         await pool.release(conn)
+
+
+async def _exchange(conn: Any, source: str, packed: bytes) -> Any:
+    await conn.send_packed_command([packed])
+    try:
+        return await conn.read_response()
+    except NoScriptError:
+        await conn.send_packed_command([_load(source)])
+        await conn.read_response()
+        await conn.send_packed_command([packed])
+        return await conn.read_response()
 
 
 def _load(source: str) -> bytes:
