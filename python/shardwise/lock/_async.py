@@ -208,7 +208,7 @@ class AsyncLock(LockBase):
     ) -> bool:
         """Take the lock (see :meth:`RedisLock.acquire`). Cancellation-safe: a cancelled acquire
         holds nothing, and what it may have set in Redis is removed by a background task."""
-        common = self._common_acquire(sleep, blocking, blocking_timeout, token, unexpected)
+        common = self._common_acquire((sleep, blocking, blocking_timeout, token, unexpected))
         if common is not None:  # the common call: its first round without the driver
             args, request, start = common
             try:

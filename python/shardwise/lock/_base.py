@@ -278,20 +278,14 @@ class LockBase:
             raise
         return self._acquired(result, args)
 
-    def _common_acquire(
-        self,
-        sleep: object,
-        blocking: object,
-        blocking_timeout: object,
-        token: object,
-        unexpected: Mapping[str, object],
-    ) -> tuple[AcquireArgs, Call, float] | None:
-        """The start of the shortcut of ``acquire()`` with the constructor's settings (every
-        argument None): claims the object and gives the first round's request; None for any
-        other call, or when another thread or task has the object (then the full path runs).
-        The front-end makes the call, then hands its answers to :meth:`_first_round`."""
-        given = (sleep, blocking, blocking_timeout, token)
-        if unexpected or any(v is not None for v in given) or not self._try_claim():
+    def _common_acquire(self, given: tuple[object, ...]) -> tuple[AcquireArgs, Call, float] | None:
+        """The start of the shortcut of ``acquire()`` with the constructor's settings (``given``:
+        acquire's arguments, all None, and its unexpected keywords, none): claims the object and
+        gives the first round's request; None for any other call, or when another thread or task
+        has the object (then the full path runs). The front-end makes the call, then hands its
+        answers to :meth:`_first_round`."""
+        *arguments, unexpected = given
+        if unexpected or any(v is not None for v in arguments) or not self._try_claim():
             return None
         args = acquire_args(self._settings, None, None, None, None, {}, self._kind)
         start = time.monotonic()

@@ -140,7 +140,7 @@ class SyncLock(LockBase):
         :class:`~shardwise.errors.QuorumNotReachedError`) when Redis cannot be reached within the
         wait — waiting without a limit, after 1 s unreachable — with the cause chained.
         """
-        common = self._common_acquire(sleep, blocking, blocking_timeout, token, unexpected)
+        common = self._common_acquire((sleep, blocking, blocking_timeout, token, unexpected))
         if common is not None:  # the common call: its first round without the driver
             args, request, start = common
             try:
