@@ -277,7 +277,8 @@ def first_null_entry(values: View, indices: np.ndarray) -> int | None:
         null[at] = True
         nxt = values.first_null(at + 1)
         at = None if nxt is None else at + 1 + nxt
-    hits = np.flatnonzero(null[indices])
+    inside = (indices >= 0) & (indices < values.len)  # the others are refused later
+    hits = np.flatnonzero(inside & null[np.where(inside, indices, 0)])
     return int(hits[0]) if len(hits) else None
 
 
@@ -300,43 +301,53 @@ def read_arrays(schema: ArrowSchema, arrays: list[ArrowArray]) -> list[Any]:
     if sum(view.len for view in views) >= 2**64:
         raise malformed("the chunks hold more keys than memory does", 0, chunks)
     keys: list[Any] = []
-    plain: list[tuple[int, Chunk]] = []
+    # What the Rust side checks as it reads (string offsets and views, indices of string
+    # dictionaries): one entry per array, checked in order once every array is in.
+    deferred: list[tuple[int, Any]] = []
     for view in views:
         start = len(keys)
         null = view.first_null()
         if null is not None:
             raise null_at(start + null)
-        if view.len == 0 and (index is not None or layout.kind == "int"):
+        if view.len == 0 and layout.kind == "int":
             continue
         if index is None and layout.kind == "int":
             keys += view.read(1, view.offset, view.len, layout.dtype).tolist()
             continue
         if index is None:
             chunk = view.chunk_of(layout)
-            plain.append((start, chunk))
+            deferred.append((start, chunk))
             keys += [None] * len(chunk)
             continue
         codes = view.read(1, view.offset, view.len, index)
         values = view.dictionary(layout)
-        if layout.kind != "int":
+        if layout.kind == "int":
+            check_indices(codes, values.len, start, view.chunk, chunks)
+        else:
             dictionary = values.chunk_of(layout)
             found = dictionary.defect()
             if found is not None:
                 raise malformed(f"dictionary entry {found[0]}: {found[1]}", view.chunk, chunks)
-        check_indices(codes, values.len, start, view.chunk, chunks)
         null = first_null_entry(values, codes)
         if null is not None:
             raise null_at(start + null)
         if layout.kind == "int":
             entries = values.read(1, values.offset, values.len, layout.dtype).tolist()
+            keys += [entries[c] for c in codes.tolist()]
         else:
+            deferred.append((start, (codes, dictionary)))
+            keys += [None] * len(codes)
+    for c, (start, item) in enumerate(deferred):
+        if isinstance(item, Chunk):
+            found = item.defect()
+            if found is not None:
+                raise malformed(f"keys[{start + found[0]}]: {found[1]}", c, len(deferred))
+            keys[start : start + len(item)] = item.keys()
+        else:
+            codes, dictionary = item
+            check_indices(codes, len(dictionary), start, c, len(deferred))
             entries = dictionary.keys()
-        keys += [entries[c] for c in codes.tolist()]
-    for c, (start, chunk) in enumerate(plain):
-        found = chunk.defect()
-        if found is not None:
-            raise malformed(f"keys[{start + found[0]}]: {found[1]}", c, len(plain))
-        keys[start : start + len(chunk)] = chunk.keys()
+            keys[start : start + len(codes)] = [entries[i] for i in codes.tolist()]
     if layout.kind == "int" or binary:
         return keys
     return [key.decode("utf-8") for key in keys]

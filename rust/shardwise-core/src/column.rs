@@ -72,6 +72,7 @@ macro_rules! with_indices {
 }
 
 mod check;
+mod gather;
 
 impl Indices<'_> {
     pub fn len(&self) -> usize {
@@ -86,20 +87,6 @@ impl Indices<'_> {
     #[inline(always)]
     pub fn at(&self, i: usize) -> usize {
         with_indices!(self, |v| v[i].position())
-    }
-
-    /// `out[j] = table[indices[first + j]]`.
-    ///
-    /// # Safety
-    /// Every index in `first..first + out.len()` is below `table.len()`.
-    unsafe fn gather<T: Copy>(&self, first: usize, table: &[T], out: &mut [T]) {
-        let n = out.len();
-        with_indices!(self, |v| {
-            for (o, &x) in out.iter_mut().zip(&v[first..first + n]) {
-                // SAFETY: in range, as the caller guarantees.
-                *o = unsafe { *table.get_unchecked(x.position()) };
-            }
-        })
     }
 }
 
@@ -355,9 +342,9 @@ pub struct KeyColumn<'a> {
     /// `ends[c]`: keys in chunks `0..=c`.
     ends: Vec<usize>,
     /// The distinct dictionaries of the dictionary chunks (never themselves dictionaries),
-    /// checked when added; every index of a dictionary chunk is below its dictionary's length.
+    /// checked when added.
     dicts: Vec<Chunk<'a>>,
-    /// Set when a read found a key of a plain chunk outside its buffers.
+    /// Set when a read found a key outside its buffers or an index outside its dictionary.
     defect: Defect,
 }
 
@@ -376,19 +363,23 @@ impl<'a> KeyColumn<'a> {
         self.chunks.push(chunk);
     }
 
-    /// After reading keys: [`Error::Malformed`] naming the first key outside its buffers (by
-    /// its position in the column, and its chunk when there are several) if a read found one,
-    /// else `Ok`. Every bulk operation on a column runs this before trusting its results.
+    /// After reading keys: [`Error::Malformed`] naming the first key outside its buffers or
+    /// with an index outside its dictionary (by its position in the column, and its chunk when
+    /// there are several) if a read found one, else `Ok`. Every bulk operation on a column runs
+    /// this before trusting its results.
     pub fn verify(&self) -> Result<(), Error> {
         if !self.defect.any() {
             return Ok(());
         }
         for (c, chunk) in self.chunks.iter().enumerate() {
-            if matches!(chunk, Chunk::Dict { .. }) {
-                continue; // checked when added
-            }
             let start = if c == 0 { 0 } else { self.ends[c - 1] };
-            check::chunk(chunk, &|i| format!("keys[{}]", start + i)).map_err(|e| match e {
+            let found = match chunk {
+                Chunk::Dict { indices, dict } => {
+                    indices.check_within(self.dicts[*dict].len(), start)
+                }
+                plain => check::chunk(plain, &|i| format!("keys[{}]", start + i)),
+            };
+            found.map_err(|e| match e {
                 Error::Malformed(m) if self.chunks.len() > 1 => {
                     Error::Malformed(format!("{m} (in chunks[{c}] of {})", self.chunks.len()))
                 }
@@ -400,8 +391,8 @@ impl<'a> KeyColumn<'a> {
 
     /// Append a dictionary-encoded chunk: key `i` is `values[indices[i]]`. A dictionary that is
     /// the same memory as an earlier one is stored (and checked) once. [`Error::Malformed`] when
-    /// the dictionary's buffers contradict each other (naming the entry) or an index is
-    /// negative or past the dictionary's end (naming the key).
+    /// the dictionary's buffers contradict each other (naming the entry); indices are checked
+    /// as they are read (see [`KeyColumn::verify`]).
     ///
     /// # Panics
     /// If `values` is itself a dictionary chunk.
@@ -418,7 +409,6 @@ impl<'a> KeyColumn<'a> {
         if known.is_none() {
             check::chunk(&values, &|e| format!("dictionary entry {e}"))?;
         }
-        indices.check_within(values.len(), self.len())?;
         let dict = known.unwrap_or_else(|| {
             self.dicts.push(values);
             self.dicts.len() - 1
@@ -525,9 +515,9 @@ impl<'a> KeyColumn<'a> {
                 if let Chunk::Dict { indices, dict } = chunk {
                     let table = &tables[*dict];
                     assert_eq!(table.len(), self.dicts[*dict].len(), "one result per entry");
-                    // SAFETY: push_dictionary checked every index against the dictionary's
-                    // length, which is the table's.
-                    unsafe { indices.gather(at, table, &mut part[base..base + take]) };
+                    if !gather::gather(indices, at, table, &mut part[base..base + take]) {
+                        self.defect.found();
+                    }
                 }
             });
         });
@@ -732,27 +722,94 @@ mod tests {
     }
 
     #[test]
-    fn indices_outside_their_dictionary_are_refused() {
+    fn indices_outside_their_dictionary_are_refused_once_read() {
         let values = Chunk::Fixed {
             width: 1,
             len: 2,
             data: b"ab",
         };
-        let mut col = KeyColumn::default();
-        col.push(Chunk::Fixed {
+        let three = Chunk::Fixed {
             width: 1,
             len: 3,
             data: b"xyz",
-        });
+        };
+        let mut col = KeyColumn::default();
+        col.push(three.clone());
+        col.push_dictionary(Indices::I16(&[0, 1, 2]), values.clone())
+            .unwrap();
         assert_eq!(
-            malformed(col.push_dictionary(Indices::I16(&[0, 1, 2]), values.clone())),
-            "the index of keys[5] is 2, outside its dictionary of 2 entries"
+            malformed(read_all(&col)),
+            "the index of keys[5] is 2, outside its dictionary of 2 entries (in chunks[1] of 2)"
         );
+        let mut col = KeyColumn::default();
+        col.push_dictionary(Indices::I64(&[-1]), values).unwrap();
+        let mut out = [0u8; 1];
+        col.map_into(&mut out, |b| b.len() as u8);
         assert_eq!(
-            malformed(col.push_dictionary(Indices::I16(&[-1]), values)),
-            "the index of keys[3] is -1, outside its dictionary of 2 entries"
+            malformed(col.verify()),
+            "the index of keys[0] is -1, outside its dictionary of 2 entries"
         );
-        assert_eq!(col.len(), 3);
+    }
+
+    #[test]
+    fn gathers_of_every_index_type_match_key_by_key_and_catch_bad_indices() {
+        // Long enough for the vector loop and a tail; entries of 4 bytes (the vector path) and
+        // of 8 (the portable one).
+        let table32: Vec<u32> = (0..300).map(|i| i * 3 + 1).collect();
+        let table64: Vec<u64> = table32.iter().map(|&v| u64::from(v) << 20).collect();
+        let raw: Vec<i64> = (0..203).map(|i| (i * 37 % 120) as i64).collect();
+        let i8s: Vec<i8> = raw.iter().map(|&v| v as i8).collect();
+        let u8s: Vec<u8> = raw.iter().map(|&v| v as u8).collect();
+        let i16s: Vec<i16> = raw.iter().map(|&v| v as i16).collect();
+        let u16s: Vec<u16> = raw.iter().map(|&v| v as u16).collect();
+        let i32s: Vec<i32> = raw.iter().map(|&v| v as i32).collect();
+        let u32s: Vec<u32> = raw.iter().map(|&v| v as u32).collect();
+        let u64s: Vec<u64> = raw.iter().map(|&v| v as u64).collect();
+        let all = [
+            Indices::I8(&i8s),
+            Indices::U8(&u8s),
+            Indices::I16(&i16s),
+            Indices::U16(&u16s),
+            Indices::I32(&i32s),
+            Indices::U32(&u32s),
+            Indices::I64(&raw),
+            Indices::U64(&u64s),
+        ];
+        for indices in all {
+            for first in [0, 5] {
+                let n = raw.len() - first;
+                let mut out32 = vec![0u32; n];
+                assert!(gather::gather(&indices, first, &table32, &mut out32));
+                let want: Vec<u32> = raw[first..].iter().map(|&i| table32[i as usize]).collect();
+                assert_eq!(out32, want, "{indices:?}");
+                let mut out64 = vec![0u64; n];
+                assert!(gather::gather(&indices, first, &table64, &mut out64));
+                assert!(out64
+                    .iter()
+                    .zip(&want)
+                    .all(|(&a, &b)| a == u64::from(b) << 20));
+                // A table one entry short of the largest index: caught, in the body or tail.
+                let short = &table32[..119];
+                assert!(!gather::gather(&indices, first, short, &mut out32));
+            }
+        }
+        // Negative indices (and, for unsigned types, their huge two's complement) are outside.
+        for at in [3, 200] {
+            let mut bad = i32s.clone();
+            bad[at] = -1;
+            let mut out = vec![0u32; bad.len()];
+            assert!(!gather::gather(&Indices::I32(&bad), 0, &table32, &mut out));
+            let mut bad8 = i8s.clone();
+            bad8[at] = -128;
+            assert!(!gather::gather(&Indices::I8(&bad8), 0, &table32, &mut out));
+        }
+        let mut out = vec![0u32; 1];
+        assert!(!gather::gather(
+            &Indices::U8(&[0]),
+            0,
+            &table32[..0],
+            &mut out
+        ));
     }
 
     #[test]

@@ -134,8 +134,9 @@ fn read_arrays(
             return Err(null_at(start + i));
         }
         match (t.dictionary, t.layout) {
-            // Empty plain chunks are kept, so that the column numbers chunks as the input does.
-            (None, Layout::Int(_)) | (Some(_), _) if view.len == 0 => {}
+            // Empty chunks of strings are kept, so that the column numbers chunks as the input
+            // does.
+            (_, Layout::Int(_)) if view.len == 0 => {}
             (None, Layout::Int(it)) => {
                 let values = view.indices(it, &mut copies)?;
                 ints = Some(match (ints, values) {
