@@ -356,3 +356,25 @@ def test_pyarrow_is_not_needed_to_read_arrow_columns() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no pyarrow"
+
+
+# ----- numpy StringDType: read through numpy's C API, no Python object per key -----------------
+
+
+def test_numpy_string_dtype_arrays_hash_like_their_strings() -> None:
+    # Short strings live inside the array, long ones in numpy's arena; strided views and
+    # non-ASCII text included.
+    keys = ["", "a", "ключ 🙂", "x" * 15, "y" * 16, "z" * 300, *[f"user:{i}" for i in range(500)]]
+    array = np.array(keys, dtype=np.dtypes.StringDType())
+    ring = shardwise.HashRing([f"n{i}" for i in range(9)])
+    for view, expected in ((array, keys), (array[::-3], keys[::-3]), (array[5:400:7], keys[5:400:7])):
+        np.testing.assert_array_equal(hashing.xxh3_64_many(view), hashing.xxh3_64_many(expected))
+        np.testing.assert_array_equal(ring.place(view), ring.place(expected))
+        np.testing.assert_array_equal(pure_hashing.xxh3_64_many(view), hashing.xxh3_64_many(expected))
+
+
+def test_numpy_string_dtype_missing_values_are_refused_like_in_a_list() -> None:
+    array = np.array(["a", None, "c"], dtype=np.dtypes.StringDType(na_object=None))
+    expected = refusal(hashing.xxh64_many, ["a", None, "c"])
+    assert refusal(hashing.xxh64_many, array) == expected
+    assert refusal(pure_hashing.xxh64_many, array) == expected
