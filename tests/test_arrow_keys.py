@@ -340,7 +340,8 @@ def test_arrow_placement_runs_without_the_gil_on_several_threads(two_threads: No
 
 
 def test_pyarrow_is_not_needed_to_read_arrow_columns() -> None:
-    """polars exports the C stream itself: the Rust side reads it with pyarrow impossible to import."""
+    """polars exports the C stream itself: the Rust side and the pure twins read it with pyarrow
+    impossible to import."""
     import subprocess
     import sys
 
@@ -351,6 +352,9 @@ def test_pyarrow_is_not_needed_to_read_arrow_columns() -> None:
         "keys = [f'k{i}' for i in range(1000)]\n"
         "assert (ring.place(pl.Series(keys)) == ring.place(keys)).all()\n"
         "assert (ring.place(pl.Series(keys, dtype=pl.Categorical)) == ring.place(keys)).all()\n"
+        "import shardwise.pure.placement as pure\n"
+        "twin = pure.HashRing(['a', 'b', 'c'])\n"
+        "assert (twin.place(pl.Series(keys, dtype=pl.Categorical)) == ring.place(keys)).all()\n"
         "try:\n    import pyarrow\nexcept ImportError:\n    print('no pyarrow')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 import shardwise
@@ -123,6 +124,11 @@ PYARROW_CASES: list[tuple[str, Callable[[], Any], str]] = [
         "chunked-bad-chunk",
         lambda: pa.chunked_array([GOOD, BACKWARDS, GOOD]),
         "keys[4]: offsets run backwards (5 then 2) (in chunks[1] of 3)",
+    ),
+    (
+        "pandas-arrow-backed",
+        lambda: pd.Series(pa.chunked_array([GOOD, BACKWARDS]), dtype=pd.ArrowDtype(pa.string())),
+        "keys[4]: offsets run backwards (5 then 2) (in chunks[1] of 2)",
     ),
     (
         "chunked-dictionaries",
