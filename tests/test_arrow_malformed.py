@@ -362,3 +362,37 @@ def test_the_nastiest_inputs_leave_the_process_alive() -> None:
     assert len(lines) == 9 * 3 + 1
     assert all(line.startswith("ValueError malformed Arrow data: ") for line in lines[:-1]), lines
     assert "panicked" not in result.stderr
+
+
+@pytest.fixture
+def two_threads() -> Any:
+    before = shardwise.get_num_threads()
+    shardwise.set_num_threads(2)
+    yield
+    shardwise.set_num_threads(before)
+
+
+def test_a_defect_found_by_any_thread_is_reported(two_threads: None) -> None:
+    """Columns large enough to be split over threads: the defect is in the second thread's part
+    (and for dictionaries in the vector loop's body, not its tail)."""
+    n = 200_000
+    ends = np.arange(1, n + 1, dtype=np.int32) * 3
+    ends[150_000] = 2  # key 150000 runs backwards, and key 150001 starts before it
+    offs = np.concatenate([[0], ends]).astype(np.int32)
+    column = pa.Array.from_buffers(pa.string(), n, [None, buf(offs), buf(b"k" * (3 * n))])
+    expected = (
+        ValueError,
+        f"malformed Arrow data: keys[150000]: offsets run backwards ({3 * 150_000} then 2)",
+    )
+    assert refusal(shardwise.HashRing(["a", "b"]).place, column) == expected
+    assert refusal(hashing.murmur3_32_many, column) == expected
+    codes = np.zeros(n, dtype=np.int16)
+    codes[170_003] = 9
+    coded = pa.DictionaryArray.from_arrays(pa.array(codes), GOOD, safe=False)
+    expected = (
+        ValueError,
+        "malformed Arrow data: the index of keys[170003] is 9, outside its dictionary of 3 entries",
+    )
+    assert refusal(shardwise.Maglev(["a", "b"]).place, coded) == expected
+    assert refusal(hashing.xxh64_many, coded) == expected
+    assert refusal(lambda k: hashing.jump_many(k, 5), coded) == expected
