@@ -1,5 +1,6 @@
-"""Arrow, pandas and polars keys: ``HashRing.place`` on columns read in place, against the routes users
-take today (a ``list[str]``, or ``.to_numpy()`` into an object array). One thread, 100 nodes.
+"""Arrow, pandas, polars and numpy StringDType keys: ``HashRing.place`` on columns read in place, against
+the routes users take today (a ``list[str]``, or ``.to_numpy()`` into an object array). One thread,
+100 nodes.
 
 Each test stores the keys per call in ``extra_info["keys"]``: ns/key = time / keys.
 """
@@ -23,6 +24,7 @@ RNG = np.random.default_rng(12)
 # ~16-byte keys: "user:" + 11 digits.
 LARGE = pa.array([f"user:{v:011d}" for v in RNG.integers(0, 10**11, size=N)], pa.large_string())
 STRS = LARGE.slice(0, FEW).to_pylist()
+STRING_DTYPE = np.array(STRS, dtype=np.dtypes.StringDType())
 DICT = pa.DictionaryArray.from_arrays(
     pa.array(RNG.integers(0, 10_000, size=N).astype(np.int32)),
     pa.array([f"user:{i:011d}" for i in range(10_000)], pa.large_string()),
@@ -84,6 +86,11 @@ def test_pandas_default_str(benchmark: Any) -> None:
 def test_polars(benchmark: Any) -> None:
     series = pl.from_arrow(LARGE)
     run(benchmark, lambda: RING.place(series), N)
+
+
+def test_numpy_string_dtype(benchmark: Any) -> None:
+    """numpy 2's variable-width strings, read through numpy's C API (one copy per string)."""
+    run(benchmark, lambda: RING.place(STRING_DTYPE), FEW, rounds=3)
 
 
 def test_xxh3_many_pyarrow_large_string(benchmark: Any) -> None:

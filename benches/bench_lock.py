@@ -258,3 +258,35 @@ def test_uncontended_interleaved(benchmark: Any, servers: list[RedisServer]) -> 
     for impl, values in per_op.items():
         benchmark.extra_info[f"{impl} us/op"] = round(statistics.median(values) * 1e6, 1)
         benchmark.extra_info[f"{impl} ratio"] = round(statistics.median(values) / ours, 3)
+
+
+def test_uncontended_interleaved_async(benchmark: Any, servers: list[RedisServer]) -> None:
+    """The asyncio twins in alternating blocks on one event loop (see the blocking one above)."""
+    benchmark.group = "lock: uncontended asyncio, interleaved blocks (see extra_info)"
+    blocks, per_block = (2, 20) if SMOKE else (10, 300)
+    loop = asyncio.new_event_loop()
+    client = redis.asyncio.Redis(host="127.0.0.1", port=servers[0].port, socket_timeout=5)
+    locks: dict[str, Any] = {
+        "shardwise.AsyncRedisLock": AsyncRedisLock(client, "bench-interleaved-async-ours", ttl=10),
+        "redis.asyncio Lock": client.lock("bench-interleaved-async-redis-py", timeout=10),
+    }
+    per_op: dict[str, list[float]] = {impl: [] for impl in locks}
+
+    async def run_blocks() -> None:
+        for _ in range(blocks):
+            for impl, lock in locks.items():
+                started = time.perf_counter()
+                for _ in range(per_block):
+                    await lock.acquire()
+                    await lock.release()
+                per_op[impl].append((time.perf_counter() - started) / per_block)
+
+    try:
+        benchmark.pedantic(lambda: loop.run_until_complete(run_blocks()), rounds=1, iterations=1)
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.close()
+    ours = statistics.median(per_op["shardwise.AsyncRedisLock"])
+    for impl, values in per_op.items():
+        benchmark.extra_info[f"{impl} us/op"] = round(statistics.median(values) * 1e6, 1)
+        benchmark.extra_info[f"{impl} ratio"] = round(statistics.median(values) / ours, 3)

@@ -303,7 +303,8 @@ def test_other_objects_are_refused_alike(keys: Any) -> None:
 
 def test_a_dictionary_index_past_its_dictionary_is_refused() -> None:
     bad = pa.DictionaryArray.from_arrays(pa.array([0, 1, 5], pa.int32()), pa.array(["a", "b"]), safe=False)
-    with pytest.raises(ValueError, match=r"malformed Arrow data: the index of keys\[2\] is outside"):
+    expected = r"malformed Arrow data: the index of keys\[2\] is 5, outside its dictionary of 2 entries"
+    with pytest.raises(ValueError, match=expected):
         shardwise.HashRing(["a"]).place(bad)
 
 
@@ -339,7 +340,8 @@ def test_arrow_placement_runs_without_the_gil_on_several_threads(two_threads: No
 
 
 def test_pyarrow_is_not_needed_to_read_arrow_columns() -> None:
-    """polars exports the C stream itself: the Rust side reads it with pyarrow impossible to import."""
+    """polars exports the C stream itself: the Rust side and the pure twins read it with pyarrow
+    impossible to import."""
     import subprocess
     import sys
 
@@ -350,8 +352,33 @@ def test_pyarrow_is_not_needed_to_read_arrow_columns() -> None:
         "keys = [f'k{i}' for i in range(1000)]\n"
         "assert (ring.place(pl.Series(keys)) == ring.place(keys)).all()\n"
         "assert (ring.place(pl.Series(keys, dtype=pl.Categorical)) == ring.place(keys)).all()\n"
+        "import shardwise.pure.placement as pure\n"
+        "twin = pure.HashRing(['a', 'b', 'c'])\n"
+        "assert (twin.place(pl.Series(keys, dtype=pl.Categorical)) == ring.place(keys)).all()\n"
         "try:\n    import pyarrow\nexcept ImportError:\n    print('no pyarrow')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no pyarrow"
+
+
+# ----- numpy StringDType: read through numpy's C API, no Python object per key -----------------
+
+
+def test_numpy_string_dtype_arrays_hash_like_their_strings() -> None:
+    # Short strings live inside the array, long ones in numpy's arena; strided views and
+    # non-ASCII text included.
+    keys = ["", "a", "ключ 🙂", "x" * 15, "y" * 16, "z" * 300, *[f"user:{i}" for i in range(500)]]
+    array = np.array(keys, dtype=np.dtypes.StringDType())
+    ring = shardwise.HashRing([f"n{i}" for i in range(9)])
+    for view, expected in ((array, keys), (array[::-3], keys[::-3]), (array[5:400:7], keys[5:400:7])):
+        np.testing.assert_array_equal(hashing.xxh3_64_many(view), hashing.xxh3_64_many(expected))
+        np.testing.assert_array_equal(ring.place(view), ring.place(expected))
+        np.testing.assert_array_equal(pure_hashing.xxh3_64_many(view), hashing.xxh3_64_many(expected))
+
+
+def test_numpy_string_dtype_missing_values_are_refused_like_in_a_list() -> None:
+    array = np.array(["a", None, "c"], dtype=np.dtypes.StringDType(na_object=None))
+    expected = refusal(hashing.xxh64_many, ["a", None, "c"])
+    assert refusal(hashing.xxh64_many, array) == expected
+    assert refusal(pure_hashing.xxh64_many, array) == expected

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import assert_one_line_error, cli_env, run_cli
+from shardwise import selection
 from shardwise.cli import algorithms
 
 AVAILABLE = [a.name for a in algorithms.available()]
@@ -31,7 +32,7 @@ def test_table_rows_and_ratios(tmp_path: Path) -> None:
     cases = {r["case"] for r in rows}
     assert {"hash xxh3_64", "hash murmur3_32"} <= cases
     assert {c for c in cases if not c.startswith(("hash", "pick"))} == set(AVAILABLE)
-    assert {"pick RoundRobin", "pick LeastConnections"} <= cases
+    assert {f"pick {name}" for name in selection.CLASSES} <= cases  # every registered balancer
     implementations = {r["implementation"] for r in rows if r["case"] == "hash murmur3_32"}
     assert {"shardwise bulk", "shardwise one key", "mmh3"} <= implementations
     for case in cases:

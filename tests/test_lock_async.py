@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 from redis_support import RedisServer
 from shardwise import (
@@ -208,6 +209,46 @@ def test_unreachable_server_fails_within_the_timeout(redis_server: RedisServer) 
         with pytest.raises(LockBackendError):
             await lock.acquire(blocking_timeout=0.5)
         assert time.monotonic() - started < 2.0
+        await client.aclose()
+
+    run(scenario())
+
+
+def test_every_call_is_bounded_on_a_frozen_server(redis_server: RedisServer) -> None:
+    """The client has no socket timeout (nor has the lock's pool: each call bounds itself): on a
+    frozen server every operation still returns within its bound, also on a connection opened
+    after the freeze (the kernel accepts it; the handshake never gets an answer) and for a waiter
+    that tries to subscribe."""
+
+    async def scenario() -> None:
+        client = aclient(redis_server, socket_timeout=None)
+        lock = AsyncRedisLock(client, "frozen", ttl=3, call_timeout=0.2)
+        holder = AsyncRedisLock(client, "frozen-held", ttl=3, call_timeout=0.2)
+        waiter = AsyncRedisLock(client, "frozen-held", ttl=3, call_timeout=0.2)
+        assert await holder.acquire()
+        redis_server.pause()
+        try:
+            fresh = AsyncRedisLock(
+                aclient(redis_server, socket_timeout=None), "fresh", ttl=3, call_timeout=0.2
+            )
+            for operation in [
+                lambda: lock.acquire(blocking_timeout=0.5),
+                lambda: lock.acquire(blocking=False),
+                lambda: fresh.acquire(blocking=False),
+                lambda: waiter.acquire(blocking_timeout=0.5),
+                lock.locked,
+                lambda: holder.extend(1),
+                holder.release,
+            ]:
+                started = time.monotonic()
+                with pytest.raises(LockBackendError) as caught:
+                    await operation()
+                assert time.monotonic() - started < 0.5 + 3 * 0.2 + 1.0
+                assert isinstance(caught.value.__cause__, (redis.exceptions.TimeoutError, OSError))
+        finally:
+            redis_server.resume()
+        assert await lock.acquire(blocking_timeout=5)  # once late attempts are cleaned up
+        await lock.release()
         await client.aclose()
 
     run(scenario())

@@ -134,7 +134,7 @@ def test_a_round_acquires_only_with_a_quorum_and_positive_validity(
             return [1] * len(request.nodes), now
         return None, now
 
-    result, log = drive(p.acquire_steps(s, args(), "call", 0.0, random.Random(0)), answer)
+    result, log = drive(p.acquire_steps(s, args(), 0.0, random.Random(0)), answer)
     validity = s.ttl - elapsed - (s.ttl * factor + 0.002)  # the paper's formula
     should = len(granted) >= s.quorum and validity > 0
     assert (result.hold is not None) == should, (outcomes, elapsed, result)
@@ -178,9 +178,68 @@ def test_a_master_behind_that_cannot_be_raised_does_not_count() -> None:
             return [0], now  # master 1 lost our key meanwhile
         return [1] * len(getattr(request, "nodes", ())), now
 
-    result, log = drive(p.acquire_steps(s, args(), "call", 0.0, random.Random(0)), answer)
+    result, log = drive(p.acquire_steps(s, args(), 0.0, random.Random(0)), answer)
     assert result.hold is None
     assert any(isinstance(r, p.Call) and r.op is p.Op.RELEASE and r.nodes == (0, 1) for r in log)
+
+
+# --- the front-ends' shortcut: the first round without the driver -----------------------------
+
+
+@given(
+    first=st.integers(1, 7).flatmap(lambda n: st.lists(outcome, min_size=n, max_size=n)),
+    elapsed=st.floats(0.0, 12.0),
+    later=st.sampled_from(["grant", "deny", "fail"]),
+    blocking=st.booleans(),
+)
+def test_the_shortcut_decides_as_the_acquire_loop(
+    first: list[tuple[str, Any]], elapsed: float, later: str, blocking: bool
+) -> None:
+    """A front-end makes the first round's ``acquire_call`` itself and keeps ``hold_at_once``'s
+    hold, or hands the answers to ``acquire_steps(first=...)``. Both must end exactly as the loop
+    that made the call itself: the same hold (token, fence, validity, unsure) or outcome, and the
+    same requests after the first round."""
+    s = spec(len(first), ttl=TTL_MS / 1000, redlock=len(first) > 1)
+    a = replace(args(blocking=blocking, wait=0.5), call_id="call")
+    answers = [acquire_reply(*o) for o in first]
+
+    def answer(request: Any, now: float) -> tuple[Any, float]:
+        if isinstance(request, p.Call) and request.op is p.Op.ACQUIRE:
+            replies = {"grant": [1, 60, TTL_MS], "deny": [0, 300], "fail": p.Failed(ConnectionError("x"))}
+            reply = replies[later]
+            return [reply for _ in request.nodes], now + 0.01
+        if isinstance(request, p.Call):
+            return [1] * len(request.nodes), now
+        if isinstance(request, p.Sleep):
+            return False, now + request.seconds
+        return False, now
+
+    def first_then(request: Any, now: float) -> tuple[Any, float]:
+        if not log_full:  # the loop's own first call: the same answers, the same time
+            log_full.append(request)
+            return answers, now + elapsed
+        return answer(request, now)
+
+    log_full: list[Any] = []
+    full, rest_full = drive(p.acquire_steps(s, a, 0.0, random.Random(3)), first_then)
+    assert rest_full[0] == p.acquire_call(s, a, 0.0)  # the call the shortcut makes
+    hold = p.hold_at_once(s, a, 0.0, answers, elapsed)
+    if hold is not None:  # the loop, too, held at once: no other request (no fence write-back)
+        assert full.hold == hold and full.error is None and full.unsure == ()
+        assert len(rest_full) == 1
+        return
+    resumed = p.acquire_steps(s, a, 0.0, random.Random(3), (answers, elapsed))
+    shortcut, rest = drive(resumed, answer, elapsed)
+    assert rest == rest_full[1:]
+    assert (shortcut.hold, shortcut.unsure) == (full.hold, full.unsure)
+    assert repr(shortcut.error) == repr(full.error)
+
+
+def test_the_release_shortcut_makes_the_loops_call() -> None:
+    s = spec(3)
+    hold = p.Hold("tok", "c", 5, valid_until=9.0)
+    _, log = drive(p.release_steps(s, hold), lambda request, now: ([1, 1, 0], now))
+    assert log == [p.release_call(s, hold)]
 
 
 # --- waiting, deadlines, unreachable masters -------------------------------------------------
@@ -205,7 +264,7 @@ def test_a_blocking_acquire_on_a_held_lock_ends_at_its_deadline_and_waits_at_mos
         return [1] * len(request.nodes), now
 
     result, log = drive(
-        p.acquire_steps(s, args(blocking=True, wait=wait, sleep=sleep), "c", 0.0, random.Random(1)), answer
+        p.acquire_steps(s, args(blocking=True, wait=wait, sleep=sleep), 0.0, random.Random(1)), answer
     )
     attempts = [r for r in log if isinstance(r, p.Call) and r.op is p.Op.ACQUIRE]
     if wait is None or wait >= end_of_world:
@@ -227,9 +286,7 @@ def test_unreachable_masters_fail_within_the_deadline_or_the_patience(
             return False, now + request.seconds
         return [p.Failed(refused) for _ in request.nodes], now + 0.01
 
-    result, log = drive(
-        p.acquire_steps(s, args(blocking=True, wait=wait), "c", 0.0, random.Random(1)), answer
-    )
+    result, log = drive(p.acquire_steps(s, args(blocking=True, wait=wait), 0.0, random.Random(1)), answer)
     assert result.hold is None
     assert isinstance(result.error, QuorumNotReachedError if redlock else LockBackendError)
     assert result.error.__cause__ is refused and "Connection refused" in str(result.error)
@@ -246,7 +303,7 @@ def test_an_error_reply_is_not_retried() -> None:
     def answer(request: Any, now: float) -> tuple[Any, float]:
         return [p.Failed(wrong, transient=False)], now
 
-    result, log = drive(p.acquire_steps(s, args(blocking=True, wait=10), "c", 0.0, random.Random(1)), answer)
+    result, log = drive(p.acquire_steps(s, args(blocking=True, wait=10), 0.0, random.Random(1)), answer)
     assert isinstance(result.error, LockBackendError) and result.error.__cause__ is wrong
     assert len(log) == 1
 
@@ -432,9 +489,7 @@ def test_any_blocking_timeout_is_a_deadline_or_forever(wait: float) -> None:
     assert got.wait == (None if wait == float("inf") else wait)
     # a huge wait never reaches a primitive: every single wait is at most MAX_WAIT_STEP
     stepper, now = (
-        p.Stepper(
-            p.acquire_steps(spec(1, redlock=False), replace(got, sleep=1e12), "c", 0.0, random.Random(0))
-        ),
+        p.Stepper(p.acquire_steps(spec(1, redlock=False), replace(got, sleep=1e12), 0.0, random.Random(0))),
         0.0,
     )
     for _ in range(6):

@@ -103,7 +103,9 @@ def test_fencing_tokens_increase_across_different_majorities(masters: list[Redis
     """The token of a majority is written back, so the next (overlapping) majority exceeds it."""
     clients = clients_of(masters)
     lock = Redlock(clients, "fence", ttl=10)
-    clients[0].set(lock.keys.fence, 100)  # master 0's counter runs far ahead of the others
+    seconds, micros = clients[0].time()
+    ahead = int(seconds) * 1_000_000 + int(micros) + 10**9  # master 0's counter runs far ahead
+    clients[0].set(lock.keys.fence, ahead)  # (the others start from their clocks, see _scripts)
 
     def take(free: set[int]) -> int:
         for i, c in enumerate(clients):
@@ -119,7 +121,7 @@ def test_fencing_tokens_increase_across_different_majorities(masters: list[Redis
     first = take({0, 1, 2})
     second = take({2, 3, 4})  # shares only master 2 with the first majority
     third = take({1, 3, 4})
-    assert first == 101 and first < second < third
+    assert first == ahead + 1 and first < second < third
 
 
 def test_two_masters_down_still_works_three_down_refuses(masters: list[RedisServer]) -> None:

@@ -110,6 +110,15 @@ def test_rendezvous(nodes: dict[str, float], keys: list[Any], ops: Any) -> None:
         same_answers(*objs, keys)
 
 
+@given(node_maps(st.integers(1, 6), 12), st.sampled_from([2, 3, 4, 16]), key_lists, changes)
+def test_skeleton_rendezvous(nodes: dict[str, int], fanout: int, keys: list[Any], ops: Any) -> None:
+    objs = (shardwise.SkeletonRendezvous(nodes, fanout=fanout), pure.SkeletonRendezvous(nodes, fanout=fanout))
+    same_answers(*objs, keys)
+    apply_changes(objs, ops, weighted=True)
+    if len(objs[0]):
+        same_answers(*objs, keys)
+
+
 @given(node_maps(float_weights, 12), st.sampled_from([13, 101, 1009]), key_lists, changes)
 def test_maglev(nodes: dict[str, float], size: int, keys: list[Any], ops: Any) -> None:
     objs = (shardwise.Maglev(nodes, table_size=size), pure.Maglev(nodes, table_size=size))

@@ -23,6 +23,7 @@ BOUNDS: list[tuple[Any, dict[str, Any], float, float]] = [
     (shardwise.KetamaRing, {"flavor": "uhashring"}, 1.3, 1.35),
     (shardwise.JumpHash, {}, 1.06, 1.1),
     (shardwise.Rendezvous, {}, 1.06, 1.1),
+    (shardwise.SkeletonRendezvous, {}, 1.06, 1.1),
     (shardwise.Maglev, {}, 1.06, 1.5),
 ]
 IDS = [f"{c.__name__}{'-' + str(kw) if kw else ''}" for c, kw, _, _ in BOUNDS]

@@ -92,6 +92,25 @@ def test_huge_samples_are_memory_errors() -> None:
     assert lines[2:] == ["ok 1000", lines[3]] and lines[3] in ("ok a", "ok b")
 
 
+def test_a_ring_too_large_for_memory_is_a_memory_error() -> None:
+    # 16M points need ~512 MB (points, entries, index); with 300 MB of room left the build used
+    # to abort the process.
+    lines = run_child(
+        """
+        import shardwise
+        shardwise.set_num_threads(1)
+        names = [f"node-{i}" for i in range(100_000)]
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * resource.getpagesize()
+        resource.setrlimit(resource.RLIMIT_AS, (used + (300 << 20), used + (300 << 20)))
+        report(lambda: shardwise.HashRing(names, vnodes=160))
+        report(lambda: shardwise.HashRing(names[:100]).get_node("key") in names)
+        """
+    )
+    assert lines[0].startswith("MemoryError cannot allocate")
+    assert lines[1] == "ok True"
+
+
 def test_broadcast_keys_too_large_for_their_output() -> None:
     # Eight bytes of keys that claim 10**12 items: the output cannot exist.
     lines = run_child(

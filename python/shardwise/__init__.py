@@ -12,15 +12,52 @@ Pure-Python twins of the Rust algorithms live in :mod:`shardwise.pure`.
 from __future__ import annotations
 
 import os as _os
+from typing import TYPE_CHECKING, Any
 
 from shardwise import errors, failover, hashing, lock, placement, selection
 from shardwise._core import __version__
-from shardwise.errors import *  # noqa: F403
-from shardwise.failover import *  # noqa: F403
+from shardwise.errors import (
+    ConfigurationError as ConfigurationError,
+)
+from shardwise.errors import (
+    FencingTokenError as FencingTokenError,
+)
+from shardwise.errors import (
+    NoAvailableBackendError as NoAvailableBackendError,
+)
+from shardwise.errors import (
+    NoNodesError as NoNodesError,
+)
+from shardwise.errors import (
+    ShardwiseError as ShardwiseError,
+)
+from shardwise.errors import (
+    UnknownNodeError as UnknownNodeError,
+)
 from shardwise.hashing import get_num_threads, set_num_threads
-from shardwise.lock import *  # noqa: F403
 from shardwise.placement import *  # noqa: F403
 from shardwise.selection import *  # noqa: F403
+
+if TYPE_CHECKING:
+    from shardwise.errors import *  # noqa: F403
+    from shardwise.failover import *  # noqa: F403
+    from shardwise.lock import *  # noqa: F403
+
+# The lock and failover names (and the lock errors) load redis-py: they are imported on first use.
+_LAZY = (lock, failover, errors)
+
+
+def __getattr__(name: str) -> Any:
+    for module in _LAZY:
+        if name in module.__all__:
+            value = getattr(module, name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module 'shardwise' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def _threads_from_env() -> None:

@@ -200,29 +200,17 @@ def bench_hashing(b: Bench) -> None:
             b.skipped.append(f"{case}: {'xxhash' if name == 'xxh3_64' else 'mmh3'} not installed")
 
 
-BALANCERS = ("RoundRobin", "WeightedRandom", "PowerOfTwo", "LoadAware", "LeastConnections")
-
-
 def bench_selection(b: Bench) -> None:
-    """``pick()`` (``acquire()`` + release for LeastConnections): Rust vs the pure-Python twin."""
-    selection = _optional("shardwise.selection")
-    pure = _optional("shardwise.pure.selection")
-    if selection is None:
-        b.skipped.append("pick: shardwise.selection not in this build")
-        return
+    """``pick()`` (``acquire()`` + release for LeastConnections) of every registered balancer: Rust vs
+    the pure-Python twin."""
+    from shardwise import selection
+    from shardwise.pure import selection as pure
+
     weights = {name: float(1 + i % 3) for i, name in enumerate(b.nodes)}
-    for class_name in BALANCERS:
-        cls = getattr(selection, class_name, None)
-        if cls is None:
-            b.skipped.append(f"pick {class_name}: not in this build")
-            continue
+    for class_name, cls in selection.CLASSES.items():
         case = f"pick {class_name}"
         for label, source, count in (("shardwise", cls, len(b.sample)), ("pure", None, len(b.sample) // 10)):
-            impl = source if source is not None else getattr(pure, class_name, None) if pure else None
-            if impl is None:
-                b.skipped.append(f"{case}: no pure twin in shardwise.pure.selection")
-                continue
-            balancer = impl(weights)
+            balancer = (source if source is not None else pure.CLASSES[class_name])(weights)
             calls = max(1, count)
             if class_name == "LeastConnections":
 

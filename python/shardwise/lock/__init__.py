@@ -10,10 +10,19 @@
 
 from __future__ import annotations
 
-from shardwise.lock._async import AsyncRedisLock, AsyncRedlock
-from shardwise.lock._fencing import FencedResource, InMemoryFencedResource
-from shardwise.lock._sync import RedisLock, Redlock
+from typing import TYPE_CHECKING
 
+from shardwise._lazy import lazy_exports
+
+# Imported on first use: these modules load redis-py (and asyncio).
+_EXPORTS = {
+    "AsyncRedisLock": "._async",
+    "AsyncRedlock": "._async",
+    "FencedResource": "._fencing",
+    "InMemoryFencedResource": "._fencing",
+    "RedisLock": "._sync",
+    "Redlock": "._sync",
+}
 __all__ = [
     "AsyncRedisLock",
     "AsyncRedlock",
@@ -22,3 +31,12 @@ __all__ = [
     "RedisLock",
     "Redlock",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from shardwise.lock._async import AsyncRedisLock as AsyncRedisLock
+    from shardwise.lock._async import AsyncRedlock as AsyncRedlock
+    from shardwise.lock._fencing import FencedResource as FencedResource
+    from shardwise.lock._fencing import InMemoryFencedResource as InMemoryFencedResource
+    from shardwise.lock._sync import RedisLock as RedisLock
+    from shardwise.lock._sync import Redlock as Redlock

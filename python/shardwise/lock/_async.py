@@ -1,10 +1,12 @@
 """AsyncRedisLock and AsyncRedlock: the asyncio locks. Only I/O here: the operations are written
 once in ``_base`` and the decisions in ``_protocol``; this module performs their requests.
 
-No ``asyncio.wait_for`` anywhere: on Python < 3.12 it can swallow a cancellation that arrives as
-the awaited call finishes, so a cancelled acquire could go on and take the lock. Calls are bounded
-by the bounded client's socket timeouts instead, and an operation cancelled mid-call hands what it
-may have left in Redis to a background clean-up task.
+No ``asyncio.wait_for`` here: on Python < 3.12 it can swallow a cancellation that arrives as the
+awaited call finishes, so a cancelled acquire could go on and take the lock. Calls are bounded by
+the bounded client's socket timeouts instead; the client's own timeouts can still swallow a
+cancellation, so every Redis step of an acquire goes through :func:`_guarded` (on every Python
+from 3.10). An operation cancelled mid-call hands what it may have left in Redis to a background
+clean-up task.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from shardwise.errors import LockError
 from shardwise.lock import _protocol as p
 from shardwise.lock._base import LockBase, watching
-from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, async_bounded, failure
+from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, async_bounded, bounded_await, failure
 from shardwise.lock._common import LockKeys, logger
 from shardwise.lock._kinds import MultiMaster, SingleMaster
-from shardwise.lock._scripts import invocation
+from shardwise.lock._wire import Packer, acall
 
 T = TypeVar("T")
 _Lock = TypeVar("_Lock", bound="AsyncLock")
@@ -73,6 +75,7 @@ class _Node:
         self._keys = keys
         self._bound = bound
         self._last: tuple[object, Bounded] | None = None
+        self._packer: Packer | None = None
 
     async def target(self, moved: tuple[str, int] | None = None) -> Bounded:
         loop = asyncio.get_running_loop()
@@ -81,13 +84,16 @@ class _Node:
         return self._last[1]
 
     async def run(self, op: p.Op, args: tuple[Any, ...]) -> Any:
-        source, keys, argv = invocation(op, self._keys, args)
         try:
+            target = await self.target()
+            if self._packer is None:
+                self._packer = Packer(self._keys, target.encode)
+            source, packed = self._packer.pack(op, args)
             try:
-                return await (await self.target()).scripts[source](keys=keys, args=argv)
+                return await acall(target.pool, source, packed, self._bound)
             except redis.exceptions.MovedError as moved:  # the slot moved: follow it once
                 target = await self.target((moved.host, int(moved.port)))
-                return await target.scripts[source](keys=keys, args=argv)
+                return await acall(target.pool, source, packed, self._bound)
         except CALL_ERRORS as exc:
             return failure(exc)
 
@@ -109,7 +115,7 @@ class _Subscription:
         self._slots = target.slots
         try:
             self._pubsub = target.client.pubsub()
-            await self._pubsub.subscribe(channel)
+            await bounded_await(self._pubsub.subscribe(channel), bound)  # the pool has no socket timeout
             deadline = time.monotonic() + bound
             while time.monotonic() < deadline:
                 message = await self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
@@ -139,15 +145,31 @@ class _Subscription:
             slots.give()
 
 
-def _cancel_pending() -> bool:
-    """True when the current task was asked to cancel and has not handled it (Python 3.11+).
+async def _guarded(step: Awaitable[T]) -> T:
+    """Await one Redis step of an acquire so that cancelling the acquire cannot be lost.
 
-    Timeouts inside the Redis client can turn a cancellation that meets their own expiry into a
-    TimeoutError (Python 3.11's asyncio.timeout, the async_timeout package), so an acquire checks
-    after every step: a cancelled acquire must not go on to take the lock."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return bool(cancelling is not None and cancelling())
+    Timeouts inside the Redis client can swallow a cancellation that arrives as they expire or as
+    the awaited call completes (``asyncio.wait_for`` before 3.12, the ``async_timeout`` package,
+    early 3.11 ``asyncio.timeout``): the acquire would go on, and could take the lock later.
+    Python 3.11+ keeps count of cancellation requests: one that arrived during the step and was
+    not delivered is raised here. Python 3.10 has no such count, so there the step runs in a task
+    of its own, awaited with ``asyncio.wait`` (which never swallows the caller's cancellation; the
+    step's task is cancelled, and what it may still do in Redis is cleaned up like any
+    interrupted attempt). That costs a task per Redis step of an acquire on 3.10 only."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    if cancelling is not None:
+        before = cancelling()
+        result = await step
+        if cancelling() > before:
+            raise asyncio.CancelledError  # a library below swallowed it
+        return result
+    inner = asyncio.ensure_future(step)
+    try:
+        await asyncio.wait({inner})
+    finally:
+        if not inner.done():
+            inner.cancel()
+    return inner.result()
 
 
 async def _close_quietly(pubsub: Any) -> None:
@@ -186,13 +208,32 @@ class AsyncLock(LockBase):
     ) -> bool:
         """Take the lock (see :meth:`RedisLock.acquire`). Cancellation-safe: a cancelled acquire
         holds nothing, and what it may have set in Redis is removed by a background task."""
+        common = self._common_acquire((sleep, blocking, blocking_timeout, token, unexpected))
+        if common is not None:  # the common call: its first round without the driver
+            args, request, start = common
+            try:
+                answers = await _guarded(self._call(request))
+            except BaseException:
+                self._acquire_interrupted(args)
+                raise
+            done = self._first_round(args, start, answers, time.monotonic())
+            return done if isinstance(done, bool) else await self._drive(done, stop_when_cancelled=True)
         steps = self._acquiring(sleep, blocking, blocking_timeout, token, unexpected)
         return await self._drive(steps, stop_when_cancelled=True)
 
     async def release(self) -> None:
         """Release the lock (see :meth:`RedisLock.release`). Cancellation-safe: if cancelled
         mid-release, a background task finishes removing the key."""
-        await self._drive(self._releasing())
+        hold = self._release_begin()
+        if hold.unsure:
+            await self._drive(self._releasing(hold))
+            return
+        try:
+            answers = await self._call(p.release_call(self._spec, hold))
+        except BaseException:
+            self._release_interrupted(hold)
+            raise
+        self._release_end(hold, p.judge_release(self._spec, answers))
 
     async def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
         """Add ``additional_time`` seconds to the remaining time, or set it (``replace_ttl``)."""
@@ -235,9 +276,9 @@ class AsyncLock(LockBase):
         try:
             while (request := stepper.next()) is not None:
                 try:
-                    stepper.reply(await self._perform(request, subscription))
-                    if stop_when_cancelled and _cancel_pending():
-                        raise asyncio.CancelledError  # a library below swallowed it
+                    step = self._perform(request, subscription)
+                    guard = stop_when_cancelled and not isinstance(request, p.Enter)  # Enter: ours
+                    stepper.reply(await (_guarded(step) if guard else step))
                 except BaseException as exc:  # handed to the operation, which cleans up
                     stepper.fail(exc)
         finally:
@@ -245,10 +286,8 @@ class AsyncLock(LockBase):
         return stepper.result  # type: ignore[no-any-return]
 
     async def _perform(self, request: p.Request, subscription: _Subscription) -> tuple[Any, float]:
-        if isinstance(request, p.Call):  # all masters at once
-            answer: Any = await asyncio.gather(
-                *(self._nodes[n].run(request.op, request.args) for n in request.nodes)
-            )
+        if isinstance(request, p.Call):
+            answer: Any = await self._call(request)
         elif isinstance(request, p.Sleep):
             await (
                 subscription.wait(request.seconds)
@@ -266,6 +305,12 @@ class AsyncLock(LockBase):
             answer, self._cleanup_jobs = p.merged(request.pending, self._cleanup_jobs), []
             self._cleaning = bool(answer)
         return answer, time.monotonic()
+
+    async def _call(self, call: p.Call) -> list[Any]:
+        """All masters at once (one master: awaited directly, without a task)."""
+        if len(call.nodes) == 1:
+            return [await self._nodes[call.nodes[0]].run(call.op, call.args)]
+        return list(await asyncio.gather(*(self._nodes[n].run(call.op, call.args) for n in call.nodes)))
 
     def _try_claim(self) -> bool:
         return self._own.enter(asyncio.current_task(), self._spec.title())

@@ -28,7 +28,9 @@ from shardwise.errors import LockError, LockLostError, LockNotAcquiredError, Loc
 from shardwise.lock._common import LockKeys, lock_keys, logger, validate_name
 from shardwise.lock._protocol import (
     Abandoned,
+    AcquireArgs,
     Acquired,
+    Call,
     Enter,
     Hold,
     Op,
@@ -40,7 +42,9 @@ from shardwise.lock._protocol import (
     Stepper,
     Steps,
     abandoned,
+    acquire_call,
     acquire_steps,
+    hold_at_once,
     judge_majority,
     judge_remaining,
     query_steps,
@@ -261,17 +265,47 @@ class LockBase:
                 return False
         if deadline is not None:  # the local wait counts against blocking_timeout
             args = replace(args, wait=max(0.0, deadline - now))
-        call_id = args.call_id
+        return (yield from self._claimed_acquiring(args, now))
+
+    def _claimed_acquiring(
+        self, args: AcquireArgs, now: float, first: tuple[Sequence[Any], float] | None = None
+    ) -> Steps[bool]:
+        """The acquire once the object is claimed (``first``: see ``acquire_steps``)."""
         try:
-            result = yield from acquire_steps(self._spec, args, call_id, now, self._rng)
+            result = yield from acquire_steps(self._spec, args, now, self._rng, first)
         except BaseException:  # interrupted or cancelled mid-call: an attempt may have landed
-            self._leave()
-            self._clean_up_later(abandoned(args.token, call_id, self._spec.nodes, time.monotonic()))
+            self._acquire_interrupted(args)
             raise
+        return self._acquired(result, args)
+
+    def _common_acquire(self, given: tuple[object, ...]) -> tuple[AcquireArgs, Call, float] | None:
+        """The start of the shortcut of ``acquire()`` with the constructor's settings (``given``:
+        acquire's arguments, all None, and its unexpected keywords, none): claims the object and
+        gives the first round's request; None for any other call, or when another thread or task
+        has the object (then the full path runs). The front-end makes the call, then hands its
+        answers to :meth:`_first_round`."""
+        *arguments, unexpected = given
+        if unexpected or any(v is not None for v in arguments) or not self._try_claim():
+            return None
+        args = acquire_args(self._settings, None, None, None, None, {}, self._kind)
+        start = time.monotonic()
+        return args, acquire_call(self._spec, args, start), start
+
+    def _first_round(
+        self, args: AcquireArgs, start: float, answers: Sequence[Any], now: float
+    ) -> Steps[bool] | bool:
+        """After the shortcut's first round: the result when the round decided it (the same
+        decision as ``acquire_steps``, see ``hold_at_once``), else the rest of the acquire."""
+        hold = hold_at_once(self._spec, args, start, answers, now)
+        if hold is not None:
+            return self._acquired(Acquired(hold), args)
+        return self._claimed_acquiring(args, start, (answers, now))
+
+    def _acquired(self, result: Acquired, args: AcquireArgs) -> bool:
         hold = result.hold
         if hold is None:
             self._leave()
-            self._settle(result, args.token, call_id)  # raises the error, if any
+            self._settle(result, args.token, args.call_id)  # raises the error, if any
             return False
         with self._guard:
             self._own.hold = self._own.last = hold
@@ -279,18 +313,35 @@ class LockBase:
                 self._start_watchdog(hold)
         return True
 
-    def _releasing(self) -> Steps[None]:
+    def _acquire_interrupted(self, args: AcquireArgs) -> None:
+        self._leave()
+        self._clean_up_later(abandoned(args.token, args.call_id, self._spec.nodes, time.monotonic()))
+
+    def _release_begin(self) -> Hold:
+        """The hold to release (LockNotOwnedError if the caller may not); the object no longer
+        holds it, its watchdog stops. The front-end releases it (``release_call`` when no master
+        is unsure, else :meth:`_releasing`), then calls :meth:`_release_end`."""
         with self._guard:
             hold = self._own.owned_hold(self._settings.thread_local, self._spec.label, "release")
             self._own.hold = None
             self._stop_watchdog()
+        return hold
+
+    def _releasing(self, hold: Hold) -> Steps[None]:
         try:
             outcome = yield from release_steps(self._spec, hold)
-        except BaseException:  # interrupted mid-release: finish it in the background
-            self._clean_up_later(abandoned(hold.token, hold.call_id, self._spec.nodes, time.monotonic()))
+        except BaseException:
+            self._release_interrupted(hold)
             raise
-        finally:
-            self._leave()
+        self._release_end(hold, outcome)
+
+    def _release_interrupted(self, hold: Hold) -> None:
+        """Interrupted mid-release: finish it in the background."""
+        self._leave()
+        self._clean_up_later(abandoned(hold.token, hold.call_id, self._spec.nodes, time.monotonic()))
+
+    def _release_end(self, hold: Hold, outcome: Outcome) -> None:
+        self._leave()
         self._finish_release(hold, outcome)
 
     def _extending(self, additional_time: object, replace_ttl: object) -> Steps[bool]:

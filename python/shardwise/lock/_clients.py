@@ -34,7 +34,6 @@ import redis.retry
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
-from shardwise.lock import _scripts
 from shardwise.lock._protocol import Failed
 
 T = TypeVar("T")
@@ -107,14 +106,17 @@ class Slots:
 
 @dataclass
 class Bounded:
-    """A bounded client with the lock's scripts registered on it."""
+    """A bounded client: its pool (the lock's calls take connections from it, see ``_wire``), the
+    pool's encoder, and the subscription slots."""
 
     client: Any
     slots: Slots
-    scripts: dict[str, Any] = field(default_factory=dict)
+    pool: Any = field(init=False)
+    encode: Callable[[Any], bytes] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.scripts = {source: self.client.register_script(source) for source in _scripts.ALL}
+        self.pool = self.client.connection_pool
+        self.encode = self.pool.get_encoder().encode
 
 
 _cache: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[Any, Bounded]]] = (
@@ -182,8 +184,13 @@ def sync_bounded(
 
 
 def _async_pool(pool: Any, kwargs: dict[str, Any], bound: float) -> Bounded:
-    """Like :func:`_sync_pool`; ``pool`` is the user's pool or a cluster node (same attributes)."""
+    """Like :func:`_sync_pool`; ``pool`` is the user's pool or a cluster node (same attributes).
+
+    Its connections have no ``socket_timeout`` (connecting keeps the bound): every use of the pool
+    bounds itself as a whole (``_wire.acall``, the release subscription), which costs less than
+    redis.asyncio's per-command ``asyncio.wait_for`` task."""
     kwargs = bounded_kwargs(kwargs, bound, redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0))
+    kwargs["socket_timeout"] = None
     size = getattr(pool, "max_connections", None) or 2**31
     derived: Any
     if isinstance(pool, redis.asyncio.BlockingConnectionPool):

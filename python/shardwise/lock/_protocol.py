@@ -14,7 +14,8 @@ Validity is counted from the round's start, so ``ttl - elapsed - drift > 0`` rea
 
 Fencing: every master counts acquisitions; the token is the largest counter among the granting
 majority, written back (raised) on the granting masters that were behind it before the lock is
-used. Two majorities share a master, so tokens grow from holder to holder.
+used. Two majorities share a master, so tokens grow from holder to holder. A master that lost its
+counter starts it again from its clock (see ``_scripts``), so its tokens still grow after the loss.
 """
 
 from __future__ import annotations
@@ -383,10 +384,38 @@ def _fatal(spec: Spec, failures: Sequence[tuple[int, Failed]], doing: str) -> Lo
 # --- acquire ---------------------------------------------------------------------------------
 
 
+def acquire_call(spec: Spec, args: AcquireArgs, start: float) -> Call:
+    """One acquire round, started at ``start``: no master is called once its validity is gone."""
+    request = (args.token, args.call_id, spec.ttl_ms, args.reclaim)
+    return Call(Op.ACQUIRE, spec.nodes, request, start + spec.validity)
+
+
+def hold_at_once(
+    spec: Spec, args: AcquireArgs, start: float, answers: Sequence[Any], now: float
+) -> Hold | None:
+    """The hold won by a round (started at ``start``, answered at ``now``) that needs nothing more:
+    every master answered, a quorum granted, no fence to write back, still valid. None otherwise
+    (``acquire_steps`` decides). A front-end may take this shortcut on an acquire's first round;
+    ``acquire_steps`` gives the same hold for the same answers."""
+    got = read_acquire(answers)
+    if got.failures or len(got.granted) < spec.quorum:
+        return None
+    until, fence, behind = _granted(spec, got, start)
+    return Hold(args.token, args.call_id, fence, until) if until > now and not behind else None
+
+
 def acquire_steps(
-    spec: Spec, args: AcquireArgs, call_id: str, now: float, rng: random.Random
+    spec: Spec,
+    args: AcquireArgs,
+    now: float,
+    rng: random.Random,
+    first: tuple[Sequence[Any], float] | None = None,
 ) -> Steps[Acquired]:
-    """The acquire loop: rounds until held, refused for good, out of time, or unreachable."""
+    """The acquire loop: rounds until held, refused for good, out of time, or unreachable.
+
+    ``first``: the answers to the first round's :func:`acquire_call` (started at ``now``) and
+    the time they came, when the front-end already made that call."""
+    call_id = args.call_id
     deadline = None if args.wait is None else now + args.wait
     unsure: set[int] = set()  # masters whose answer was lost: they may hold the key
     slow_rounds = 0
@@ -394,9 +423,10 @@ def acquire_steps(
     subscribed = tried_subscribing = False
     while True:
         start = now
-        answers, now = yield Call(
-            Op.ACQUIRE, spec.nodes, (args.token, call_id, spec.ttl_ms, args.reclaim), start + spec.validity
-        )
+        if first is None:
+            answers, now = yield acquire_call(spec, args, start)
+        else:
+            (answers, now), first = first, None
         got, elapsed = read_acquire(answers), now - start
         if got.failures:
             unsure.update(n for n, _ in got.failures)
@@ -500,7 +530,7 @@ def release_steps(spec: Spec, hold: Hold) -> Steps[Outcome]:
     """Release everywhere: compare-and-delete where we know the key landed, ABANDON (which also
     voids the acquire call) on the masters whose acquire answer was lost."""
     if not hold.unsure:
-        replies, _ = yield Call(Op.RELEASE, spec.nodes, (hold.token,))
+        replies, _ = yield release_call(spec, hold)
         return judge_release(spec, replies)
     answers: dict[int, Any] = {}
     sure = tuple(n for n in spec.nodes if n not in hold.unsure)
@@ -510,6 +540,11 @@ def release_steps(spec: Spec, hold: Hold) -> Steps[Outcome]:
     replies, _ = yield Call(Op.ABANDON, hold.unsure, (hold.token, hold.call_id, VOID_MS))
     answers.update(zip(hold.unsure, replies, strict=True))
     return judge_release(spec, [answers[n] for n in spec.nodes])
+
+
+def release_call(spec: Spec, hold: Hold) -> Call:
+    """The release of a hold that no master is unsure about: compare-and-delete everywhere."""
+    return Call(Op.RELEASE, spec.nodes, (hold.token,))
 
 
 def judge_release(spec: Spec, answers: Sequence[Any]) -> Outcome:

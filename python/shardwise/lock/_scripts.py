@@ -16,24 +16,48 @@ from typing import Any
 from shardwise.lock._common import LockKeys
 from shardwise.lock._protocol import Op
 
+# The fencing counter: INCR per acquisition. A counter that is missing (a new lock, or one lost
+# with a server restarted empty or evicted) starts from the server's clock in microseconds, so the
+# tokens after such a loss are larger than every token before it, as long as the counter gained
+# less than one per microsecond on average since it started, and the server's clock never stepped
+# back. The clock is built as an integer string: Lua's tostring would print 1.7e+15.
+FENCE_LUA = """
+local function clock_us()
+  local now = redis.call('TIME')
+  return now[1] .. string.format('%06d', tonumber(now[2]))
+end
+local function next_fence(counter)
+  local fence = redis.call('INCR', counter)
+  if fence == 1 then
+    redis.call('SET', counter, clock_us())
+    fence = redis.call('INCR', counter)
+  end
+  return fence
+end
+"""
+
 # KEYS[1] lock, KEYS[2] fencing counter, KEYS[3] void key of this acquire call;
 # ARGV[1] token, ARGV[2] ttl in ms, ARGV[3] '1' when an earlier attempt of this call may be reclaimed.
 # -> {1, fencing token, pttl} held by us; {0, pttl of the holder's key}; {0, -4} the call was voided.
-ACQUIRE = """
+# The common case (free, not void) makes three calls: one EXISTS for both keys, SET, INCR.
+ACQUIRE = (
+    FENCE_LUA
+    + """
+if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, next_fence(KEYS[2]), tonumber(ARGV[2])}
+end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return {0, -4}
 end
-local holder = redis.call('GET', KEYS[1])
-if holder then
-  if holder == ARGV[1] and ARGV[3] == '1' then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return {1, tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[2])}
-  end
-  return {0, redis.call('PTTL', KEYS[1])}
+if ARGV[3] == '1' and redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  local fence = redis.call('GET', KEYS[2])
+  return {1, fence and tonumber(fence) or next_fence(KEYS[2]), tonumber(ARGV[2])}
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {1, redis.call('INCR', KEYS[2]), tonumber(ARGV[2])}
+return {0, redis.call('PTTL', KEYS[1])}
 """
+)
 
 # KEYS[1] lock; ARGV[1] token, ARGV[2] release channel. -> 1 released, 0 not ours.
 RELEASE = """
@@ -91,17 +115,25 @@ return redis.call('EXISTS', KEYS[1])
 """
 
 # KEYS[1] lock key, KEYS[2] fencing counter; ARGV[1] token, ARGV[2] value.
-# Raise the counter to at least ARGV[2] while we hold the lock (Redlock write-back). -> 1 / 0.
-RAISE_FENCE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if current < tonumber(ARGV[2]) then
-    redis.call('SET', KEYS[2], ARGV[2])
-  end
-  return 1
+# Raise the counter to at least ARGV[2] while we hold the lock (Redlock write-back); a missing
+# counter starts from the clock first, as in ACQUIRE. -> 1 / 0.
+RAISE_FENCE = (
+    FENCE_LUA
+    + """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
 end
-return 0
+local current = redis.call('GET', KEYS[2])
+if not current then
+  current = clock_us()
+  redis.call('SET', KEYS[2], current)
+end
+if tonumber(current) < tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+return 1
 """
+)
 
 # KEYS[1] the resource's highest token seen, KEYS[2] the value key; ARGV[1] token, ARGV[2] value.
 # -> {1, token} written, {0, highest token seen} rejected as stale.

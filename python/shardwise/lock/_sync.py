@@ -20,20 +20,21 @@ from shardwise.lock._base import LockBase, watching
 from shardwise.lock._clients import CALL_ERRORS, Bounded, Slots, failure, sync_bounded
 from shardwise.lock._common import LockKeys, logger
 from shardwise.lock._kinds import MultiMaster, SingleMaster
-from shardwise.lock._scripts import invocation
+from shardwise.lock._wire import Packer, call
 
 T = TypeVar("T")
 _Lock = TypeVar("_Lock", bound="SyncLock")
 
 
 class _Node:
-    """One master, reached through its bounded client."""
+    """One master, reached through its bounded client (calls go over the wire, see ``_wire``)."""
 
     def __init__(self, client: redis.Redis | RedisCluster, keys: LockKeys, bound: float) -> None:
         self._client = client
         self._keys = keys
         self._bound = bound
         self._target: Bounded | None = None
+        self._packer: Packer | None = None
 
     def target(self, moved: tuple[str, int] | None = None) -> Bounded:
         if self._target is None or moved is not None:
@@ -41,12 +42,15 @@ class _Node:
         return self._target
 
     def run(self, op: p.Op, args: tuple[Any, ...]) -> Any:
-        source, keys, argv = invocation(op, self._keys, args)
         try:
+            target = self._target or self.target()
+            if self._packer is None:
+                self._packer = Packer(self._keys, target.encode)
+            source, packed = self._packer.pack(op, args)
             try:
-                return self.target().scripts[source](keys=keys, args=argv)
+                return call(target.pool, source, packed)
             except redis.exceptions.MovedError as moved:  # the slot moved: follow it once
-                return self.target((moved.host, int(moved.port))).scripts[source](keys=keys, args=argv)
+                return call(self.target((moved.host, int(moved.port))).pool, source, packed)
         except CALL_ERRORS as exc:
             return failure(exc)
 
@@ -136,13 +140,32 @@ class SyncLock(LockBase):
         :class:`~shardwise.errors.QuorumNotReachedError`) when Redis cannot be reached within the
         wait — waiting without a limit, after 1 s unreachable — with the cause chained.
         """
+        common = self._common_acquire((sleep, blocking, blocking_timeout, token, unexpected))
+        if common is not None:  # the common call: its first round without the driver
+            args, request, start = common
+            try:
+                answers = self._call(request)
+            except BaseException:
+                self._acquire_interrupted(args)
+                raise
+            done = self._first_round(args, start, answers, time.monotonic())
+            return done if isinstance(done, bool) else self._drive(done)
         return self._drive(self._acquiring(sleep, blocking, blocking_timeout, token, unexpected))
 
     def release(self) -> None:
         """Release the lock. Raises :class:`LockNotOwnedError` if this object (this thread, with
         ``thread_local``) does not hold it, :class:`LockLostError` if the hold was lost before,
         :class:`LockBackendError` when too few masters answered to tell (the key expires by TTL)."""
-        self._drive(self._releasing())
+        hold = self._release_begin()
+        if hold.unsure:
+            self._drive(self._releasing(hold))
+            return
+        try:
+            answers = self._call(p.release_call(self._spec, hold))
+        except BaseException:
+            self._release_interrupted(hold)
+            raise
+        self._release_end(hold, p.judge_release(self._spec, answers))
 
     def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
         """Add ``additional_time`` seconds to the lock's remaining time (atomically, in Lua), or with
@@ -196,7 +219,7 @@ class SyncLock(LockBase):
 
     def _perform(self, request: p.Request, subscription: _Subscription) -> tuple[Any, float]:
         if isinstance(request, p.Call):
-            answer: Any = [self._call_one(request, node) for node in request.nodes]
+            answer: Any = self._call(request)
         elif isinstance(request, p.Sleep):
             if request.wake_on_release:
                 subscription.wait(request.seconds)
@@ -216,6 +239,9 @@ class SyncLock(LockBase):
         else:
             raise TypeError(f"unexpected request {request!r}")
         return answer, time.monotonic()
+
+    def _call(self, call: p.Call) -> list[Any]:
+        return [self._call_one(call, node) for node in call.nodes]
 
     def _call_one(self, call: p.Call, node: int) -> Any:
         """One master's answer; masters are called one after another, none after ``call.until``."""
@@ -362,6 +388,15 @@ class RedisLock(SingleMaster, SyncLock):
     out on the local clock. Every acquisition gets a :attr:`fencing_token` (a counter next to the
     key): pass it with each write to a :class:`FencedResource` so stale holders are refused.
 
+    Fencing across data loss: a counter that is missing — the server restarted empty (no
+    persistence), ``FLUSHALL``, the counter evicted — starts again from the server's clock in
+    microseconds, so the tokens after the loss are larger than every token before it, provided the
+    lock was acquired less than once per microsecond on average since its counter started and the
+    server's clock did not step back (NTP step, a replacement host with a slower clock). Not
+    covered: a restart or failover that brings back an *older* counter (an AOF with ``appendfsync
+    everysec`` or an RDB snapshot missing the last writes, a replica that had not received them):
+    its tokens can repeat. Use ``appendfsync always`` (or ``WAIT`` on replicas) when that matters.
+
     Bounded calls: every Redis call of the lock goes through a client built from ``client``'s
     connection settings with ``socket_timeout`` and ``socket_connect_timeout`` set to
     ``call_timeout`` (default ``min(ttl/3, 1 s)``, at least 10 ms) and no retries — one pool per
@@ -397,9 +432,14 @@ class Redlock(MultiMaster, SyncLock):
     Fencing: each master keeps its own counter. The token is the largest counter of the granting
     majority, written back to that majority before use; any two majorities share a master, so
     tokens increase from holder to holder *as long as Redlock's own timing assumptions hold*
-    (bounded clock drift and pauses, masters that keep their keys across restarts). When those
-    fail, so does the token: for strict fencing use one :class:`RedisLock` (with replication
-    waits) or a consensus store.
+    (bounded clock drift and pauses). A master that lost its counter (restarted empty, flushed)
+    starts it again from its clock in microseconds, as :class:`RedisLock` does, so even a majority
+    restarted empty hands out larger tokens, under the same conditions: less than one acquisition
+    per microsecond on average, and no master clock stepping back below the tokens already issued.
+    A master that comes back with an *older* counter (a lossy AOF or snapshot) can still repeat
+    tokens, and Redlock's mutual exclusion itself needs masters that keep their keys across
+    restarts (or stay down for a TTL): for strict fencing use one :class:`RedisLock` (with
+    replication waits) or a consensus store.
     """
 
     _kind = "Redlock"

@@ -14,6 +14,7 @@ The classes, in the order of the registry ``shardwise._core.PLACEMENTS`` (``CLAS
 - :class:`KetamaRing` — exactly libketama's or uhashring's continuum;
 - :class:`JumpHash` — jump consistent hash (only the last node can be removed);
 - :class:`Rendezvous` — weighted highest-random-weight hashing;
+- :class:`SkeletonRendezvous` — rendezvous hashing in O(log n) over a virtual hierarchy;
 - :class:`Maglev` — Maglev lookup table, O(1) lookups;
 - :class:`MementoHash` — jump-hash speed with arbitrary node removal;
 - :class:`MultiProbe` — multi-probe consistent hashing, O(nodes) memory;
@@ -25,9 +26,10 @@ The classes, in the order of the registry ``shardwise._core.PLACEMENTS`` (``CLAS
 
 Documented bounds (checked by the tests with fixed seeds, equal weights, 5-50 nodes, >= 1,200 keys
 per node): max/mean load ≤ 1.25 for ``HashRing`` (160 vnodes), ≤ 1.3 for ``KetamaRing``, ≤ 1.06
-for ``JumpHash``, ``Rendezvous`` and ``Maglev``. Adding or removing one node moves at most
-1.35/(n+1) of the keys for the rings, 1.1/(n+1) for ``JumpHash``/``Rendezvous`` (all of them to
-or from that node) and 1.5/(n+1) for ``Maglev`` (which also moves a few keys between old nodes).
+for ``JumpHash``, ``Rendezvous``, ``SkeletonRendezvous`` and ``Maglev``. Adding or removing one
+node moves at most 1.35/(n+1) of the keys for the rings, 1.1/(n+1) for ``JumpHash``,
+``Rendezvous`` and ``SkeletonRendezvous`` (all of them to or from that node) and 1.5/(n+1) for
+``Maglev`` (which also moves a few keys between old nodes).
 
 Errors: a lookup with no nodes raises :class:`~shardwise.errors.NoNodesError`; an unknown node
 name :class:`~shardwise.errors.UnknownNodeError`; bad weights, parameters, duplicate names or
@@ -90,6 +92,9 @@ if TYPE_CHECKING:  # what type checkers see of the registry (a test keeps it equ
     )
     from shardwise._core import (
         Rendezvous as Rendezvous,
+    )
+    from shardwise._core import (
+        SkeletonRendezvous as SkeletonRendezvous,
     )
 
 #: Class name -> class, in the registry's order.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from shardwise.placement._protocol import Placement
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class LoadDistribution:
 
 def load_distribution(placement: Placement, keys: Any) -> LoadDistribution:
     """Count the keys each node of ``placement`` owns (bulk ``place``, so it is fast)."""
+    import numpy as np  # imported on use: ``import shardwise`` stays light
+
     nodes = placement.nodes
     owners = placement.place(keys)
     counts = np.bincount(owners, minlength=len(nodes)).astype(np.int64)
@@ -66,6 +69,8 @@ class Movement:
 
     def flows(self) -> list[tuple[str, str, int]]:
         """``(from, to, count)`` for every pair of different nodes that exchanges keys, largest first."""
+        import numpy as np  # imported on use: ``import shardwise`` stays light
+
         out = [
             (self.before_nodes[i], self.after_nodes[j], int(self.matrix[i, j]))
             for i, j in zip(*np.nonzero(self.matrix), strict=True)
@@ -76,6 +81,8 @@ class Movement:
 
 def movement(before: Placement, after: Placement, keys: Any) -> Movement:
     """Compare the owners of ``keys`` under ``before`` and ``after`` (matched by node name)."""
+    import numpy as np  # imported on use: ``import shardwise`` stays light
+
     b_nodes, a_nodes = before.nodes, after.nodes
     b = before.place(keys).astype(np.int64)
     a = after.place(keys).astype(np.int64)

@@ -9,13 +9,21 @@
 //! - dictionary: key `i` is entry `indices[i]` of one of the column's dictionaries (chunks that
 //!   share a dictionary's memory share one entry, so its values are processed once).
 //!
-//! Nothing is copied: a key is a slice of the caller's memory. Every access is bounds-checked
-//! against the slices given, so a malformed column (offsets out of order, an index past its
-//! dictionary) panics instead of reading outside them. Integer columns never come here: they
-//! are [`Keys::Ints`] already.
+//! Nothing is copied: a key is a slice of the caller's memory. A malformed column (offsets out
+//! of order, a view past its buffer, an index past its dictionary) is never a panic or a read
+//! outside the slices given. Dictionaries and indices are checked when added. Plain chunks are
+//! checked as they are read, by the bounds checks every key needs anyway: a key outside its
+//! buffers reads as empty and marks the column, and [`KeyColumn::verify`], which callers run
+//! after reading, then names the first offending key (see [`check`]). A separate checking pass
+//! would cost as much as reading the keys' offsets or views once more (up to half the time
+//! of a placement for views). Integer columns never come here: they are [`Keys::Ints`] already.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::keys::Keys;
+use crate::mem::prefetch;
 use crate::par;
+use crate::Error;
 
 /// Dictionary indices of one integer width, borrowed.
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +72,9 @@ macro_rules! with_indices {
     };
 }
 
+mod check;
+mod gather;
+
 impl Indices<'_> {
     pub fn len(&self) -> usize {
         with_indices!(self, |v| v.len())
@@ -77,36 +88,6 @@ impl Indices<'_> {
     #[inline(always)]
     pub fn at(&self, i: usize) -> usize {
         with_indices!(self, |v| v[i].position())
-    }
-
-    /// The first position whose index is negative or `>= entries`, if any.
-    pub fn first_outside(&self, entries: usize) -> Option<usize> {
-        with_indices!(self, |v| {
-            // One branch-free pass for the smallest and largest index (it vectorises), then a
-            // search only when one of them is out of range.
-            let first = *v.first()?;
-            let (low, high) = v
-                .iter()
-                .fold((first, first), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-            if low.position() < entries && high.position() < entries {
-                return None;
-            }
-            v.iter().position(|&x| x.position() >= entries)
-        })
-    }
-
-    /// `out[j] = table[indices[first + j]]`.
-    ///
-    /// # Safety
-    /// Every index in `first..first + out.len()` is below `table.len()`.
-    unsafe fn gather<T: Copy>(&self, first: usize, table: &[T], out: &mut [T]) {
-        let n = out.len();
-        with_indices!(self, |v| {
-            for (o, &x) in out.iter_mut().zip(&v[first..first + n]) {
-                // SAFETY: in range, as the caller guarantees.
-                *o = unsafe { *table.get_unchecked(x.position()) };
-            }
-        })
     }
 }
 
@@ -139,35 +120,73 @@ pub enum Chunk<'a> {
 
 /// How far ahead of the key being read its successors' bytes are prefetched. The hardware
 /// prefetcher alone leaves key loads waiting on memory when a lookup pass runs in between.
-const AHEAD: usize = 1024;
+const AHEAD: usize = 4096;
 
-/// A hint to load the cache line at `p`; never faults, whatever the address.
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it reads nothing and never faults.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+/// The same for the out-of-line bytes of views (their views are prefetched too, see
+/// [`VIEWS_AHEAD`]).
+const VIEW_BYTES_AHEAD: usize = 1024;
+
+/// Whether a read found a key outside its buffers (it then read as empty).
+#[derive(Debug, Default)]
+struct Defect(AtomicBool);
+
+impl Defect {
+    /// Record a key outside its buffers; the empty key it reads as.
+    #[cold]
+    #[inline(never)]
+    fn found<'a>(&self) -> &'a [u8] {
+        self.0.store(true, Ordering::Relaxed);
+        &[]
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+
+    fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Clone for Defect {
+    fn clone(&self) -> Self {
+        Defect(AtomicBool::new(self.any()))
+    }
+}
+
+/// `data[start..end]` for offsets of a key, or the defect's empty key.
+#[inline(always)]
+fn between<'a>(data: &'a [u8], start: usize, end: usize, defect: &Defect) -> &'a [u8] {
+    match data.get(start..end) {
+        Some(key) => key,
+        None => defect.found(),
+    }
 }
 
 /// The bytes of one 16-byte view: length (4 bytes), then the key itself when it has at most
 /// 12 bytes, else a 4-byte prefix, the buffer number and the offset in that buffer.
 #[inline(always)]
-fn view_bytes<'a>(view: &'a [u8; 16], buffers: &[&'a [u8]]) -> &'a [u8] {
-    let word = |at: usize| u32::from_ne_bytes([view[at], view[at + 1], view[at + 2], view[at + 3]]);
-    let len = word(0) as usize;
+fn view_bytes<'a>(view: &'a [u8; 16], buffers: &[&'a [u8]], defect: &Defect) -> &'a [u8] {
+    let len = view_word(view, 0);
     if len <= 12 {
-        return &view[4..4 + len];
+        return &view[4..4 + len as usize];
     }
-    let start = word(12) as usize;
-    &buffers[word(8) as usize][start..start + len]
+    let (start, buffer) = (view_word(view, 12), view_word(view, 8) as usize);
+    if let Some(data) = buffers.get(buffer) {
+        let end = start as usize + len as usize;
+        // Length and offset are int32: neither may be negative.
+        if len <= i32::MAX as u32 && start <= i32::MAX as u32 && end <= data.len() {
+            return &data[start as usize..end];
+        }
+    }
+    defect.found()
+}
+
+/// The native-endian u32 at byte `at` of a view.
+#[inline(always)]
+fn view_word(view: &[u8; 16], at: usize) -> u32 {
+    // One 4-byte load (`at` is a constant where this is inlined).
+    u32::from_ne_bytes(view[at..at + 4].try_into().unwrap_or([0; 4]))
 }
 
 /// How many views ahead of the one being read the views are prefetched.
-const VIEWS_AHEAD: usize = 64;
+const VIEWS_AHEAD: usize = 256;
 
 impl<'a> Chunk<'a> {
     /// Keys in the chunk.
@@ -229,57 +248,81 @@ impl<'a> Chunk<'a> {
         }
     }
 
-    /// `f(j, key first + j)` for `j` in `0..len`, one dispatch for the whole run.
+    /// `f(j, key first + j)` for `j` in `0..len` (`first + len <= self.len()`), one dispatch
+    /// for the whole run; a key outside its buffers reads as empty and marks `defect`.
     ///
     /// # Panics
-    /// On a dictionary chunk (the column resolves those) or a malformed chunk.
+    /// On a dictionary chunk (the column resolves those).
     #[inline(always)]
-    fn for_each_plain(&self, first: usize, len: usize, mut f: impl FnMut(usize, &'a [u8])) {
+    fn for_each_plain(
+        &self,
+        first: usize,
+        len: usize,
+        defect: &Defect,
+        mut f: impl FnMut(usize, &'a [u8]),
+    ) {
         match self {
+            // A negative offset becomes a huge usize: outside the data, like any other.
             Chunk::Offsets32 { offsets, data } => {
                 for (j, w) in offsets[first..first + len + 1].windows(2).enumerate() {
-                    prefetch(data.as_ptr().wrapping_add(w[0] as usize + AHEAD));
-                    f(j, &data[w[0] as usize..w[1] as usize]);
+                    let (start, end) = (w[0] as usize, w[1] as usize);
+                    prefetch(data.as_ptr().wrapping_add(start.wrapping_add(AHEAD)));
+                    f(j, between(data, start, end, defect));
                 }
             }
             Chunk::Offsets64 { offsets, data } => {
                 for (j, w) in offsets[first..first + len + 1].windows(2).enumerate() {
-                    prefetch(data.as_ptr().wrapping_add(w[0] as usize + AHEAD));
-                    f(j, &data[w[0] as usize..w[1] as usize]);
+                    let (start, end) = (w[0] as usize, w[1] as usize);
+                    prefetch(data.as_ptr().wrapping_add(start.wrapping_add(AHEAD)));
+                    f(j, between(data, start, end, defect));
                 }
             }
             Chunk::Views { views, buffers } => {
                 for (j, v) in views[first..first + len].iter().enumerate() {
                     // The views well ahead; then, as out-of-line bytes are usually laid out in
                     // view order, the bytes ahead of this key's.
-                    prefetch(views.as_ptr().wrapping_add(first + j + VIEWS_AHEAD).cast());
-                    let key = view_bytes(v, buffers);
-                    prefetch(key.as_ptr().wrapping_add(AHEAD));
+                    prefetch(views.as_ptr().wrapping_add(first + j + VIEWS_AHEAD));
+                    let key = view_bytes(v, buffers, defect);
+                    prefetch(key.as_ptr().wrapping_add(VIEW_BYTES_AHEAD));
                     f(j, key);
                 }
             }
-            Chunk::Fixed { width, data, .. } => {
+            Chunk::Fixed { .. } => {
                 for j in 0..len {
-                    let at = (first + j) * width;
-                    f(j, &data[at..at + width]);
+                    f(j, self.plain(first + j, defect));
                 }
             }
             Chunk::Dict { .. } => unreachable!("dictionary chunks are resolved by the column"),
         }
     }
 
-    /// Key `i` of a chunk that is not a dictionary chunk.
+    /// Key `i` of a chunk that is not a dictionary chunk; empty (and `defect` marked) when
+    /// it lies outside the chunk's buffers or `i` is past the chunk's end.
     #[inline(always)]
-    fn plain(&self, i: usize) -> &'a [u8] {
+    fn plain(&self, i: usize, defect: &Defect) -> &'a [u8] {
         match self {
-            Chunk::Offsets32 { offsets, data } => {
-                &data[offsets[i] as usize..offsets[i + 1] as usize]
+            Chunk::Offsets32 { offsets, data } => match offsets.get(i..).and_then(|o| o.get(..2)) {
+                Some(w) => between(data, w[0] as usize, w[1] as usize, defect),
+                None => defect.found(),
+            },
+            Chunk::Offsets64 { offsets, data } => match offsets.get(i..).and_then(|o| o.get(..2)) {
+                Some(w) => between(data, w[0] as usize, w[1] as usize, defect),
+                None => defect.found(),
+            },
+            Chunk::Views { views, buffers } => match views.get(i) {
+                Some(v) => view_bytes(v, buffers, defect),
+                None => defect.found(),
+            },
+            Chunk::Fixed { width, data, .. } => {
+                let key = i
+                    .checked_mul(*width)
+                    .and_then(|at| data.get(at..))
+                    .and_then(|rest| rest.get(..*width));
+                match key {
+                    Some(key) => key,
+                    None => defect.found(),
+                }
             }
-            Chunk::Offsets64 { offsets, data } => {
-                &data[offsets[i] as usize..offsets[i + 1] as usize]
-            }
-            Chunk::Views { views, buffers } => view_bytes(&views[i], buffers),
-            Chunk::Fixed { width, data, .. } => &data[i * width..(i + 1) * width],
             Chunk::Dict { .. } => unreachable!("dictionary chunks are resolved by the column"),
         }
     }
@@ -291,13 +334,16 @@ pub struct KeyColumn<'a> {
     chunks: Vec<Chunk<'a>>,
     /// `ends[c]`: keys in chunks `0..=c`.
     ends: Vec<usize>,
-    /// The distinct dictionaries of the dictionary chunks (never themselves dictionaries);
-    /// every index of a dictionary chunk is below its dictionary's length.
+    /// The distinct dictionaries of the dictionary chunks (never themselves dictionaries),
+    /// checked when added.
     dicts: Vec<Chunk<'a>>,
+    /// Set when a read found a key outside its buffers or an index outside its dictionary.
+    defect: Defect,
 }
 
 impl<'a> KeyColumn<'a> {
-    /// Append a chunk of keys.
+    /// Append a chunk of keys (checked as it is read: see [`KeyColumn::verify`]). Empty chunks
+    /// count too, so that chunk numbers in messages are those of the input.
     ///
     /// # Panics
     /// On a [`Chunk::Dict`] (use [`KeyColumn::push_dictionary`]).
@@ -310,9 +356,36 @@ impl<'a> KeyColumn<'a> {
         self.chunks.push(chunk);
     }
 
+    /// After reading keys: [`Error::Malformed`] naming the first key outside its buffers or
+    /// with an index outside its dictionary (by its position in the column, and its chunk when
+    /// there are several) if a read found one, else `Ok`. Every bulk operation on a column runs
+    /// this before trusting its results.
+    pub fn verify(&self) -> Result<(), Error> {
+        if !self.defect.any() {
+            return Ok(());
+        }
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            let start = if c == 0 { 0 } else { self.ends[c - 1] };
+            let found = match chunk {
+                Chunk::Dict { indices, dict } => {
+                    indices.check_within(self.dicts[*dict].len(), start)
+                }
+                plain => check::chunk(plain, &|i| format!("keys[{}]", start + i)),
+            };
+            found.map_err(|e| match e {
+                Error::Malformed(m) if self.chunks.len() > 1 => {
+                    Error::Malformed(format!("{m} (in chunks[{c}] of {})", self.chunks.len()))
+                }
+                e => e,
+            })?;
+        }
+        Err(Error::Malformed("a key lies outside its buffers".into()))
+    }
+
     /// Append a dictionary-encoded chunk: key `i` is `values[indices[i]]`. A dictionary that is
-    /// the same memory as an earlier one is stored once. Refused, with the chunk position of
-    /// the first offending index, when an index is negative or past the dictionary's end.
+    /// the same memory as an earlier one is stored (and checked) once. [`Error::Malformed`] when
+    /// the dictionary's buffers contradict each other (naming the entry); indices are checked
+    /// as they are read (see [`KeyColumn::verify`]).
     ///
     /// # Panics
     /// If `values` is itself a dictionary chunk.
@@ -320,21 +393,19 @@ impl<'a> KeyColumn<'a> {
         &mut self,
         indices: Indices<'a>,
         values: Chunk<'a>,
-    ) -> Result<(), usize> {
+    ) -> Result<(), Error> {
         assert!(
             !matches!(values, Chunk::Dict { .. }),
             "dictionaries of dictionaries are not keys"
         );
-        if let Some(bad) = indices.first_outside(values.len()) {
-            return Err(bad);
+        let known = self.dicts.iter().position(|d| d.same_memory(&values));
+        if known.is_none() {
+            check::chunk(&values, &|e| format!("dictionary entry {e}"))?;
         }
-        let dict = match self.dicts.iter().position(|d| d.same_memory(&values)) {
-            Some(d) => d,
-            None => {
-                self.dicts.push(values);
-                self.dicts.len() - 1
-            }
-        };
+        let dict = known.unwrap_or_else(|| {
+            self.dicts.push(values);
+            self.dicts.len() - 1
+        });
         self.ends.push(self.len() + indices.len());
         self.chunks.push(Chunk::Dict { indices, dict });
         Ok(())
@@ -372,8 +443,8 @@ impl<'a> KeyColumn<'a> {
     pub fn get(&self, i: usize) -> &'a [u8] {
         let (c, at) = self.locate(i);
         match &self.chunks[c] {
-            Chunk::Dict { indices, dict } => self.dicts[*dict].plain(indices.at(at)),
-            chunk => chunk.plain(at),
+            Chunk::Dict { indices, dict } => self.dicts[*dict].plain(indices.at(at), &self.defect),
+            chunk => chunk.plain(at, &self.defect),
         }
     }
 
@@ -393,7 +464,9 @@ impl<'a> KeyColumn<'a> {
         while done < len {
             let chunk = &self.chunks[c];
             let take = (chunk.len() - at).min(len - done);
-            f(done, chunk, at, take);
+            if take > 0 {
+                f(done, chunk, at, take);
+            }
             done += take;
             c += 1;
             at = 0;
@@ -407,12 +480,13 @@ impl<'a> KeyColumn<'a> {
             Chunk::Dict { indices, dict } => {
                 let values = &self.dicts[*dict];
                 for j in 0..take {
-                    f(base + j, values.plain(indices.at(at + j)));
+                    f(base + j, values.plain(indices.at(at + j), &self.defect));
                 }
             }
             plain => plain.for_each_plain(
                 at,
                 take,
+                &self.defect,
                 #[inline(always)]
                 |j, b| f(base + j, b),
             ),
@@ -434,9 +508,9 @@ impl<'a> KeyColumn<'a> {
                 if let Chunk::Dict { indices, dict } = chunk {
                     let table = &tables[*dict];
                     assert_eq!(table.len(), self.dicts[*dict].len(), "one result per entry");
-                    // SAFETY: push_dictionary checked every index against the dictionary's
-                    // length, which is the table's.
-                    unsafe { indices.gather(at, table, &mut part[base..base + take]) };
+                    if !gather::gather(indices, at, table, &mut part[base..base + take]) {
+                        self.defect.found();
+                    }
                 }
             });
         });
@@ -457,7 +531,7 @@ impl<'a> KeyColumn<'a> {
             let tables: Vec<Vec<T>> = self
                 .dicts
                 .iter()
-                .map(|d| (0..d.len()).map(|i| f(d.plain(i))).collect())
+                .map(|d| (0..d.len()).map(|i| f(d.plain(i, &self.defect))).collect())
                 .collect();
             self.gather_into(&tables, out);
             return;
@@ -527,8 +601,14 @@ mod tests {
             offsets: &[2, 7, 7, 13],
             data,
         });
+        // Empty chunks (an empty stream chunk may have no offsets at all) are skipped.
+        col.push(Chunk::Offsets32 { offsets: &[], data });
         col.push(Chunk::Offsets64 {
             offsets: &[0, 2],
+            data,
+        });
+        col.push(Chunk::Offsets64 {
+            offsets: &[4],
             data,
         });
         let long = b"a key longer than twelve bytes";
@@ -627,20 +707,102 @@ mod tests {
         assert!(col.by_distinct(&mut out, |_, _| Ok::<(), ()>(())).is_none());
     }
 
+    fn malformed(result: Result<(), Error>) -> String {
+        match result {
+            Err(Error::Malformed(m)) => m,
+            other => panic!("expected a malformed-data error, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn indices_outside_their_dictionary_are_refused() {
+    fn indices_outside_their_dictionary_are_refused_once_read() {
         let values = Chunk::Fixed {
             width: 1,
             len: 2,
             data: b"ab",
         };
+        let three = Chunk::Fixed {
+            width: 1,
+            len: 3,
+            data: b"xyz",
+        };
         let mut col = KeyColumn::default();
+        col.push(three.clone());
+        col.push_dictionary(Indices::I16(&[0, 1, 2]), values.clone())
+            .unwrap();
         assert_eq!(
-            col.push_dictionary(Indices::I16(&[0, 1, 2]), values.clone()),
-            Err(2)
+            malformed(read_all(&col)),
+            "the index of keys[5] is 2, outside its dictionary of 2 entries (in chunks[1] of 2)"
         );
-        assert_eq!(col.push_dictionary(Indices::I16(&[-1]), values), Err(0));
-        assert!(col.is_empty());
+        let mut col = KeyColumn::default();
+        col.push_dictionary(Indices::I64(&[-1]), values).unwrap();
+        let mut out = [0u8; 1];
+        col.map_into(&mut out, |b| b.len() as u8);
+        assert_eq!(
+            malformed(col.verify()),
+            "the index of keys[0] is -1, outside its dictionary of 2 entries"
+        );
+    }
+
+    #[test]
+    fn gathers_of_every_index_type_match_key_by_key_and_catch_bad_indices() {
+        // Long enough for the vector loop and a tail; entries of 4 bytes (the vector path) and
+        // of 8 (the portable one).
+        let table32: Vec<u32> = (0..300).map(|i| i * 3 + 1).collect();
+        let table64: Vec<u64> = table32.iter().map(|&v| u64::from(v) << 20).collect();
+        let raw: Vec<i64> = (0..203).map(|i| (i * 37 % 120) as i64).collect();
+        let i8s: Vec<i8> = raw.iter().map(|&v| v as i8).collect();
+        let u8s: Vec<u8> = raw.iter().map(|&v| v as u8).collect();
+        let i16s: Vec<i16> = raw.iter().map(|&v| v as i16).collect();
+        let u16s: Vec<u16> = raw.iter().map(|&v| v as u16).collect();
+        let i32s: Vec<i32> = raw.iter().map(|&v| v as i32).collect();
+        let u32s: Vec<u32> = raw.iter().map(|&v| v as u32).collect();
+        let u64s: Vec<u64> = raw.iter().map(|&v| v as u64).collect();
+        let all = [
+            Indices::I8(&i8s),
+            Indices::U8(&u8s),
+            Indices::I16(&i16s),
+            Indices::U16(&u16s),
+            Indices::I32(&i32s),
+            Indices::U32(&u32s),
+            Indices::I64(&raw),
+            Indices::U64(&u64s),
+        ];
+        for indices in all {
+            for first in [0, 5] {
+                let n = raw.len() - first;
+                let mut out32 = vec![0u32; n];
+                assert!(gather::gather(&indices, first, &table32, &mut out32));
+                let want: Vec<u32> = raw[first..].iter().map(|&i| table32[i as usize]).collect();
+                assert_eq!(out32, want, "{indices:?}");
+                let mut out64 = vec![0u64; n];
+                assert!(gather::gather(&indices, first, &table64, &mut out64));
+                assert!(out64
+                    .iter()
+                    .zip(&want)
+                    .all(|(&a, &b)| a == u64::from(b) << 20));
+                // A table one entry short of the largest index: caught, in the body or tail.
+                let short = &table32[..119];
+                assert!(!gather::gather(&indices, first, short, &mut out32));
+            }
+        }
+        // Negative indices (and, for unsigned types, their huge two's complement) are outside.
+        for at in [3, 200] {
+            let mut bad = i32s.clone();
+            bad[at] = -1;
+            let mut out = vec![0u32; bad.len()];
+            assert!(!gather::gather(&Indices::I32(&bad), 0, &table32, &mut out));
+            let mut bad8 = i8s.clone();
+            bad8[at] = -128;
+            assert!(!gather::gather(&Indices::I8(&bad8), 0, &table32, &mut out));
+        }
+        let mut out = vec![0u32; 1];
+        assert!(!gather::gather(
+            &Indices::U8(&[0]),
+            0,
+            &table32[..0],
+            &mut out
+        ));
     }
 
     #[test]
@@ -650,14 +812,130 @@ mod tests {
         assert_eq!(Indices::U64(&[0, 1]).first_outside(2), None);
     }
 
-    #[test]
-    #[should_panic]
-    fn offsets_out_of_order_panic_rather_than_read_outside() {
-        let mut col = KeyColumn::default();
-        col.push(Chunk::Offsets32 {
-            offsets: &[0, 5, 2],
-            data: b"hello",
+    /// Every key read (as the bulk operations do), then the column's verdict.
+    fn read_all(col: &KeyColumn<'_>) -> Result<(), Error> {
+        let mut total = 0;
+        col.for_each_in(0, col.len(), |_, b| total += b.len());
+        let single: usize = (0..col.len()).map(|i| col.get(i).len()).sum();
+        assert_eq!(total, single);
+        col.verify()
+    }
+
+    fn offsets_error(offsets: &[i32], data: &[u8]) -> String {
+        let ten = Chunk::Fixed {
+            width: 1,
+            len: 10,
+            data: b"0123456789",
+        };
+        let wide: Vec<i64> = offsets.iter().map(|&o| i64::from(o)).collect();
+        let mut narrow = KeyColumn::default();
+        narrow.push(ten.clone());
+        narrow.push(Chunk::Offsets32 { offsets, data });
+        let mut other = KeyColumn::default();
+        other.push(ten);
+        other.push(Chunk::Offsets64 {
+            offsets: &wide,
+            data,
         });
-        col.get(1);
+        let message = malformed(read_all(&narrow));
+        assert_eq!(message, malformed(read_all(&other)));
+        message
+    }
+
+    #[test]
+    fn malformed_offsets_name_the_first_bad_key() {
+        // Long enough for the vectorised pass to handle whole blocks.
+        let mut offsets: Vec<i32> = (0..100).collect();
+        offsets[60] = 58;
+        let data = [b'x'; 99];
+        assert_eq!(
+            offsets_error(&offsets, &data),
+            "keys[69]: offsets run backwards (59 then 58) (in chunks[1] of 2)"
+        );
+        assert_eq!(
+            offsets_error(&[0, 5, 2, 6], b"abcdef"),
+            "keys[11]: offsets run backwards (5 then 2) (in chunks[1] of 2)"
+        );
+        assert_eq!(
+            offsets_error(&[0, 50, 2, 6], b"abcdef"),
+            "keys[10]: offsets 0..50 pass the end of the data (6 bytes) (in chunks[1] of 2)"
+        );
+        assert_eq!(
+            offsets_error(&[-5, 2, 6], b"abcdef"),
+            "keys[10]: offset -5 is negative (in chunks[1] of 2)"
+        );
+        assert_eq!(
+            offsets_error(&[0, 2, 7], b"abcdef"),
+            "keys[11]: offsets 2..7 pass the end of the data (6 bytes) (in chunks[1] of 2)"
+        );
+        let mut good = KeyColumn::default();
+        good.push(Chunk::Offsets32 {
+            offsets: &[1, 1, 6],
+            data: b"abcdef",
+        });
+        assert_eq!(read_all(&good), Ok(()));
+    }
+
+    #[test]
+    fn malformed_views_name_the_first_bad_key() {
+        let buffer = [b'y'; 40];
+        let check = |v: [u8; 16]| {
+            let views = [view(b"short", 0, 0), v];
+            let mut col = KeyColumn::default();
+            col.push(Chunk::Views {
+                views: &views,
+                buffers: vec![&buffer],
+            });
+            malformed(read_all(&col))
+        };
+        let long = [b'z'; 20];
+        assert_eq!(
+            check(view(&long, 1, 0)),
+            "keys[1]: view of 20 bytes names data buffer 1, but there are 1"
+        );
+        assert_eq!(
+            check(view(&long, 0, 30)),
+            "keys[1]: view of 20 bytes at offset 30 passes the end of data buffer 0 (40 bytes)"
+        );
+        let mut negative = view(&long, 0, 0);
+        negative[..4].copy_from_slice(&(-20i32).to_ne_bytes());
+        assert_eq!(check(negative), "keys[1]: view length -20 is negative");
+        assert_eq!(
+            check(view(&long, 0, u32::MAX - 3)),
+            "keys[1]: view offset -4 is negative"
+        );
+        // A view that exactly reaches the end is fine, and so are inline views whatever their
+        // prefix bytes say.
+        let views = [view(&long, 0, 20), view(b"\xff\xff\xff\xff\xff\xff", 9, 9)];
+        let mut col = KeyColumn::default();
+        col.push(Chunk::Views {
+            views: &views,
+            buffers: vec![&buffer],
+        });
+        assert_eq!(read_all(&col), Ok(()));
+        assert_eq!(col.get(0), &buffer[20..]);
+    }
+
+    #[test]
+    fn malformed_dictionaries_name_the_entry() {
+        let values = Chunk::Offsets32 {
+            offsets: &[0, 3, 1],
+            data: b"abc",
+        };
+        let mut col = KeyColumn::default();
+        assert_eq!(
+            malformed(col.push_dictionary(Indices::U8(&[0]), values)),
+            "dictionary entry 1: offsets run backwards (3 then 1)"
+        );
+        assert!(col.is_empty());
+        col.push(Chunk::Fixed {
+            width: 4,
+            len: 2,
+            data: b"abcdefg",
+        });
+        assert_eq!(
+            malformed(read_all(&col)),
+            "2 keys of 4 bytes do not fit in the 7 bytes of data"
+        );
     }
 }

@@ -18,6 +18,9 @@ pub enum Error {
     NoBackend(String),
     /// A buffer sized by the input could not be allocated (the message says how large).
     OutOfMemory(String),
+    /// Columnar key data whose buffers contradict each other (the message names the first
+    /// offending key and what is wrong).
+    Malformed(String),
 }
 
 impl Error {
@@ -36,6 +39,7 @@ impl fmt::Display for Error {
             Error::Config(msg) | Error::NoBackend(msg) | Error::OutOfMemory(msg) => {
                 f.write_str(msg)
             }
+            Error::Malformed(msg) => write!(f, "malformed Arrow data: {msg}"),
         }
     }
 }

@@ -197,6 +197,16 @@ impl<'a> Keys<'a> {
         self.map(|k| k.with_bytes(&f))
     }
 
+    /// After reading the keys: [`Error::Malformed`] if a key of a column lay outside its
+    /// buffers (it was read as empty; see [`KeyColumn::verify`]). Bulk operations that read
+    /// keys run this before returning their results.
+    pub fn verify(&self) -> Result<(), Error> {
+        match self {
+            Keys::Column(c) => c.verify(),
+            _ => Ok(()),
+        }
+    }
+
     /// For a dictionary-encoded column, `batch` run once per distinct dictionary and its
     /// results copied to every key by index (see [`KeyColumn::by_distinct`]); `None` for
     /// every other batch, which the caller then processes itself.

@@ -66,6 +66,19 @@ pub fn try_zeroed_vec<T: Zeroable>(n: usize) -> Result<Vec<T>, Error> {
     Ok(unsafe { Vec::from_raw_parts(ptr, n, n) })
 }
 
+/// A hint to load the cache line at `p` into every cache level; never faults, whatever the
+/// address (so `wrapping_add` past the end of a slice is fine).
+#[inline(always)]
+pub fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it reads nothing and never faults.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 #[cfg(target_os = "linux")]
 fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
     const PAGE: usize = 4096;

@@ -58,6 +58,7 @@ impl From<CoreError> for Error {
             CoreError::Config(_) => ConfigurationError::new_err(msg),
             CoreError::NoBackend(_) => NoAvailableBackendError::new_err(msg),
             CoreError::OutOfMemory(_) => PyMemoryError::new_err(msg),
+            CoreError::Malformed(_) => PyValueError::new_err(msg),
         })
     }
 }

@@ -9,11 +9,11 @@ use crate::errors::Result;
 use crate::keys::{extract_bulk, with_key, with_key_ref};
 use crate::validate;
 
-/// A 1-D array of `n` items filled by `fill` with the GIL released: a new one, or the
-/// caller's `out` (checked), which is returned.
+/// A 1-D array of one item per key of `bulk` filled by `fill` with the GIL released: a new
+/// one, or the caller's `out` (checked), which is returned. `keys` is the caller's object.
 fn filled<'py, T, F>(
     py: Python<'py>,
-    n: usize,
+    bulk: Keys<'_>,
     out: Option<&Bound<'py, PyAny>>,
     keys: &Bound<'py, PyAny>,
     fill: F,
@@ -22,9 +22,9 @@ where
     T: Element + Send,
     F: FnOnce(&mut [T]) + Send,
 {
-    validate::filled(py, &[n], out, keys, |slots| {
+    validate::filled(py, &[bulk.len()], out, keys, |slots| {
         fill(slots);
-        Ok(())
+        Ok(bulk.verify()?)
     })
 }
 
@@ -49,7 +49,7 @@ macro_rules! hash_pair {
             let bulk = extract_bulk(keys)?;
             let given = keys;
             let keys = bulk.keys();
-            filled(py, keys.len(), out, given, |slots| {
+            filled(py, keys, out, given, |slots| {
                 keys.map_bytes_into(slots, |$b| $body)
             })
         }
@@ -78,7 +78,7 @@ macro_rules! hash_pair {
             let given = keys;
             let keys = bulk.keys();
             let $s = seed;
-            filled(py, keys.len(), out, given, |slots| {
+            filled(py, keys, out, given, |slots| {
                 keys.map_bytes_into(slots, |$b| $body)
             })
         }
@@ -115,7 +115,7 @@ fn xxh3_64_many<'py>(
     let bulk = extract_bulk(keys)?;
     let given = keys;
     let keys = bulk.keys();
-    filled(py, keys.len(), out, given, |slots| match keys {
+    filled(py, keys, out, given, |slots| match keys {
         // Int batches go through the whole-slice kernel (vectorised where the CPU allows).
         Keys::Ints(ints) => par::map_chunks(ints, slots, |src, dst| {
             hash::xxh3_64_u64_into(src, dst, seed)
@@ -218,7 +218,7 @@ fn murmur3_128_many<'py>(
             let (h1, h2) = hash::murmur3_128(b, seed);
             [h1, h2]
         });
-        Ok(())
+        Ok(keys.verify()?)
     })
 }
 

@@ -12,6 +12,8 @@ use std::os::raw::c_int;
 
 use crate::errors::{Error, Result};
 
+mod string_dtype;
+
 const ACCEPTED: &str = "str, bytes, bytearray, memoryview or int";
 
 use crate::validate::type_name;
@@ -407,8 +409,11 @@ fn array_keys<'py>(arr: &Bound<'py, PyUntypedArray>) -> Result<BulkKeys<'py>> {
         }
         b'S' => Ok(BulkKeys::Packed(fixed_bytes(arr, itemsize)?)),
         b'U' => Ok(BulkKeys::Packed(fixed_text(arr, itemsize / 4)?)),
-        // numpy's variable-width StringDType ('T') has no stable C layout: read its items.
-        b'O' | b'T' => {
+        b'T' => match string_dtype::string_keys(arr)? {
+            Some(packed) => Ok(BulkKeys::Packed(packed)),
+            None => seq_keys(arr.call_method0("tolist")?.cast::<PyList>()?.iter()),
+        },
+        b'O' => {
             let list = arr.call_method0("tolist")?;
             let list = list.cast::<PyList>()?;
             seq_keys(list.iter())

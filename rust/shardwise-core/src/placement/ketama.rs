@@ -148,7 +148,8 @@ impl KetamaRing {
                 digests.saturating_mul(4)
             )));
         }
-        let mut pairs = Vec::with_capacity(digests as usize * 4);
+        let mut pairs = Vec::new();
+        pairs.try_reserve_exact(digests as usize * 4)?;
         let mut label = Vec::new();
         for (i, (name, &count)) in nodes.names().iter().zip(&counts).enumerate() {
             for k in 0..count {
@@ -165,8 +166,12 @@ impl KetamaRing {
             }
         }
         self.ring = match self.flavor {
-            KetamaFlavor::Libketama => Continuum::build(Points::Pairs(pairs), 32, |a, b| a.cmp(&b)),
-            KetamaFlavor::Uhashring => Continuum::build(Points::Pairs(pairs), 32, |a, b| b.cmp(&a)),
+            KetamaFlavor::Libketama => {
+                Continuum::try_build(Points::Pairs(pairs), 32, |a, b| a.cmp(&b))?
+            }
+            KetamaFlavor::Uhashring => {
+                Continuum::try_build(Points::Pairs(pairs), 32, |a, b| b.cmp(&a))?
+            }
         };
         self.nodes = nodes;
         Ok(())

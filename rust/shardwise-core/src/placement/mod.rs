@@ -12,6 +12,7 @@ pub mod maglev;
 pub mod nodes;
 pub mod rendezvous;
 pub mod ring;
+pub mod skeleton;
 pub mod util;
 
 pub use jump::JumpHash;
@@ -20,6 +21,7 @@ pub use maglev::Maglev;
 pub use nodes::{Error, NodeSet};
 pub use rendezvous::Rendezvous;
 pub use ring::HashRing;
+pub use skeleton::SkeletonRendezvous;
 
 use crate::keys::{KeyRef, Keys};
 

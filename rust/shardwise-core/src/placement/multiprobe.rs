@@ -1,7 +1,13 @@
 //! Multi-probe consistent hashing (Appleton & O'Reilly, 2015): each node has one point on a
 //! 64-bit ring (or `w` points for integer weight `w`); a key is hashed `probes` times and goes to
-//! the node whose point follows one of the probes most closely (clockwise). With 21 probes the
-//! peak-to-mean load is about 1.05 while memory stays O(nodes).
+//! the node whose point follows one of the probes most closely (clockwise), with memory O(nodes).
+//!
+//! Balance, as the paper states it: over the nodes' shares of the key space (the limit of many
+//! keys per node), the largest share is `K/(K-1)` times the mean for `K` probes (1.05 with 21)
+//! for a typical node set, and for every node set as nodes grow in number. A given set varies
+//! around it with the positions of its points: for 21 probes the 10th–90th percentiles over
+//! node sets are 1.00–1.12 at 10 nodes, 1.02–1.09 at 50 and 1.044–1.056 at 1,000. Counting a
+//! finite sample of `m` keys per node adds about `sqrt(2 ln(n) / m)` to the measured ratio.
 
 use super::continuum::{Continuum, MAX_POINTS};
 use super::nodes::{check_integral_weight, Error, NodeSet};
@@ -10,7 +16,7 @@ use crate::hash::xxh3_64;
 use crate::hash::{murmur_fmix64, GOLDEN_GAMMA};
 use crate::keys::KeyRef;
 
-/// Default number of probes (the paper's recommendation for a peak-to-mean ratio near 1.05).
+/// Default number of probes: the paper's `1 + 1/ε` for a peak-to-mean ratio of `1 + ε = 1.05`.
 pub const DEFAULT_PROBES: u32 = 21;
 /// Most probes accepted.
 pub const MAX_PROBES: u32 = 1024;
@@ -28,13 +34,21 @@ pub fn probe(key_hash: u64, i: u32) -> u64 {
 }
 
 /// A 64-bit circle for nodes given as `(name, point count)`, indexed in order: point `j` of a
-/// node is [`point_hash`]`(name, j)`.
+/// node is [`point_hash`]`(name, j)` (aborts if memory runs out; see [`try_named_circle`]).
 pub fn named_circle<'a>(nodes: impl IntoIterator<Item = (&'a str, u32)>) -> Continuum {
+    try_named_circle(nodes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`named_circle`], or [`Error::OutOfMemory`].
+pub fn try_named_circle<'a>(
+    nodes: impl IntoIterator<Item = (&'a str, u32)>,
+) -> Result<Continuum, Error> {
     let mut pairs = Vec::new();
     for (i, (name, count)) in nodes.into_iter().enumerate() {
+        pairs.try_reserve(count as usize)?;
         pairs.extend((0..count).map(|j| (point_hash(name, j), i as u32)));
     }
-    Continuum::from_pairs(pairs)
+    Continuum::try_from_pairs(pairs)
 }
 
 /// The multi-probe ring over node indices.
@@ -46,11 +60,14 @@ pub struct MultiProbeRing {
 
 impl MultiProbeRing {
     /// A ring for nodes given as `(name, point count)`, indexed in order.
-    pub fn new<'a>(nodes: impl IntoIterator<Item = (&'a str, u32)>, probes: u32) -> Self {
-        MultiProbeRing {
-            ring: named_circle(nodes),
+    pub fn new<'a>(
+        nodes: impl IntoIterator<Item = (&'a str, u32)>,
+        probes: u32,
+    ) -> Result<Self, Error> {
+        Ok(MultiProbeRing {
+            ring: try_named_circle(nodes)?,
             probes,
-        }
+        })
     }
 
     pub fn probes(&self) -> u32 {
@@ -62,14 +79,18 @@ impl MultiProbeRing {
     }
 
     /// Append a node with `count` points as index `index`.
-    pub fn add(&mut self, name: &str, count: u32, index: u32) {
-        let new: Vec<(u64, u32)> = (0..count).map(|j| (point_hash(name, j), index)).collect();
-        self.ring = self.ring.with_points(&new);
+    pub fn add(&mut self, name: &str, count: u32, index: u32) -> Result<(), Error> {
+        let mut new = Vec::new();
+        new.try_reserve_exact(count as usize)?;
+        new.extend((0..count).map(|j| (point_hash(name, j), index)));
+        self.ring = self.ring.with_points(&new)?;
+        Ok(())
     }
 
     /// Remove node `index`; higher indices shift down by one.
-    pub fn remove(&mut self, index: u32) {
-        self.ring = self.ring.without_owner(index);
+    pub fn remove(&mut self, index: u32) -> Result<(), Error> {
+        self.ring = self.ring.without_owner(index)?;
+        Ok(())
     }
 
     /// The owning node index of a key hash; `None` on an empty ring.
@@ -171,7 +192,7 @@ impl MultiProbe {
         }
         let counts = point_counts(&nodes)?;
         let ring =
-            MultiProbeRing::new(nodes.names().iter().map(String::as_str).zip(counts), probes);
+            MultiProbeRing::new(nodes.names().iter().map(String::as_str).zip(counts), probes)?;
         Ok(MultiProbe { nodes, ring })
     }
 
@@ -206,8 +227,9 @@ impl Placement for MultiProbe {
     }
 
     fn remove_node(&mut self, name: &str) -> Result<(), Error> {
-        let i = self.nodes.remove(name)?;
-        self.ring.remove(i);
+        let i = self.nodes.require(name)?;
+        self.ring.remove(i)?;
+        self.nodes.remove(name)?;
         Ok(())
     }
 
@@ -231,7 +253,7 @@ mod tests {
     }
 
     fn ring(names: &[String], probes: u32) -> MultiProbeRing {
-        MultiProbeRing::new(names.iter().map(|s| (s.as_str(), 1)), probes)
+        MultiProbeRing::new(names.iter().map(|s| (s.as_str(), 1)), probes).unwrap()
     }
 
     /// Brute force: smallest clockwise distance from any probe to any point.
@@ -278,7 +300,7 @@ mod tests {
         let ns = names(20);
         let r = ring(&ns, 21);
         let mut smaller = r.clone();
-        smaller.remove(5);
+        smaller.remove(5).unwrap();
         for k in 0..5000u64 {
             let h = murmur_fmix64(k);
             let before = r.locate(h).unwrap();
@@ -296,7 +318,7 @@ mod tests {
     #[test]
     fn locate_n_is_distinct_and_prefix_stable() {
         let ns = names(9);
-        let r = MultiProbeRing::new(ns.iter().map(|s| (s.as_str(), 2)), 5);
+        let r = MultiProbeRing::new(ns.iter().map(|s| (s.as_str(), 2)), 5).unwrap();
         for k in 0..500u64 {
             let h = murmur_fmix64(k);
             let all = r.locate_n(h, 9, 9);
@@ -330,9 +352,9 @@ mod tests {
     fn add_equals_build() {
         let ns = names(6);
         let mut r = ring(&ns[..5], 21);
-        r.add(&ns[5], 1, 5);
+        r.add(&ns[5], 1, 5).unwrap();
         assert_eq!(r, ring(&ns, 21));
-        let empty = MultiProbeRing::new(std::iter::empty(), 21);
+        let empty = MultiProbeRing::new(std::iter::empty(), 21).unwrap();
         assert_eq!(empty.locate(1), None);
     }
 }

@@ -101,7 +101,7 @@ impl HashRing {
         for &w in nodes.weights() {
             offsets.push(offsets[offsets.len() - 1] + point_count(vnodes, w) as usize);
         }
-        let mut points: Vec<u64> = crate::mem::zeroed_vec(offsets[nodes.len()]);
+        let mut points: Vec<u64> = crate::mem::try_zeroed_vec(offsets[nodes.len()])?;
         fill_segments(&mut points, &offsets, |i, out| {
             node_points_into(nodes.name(i as u32), hash, out);
         });
@@ -109,9 +109,9 @@ impl HashRing {
             points,
             ends: offsets[1..].to_vec(),
         };
-        let ring = Continuum::build(points, hash.width(), |a, b| {
+        let ring = Continuum::try_build(points, hash.width(), |a, b| {
             nodes.name(a).cmp(nodes.name(b))
-        });
+        })?;
         Ok(HashRing {
             nodes,
             vnodes,
@@ -138,18 +138,18 @@ impl HashRing {
         key.with_bytes(|b| self.hash.hash(b))
     }
 
-    /// Merge node `i`'s points into the ring (the ring must not hold them yet).
-    fn merge_node(&mut self, i: u32) {
+    /// `ring` with node `i`'s points merged in (`ring` must not hold them yet).
+    fn merged(&self, ring: &Continuum, i: u32) -> Result<Continuum, Error> {
         let nodes = &self.nodes;
         let order = |a: &(u64, u32), b: &(u64, u32)| {
             a.0.cmp(&b.0)
                 .then_with(|| nodes.name(a.1).cmp(nodes.name(b.1)))
         };
-        let mut new = node_points(nodes, self.vnodes, self.hash, i);
+        let mut new = node_points(nodes, self.vnodes, self.hash, i)?;
         new.sort_unstable_by(order);
-        let old = std::mem::take(&mut self.ring);
-        let mut merged = Vec::with_capacity(old.len() + new.len());
-        let mut a = old.pairs().peekable();
+        let mut merged = Vec::new();
+        merged.try_reserve_exact(ring.len() + new.len())?;
+        let mut a = ring.pairs().peekable();
         let mut b = new.into_iter().peekable();
         loop {
             let take_a = match (a.peek(), b.peek()) {
@@ -160,18 +160,20 @@ impl HashRing {
             };
             merged.push(if take_a { a.next() } else { b.next() }.expect("peeked"));
         }
-        self.ring = Continuum::from_sorted(merged, self.hash.width());
+        Continuum::try_from_sorted(merged, self.hash.width())
     }
 
     /// The ring without node `i`'s points; indices after `i` shift down when `shift`.
-    fn drop_node(&mut self, i: u32, shift: bool) {
-        let kept: Vec<(u64, u32)> = self
-            .ring
-            .pairs()
-            .filter(|&(_, o)| o != i)
-            .map(|(p, o)| (p, if shift { shifted(o, i) } else { o }))
-            .collect();
-        self.ring = Continuum::from_sorted(kept, self.hash.width());
+    fn without(&self, i: u32, shift: bool) -> Result<Continuum, Error> {
+        let mut kept = Vec::new();
+        kept.try_reserve_exact(self.ring.len())?;
+        kept.extend(
+            self.ring
+                .pairs()
+                .filter(|&(_, o)| o != i)
+                .map(|(p, o)| (p, if shift { shifted(o, i) } else { o })),
+        );
+        Continuum::try_from_sorted(kept, self.hash.width())
     }
 
     fn check_growth(&self, extra: f64) -> Result<(), Error> {
@@ -179,10 +181,19 @@ impl HashRing {
     }
 }
 
-fn node_points(nodes: &NodeSet, vnodes: u32, hash: RingHash, i: u32) -> Vec<(u64, u32)> {
-    let mut points = vec![0u64; point_count(vnodes, nodes.weight(i)) as usize];
+fn node_points(
+    nodes: &NodeSet,
+    vnodes: u32,
+    hash: RingHash,
+    i: u32,
+) -> Result<Vec<(u64, u32)>, Error> {
+    let mut points: Vec<u64> =
+        crate::mem::try_zeroed_vec(point_count(vnodes, nodes.weight(i)) as usize)?;
     node_points_into(nodes.name(i), hash, &mut points);
-    points.into_iter().map(|p| (p, i)).collect()
+    let mut pairs = Vec::new();
+    pairs.try_reserve_exact(points.len())?;
+    pairs.extend(points.into_iter().map(|p| (p, i)));
+    Ok(pairs)
 }
 
 /// Fill `out` with a node's points: `hash("{name}-{j}")` for `j` in `0..out.len()`.
@@ -190,9 +201,18 @@ fn node_points(nodes: &NodeSet, vnodes: u32, hash: RingHash, i: u32) -> Vec<(u64
 /// register: hashing bytes just stored piecemeal would stall on store-to-load forwarding.
 fn node_points_into(name: &str, hash: RingHash, out: &mut [u64]) {
     const BATCH: usize = 16;
+    /// Labels of names up to 55 bytes fit on the stack (no allocation per node).
+    const ON_STACK: usize = 64 * BATCH;
     let stem = name.len() + 1;
     let stride = stem + 8;
-    let mut labels = vec![0u8; stride * BATCH];
+    let mut stack = [0u8; ON_STACK];
+    let mut heap = Vec::new();
+    let labels: &mut [u8] = if stride * BATCH <= ON_STACK {
+        &mut stack[..stride * BATCH]
+    } else {
+        heap.resize(stride * BATCH, 0);
+        &mut heap
+    };
     for slot in labels.chunks_mut(stride) {
         slot[..name.len()].copy_from_slice(name.as_bytes());
         slot[name.len()] = b'-';
@@ -347,13 +367,19 @@ impl Placement for HashRing {
         self.nodes.check_new(name, weight)?;
         self.check_growth(point_count(self.vnodes, weight) as f64)?;
         let i = self.nodes.push(name.to_owned(), weight)?;
-        self.merge_node(i);
+        match self.merged(&self.ring, i) {
+            Ok(ring) => self.ring = ring,
+            Err(e) => {
+                self.nodes.remove(name)?;
+                return Err(e);
+            }
+        }
         Ok(())
     }
 
     fn remove_node(&mut self, name: &str) -> Result<(), Error> {
         let i = self.nodes.require(name)?;
-        self.drop_node(i, true);
+        self.ring = self.without(i, true)?;
         self.nodes.remove(name)?;
         Ok(())
     }
@@ -361,11 +387,18 @@ impl Placement for HashRing {
     fn set_weight(&mut self, name: &str, weight: f64) -> Result<(), Error> {
         let i = self.nodes.require(name)?;
         super::nodes::check_weight(name, weight)?;
-        let old = point_count(self.vnodes, self.nodes.weight(i)) as f64;
+        let old_weight = self.nodes.weight(i);
+        let old = point_count(self.vnodes, old_weight) as f64;
         self.check_growth(point_count(self.vnodes, weight) as f64 - old)?;
-        self.drop_node(i, false);
+        let kept = self.without(i, false)?;
         self.nodes.set_weight(name, weight)?;
-        self.merge_node(i);
+        match self.merged(&kept, i) {
+            Ok(ring) => self.ring = ring,
+            Err(e) => {
+                self.nodes.set_weight(name, old_weight)?;
+                return Err(e);
+            }
+        }
         Ok(())
     }
 }
@@ -437,7 +470,7 @@ mod tests {
         let r = HashRing::new(nodes.clone(), 160, RingHash::Xxh3_64).unwrap();
         let mut pairs = Vec::new();
         for i in 0..nodes.len() as u32 {
-            pairs.extend(node_points(&nodes, 160, RingHash::Xxh3_64, i));
+            pairs.extend(node_points(&nodes, 160, RingHash::Xxh3_64, i).unwrap());
         }
         pairs.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)

@@ -251,13 +251,15 @@ impl<T: PyPlacement> Shared<T> {
                     .get(i)
                     .with_bytes(|b| packed.try_push(&python_bytes_repr(b)))?;
             }
+            given.verify()?;
             bulk = BulkKeys::Packed(packed);
         }
         let core = self.core();
         let bulk_keys = bulk.keys();
         let len = bulk_keys.len();
         filled(py, &[len], out, keys, |slots| {
-            place_keys_into(&*core, bulk_keys, slots).map_err(class_err::<T>)
+            place_keys_into(&*core, bulk_keys, slots).map_err(class_err::<T>)?;
+            Ok(bulk_keys.verify()?)
         })
     }
 

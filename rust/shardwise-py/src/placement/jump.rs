@@ -70,6 +70,6 @@ pub fn jump_many<'py>(
         if distinct.is_none() {
             jump_keys_into(bulk_keys, n, slots);
         }
-        Ok(())
+        Ok(bulk_keys.verify()?)
     })
 }

@@ -18,6 +18,7 @@ mod redis_slots;
 mod rendezvous;
 mod ring;
 mod sequential;
+mod skeleton;
 
 /// The registry: every placement class, in the order Python lists them (`_core.PLACEMENTS`
 /// drives `shardwise.placement`, the pure twins, the tests and the CLI). One line per class.
@@ -27,6 +28,7 @@ fn classes(py: Python<'_>) -> Vec<Bound<'_, pyo3::types::PyType>> {
         py.get_type::<ketama::PyKetamaRing>(),
         py.get_type::<jump::PyJumpHash>(),
         py.get_type::<rendezvous::PyRendezvous>(),
+        py.get_type::<skeleton::PySkeletonRendezvous>(),
         py.get_type::<maglev::PyMaglev>(),
         py.get_type::<memento::PyMementoHash>(),
         py.get_type::<multiprobe::PyMultiProbe>(),

@@ -31,8 +31,12 @@ impl PyPlacement for MultiProbe {
 ///
 /// ``MultiProbe(nodes=None, *, probes=21)``: each node has one point on a 64-bit ring (a node of
 /// whole-number weight ``w`` has ``w`` points); a key is hashed ``probes`` times and belongs to the
-/// node whose point most closely follows one of its probes. With 21 probes the peak-to-mean load
-/// is about 1.05 with O(nodes) memory; a lookup costs ``probes`` binary searches.
+/// node whose point most closely follows one of its probes; memory is O(nodes), a lookup costs
+/// ``probes`` ring searches. Balance, as the paper states it: with ``K`` probes the largest node
+/// share of the key space is K/(K-1) times the mean (1.05 for 21 probes) for a typical node set,
+/// and for every set as nodes grow in number; a given set varies around it with where its points
+/// fall (10th-90th percentile over node sets, 21 probes: 1.00-1.12 at 10 nodes, 1.02-1.09 at 50,
+/// 1.044-1.056 at 1,000). Counting ``m`` keys per node adds about ``sqrt(2 ln(n) / m)``.
 /// ``get_nodes(key, n)``: the ``j``-th node is where the key goes once the first ``j`` are removed.
 #[pyclass(frozen, module = "shardwise._core", name = "MultiProbe")]
 pub struct PyMultiProbe {

@@ -4,7 +4,8 @@
 use std::cmp::Ordering;
 
 use super::{Continuum, Entry, SCAN};
-use crate::mem::zeroed_vec;
+use crate::mem::try_zeroed_vec;
+use crate::Error;
 
 /// Unsorted points with their owners, as [`Continuum::build`] takes them.
 pub enum Points {
@@ -56,6 +57,15 @@ impl Continuum {
     /// writes stay in cache), then each bucket is sorted on its own (see `sort_bucket`),
     /// buckets split over threads for large rings.
     pub fn build(points: Points, width: u32, tie: impl Fn(u32, u32) -> Ordering + Sync) -> Self {
+        Self::try_build(points, width, tie).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Continuum::build`], or [`Error::OutOfMemory`] when the ring's buffers cannot be had.
+    pub fn try_build(
+        points: Points,
+        width: u32,
+        tie: impl Fn(u32, u32) -> Ordering + Sync,
+    ) -> Result<Self, Error> {
         let n = points.len();
         let top_owner = points.top_owner();
         let bits = (usize::BITS - n.leading_zeros())
@@ -63,7 +73,7 @@ impl Continuum {
             .clamp(1, 11)
             .min(width);
         let shift = width - bits;
-        let mut entries: Vec<Entry> = zeroed_vec(n + SCAN);
+        let mut entries: Vec<Entry> = try_zeroed_vec(n + SCAN)?;
         let offsets = radix_scatter(&points, &mut entries[..n], shift, 1usize << bits);
         drop(points);
         let before = |a: &Entry, b: &Entry| match a.point.cmp(&b.point) {

@@ -1,32 +1,40 @@
 //! A sorted circle of hash points, each owned by a node, with an O(1) bucket index over it.
 //! Shared by [`super::HashRing`], [`super::KetamaRing`] and [`super::MultiProbe`].
 //!
-//! Lookup: bucket `h >> shift` (4 to 16 buckets per point) either holds no point — then every
-//! hash in it has the same owner, stored in the bucket (most lookups: one memory access) — or
-//! the index of its first point; a scan of `SCAN` entries from there finds the first point
-//! `>= h` (or `> h`), with a binary search only for a crowded bucket. Entries end with padding
-//! owned by the first owner, so running off the end wraps without a branch. Rings under 32K
-//! points use a 16-bit bucket index (half the cache footprint, twice the buckets). Bulk
-//! lookups go in blocks, in two passes (see [`Continuum::owners_into`]). Building (a parallel
-//! radix sort) is in `build.rs`.
+//! Lookup: bucket `h >> shift` either holds no point — then every hash in it has the same
+//! owner, stored in the bucket (most lookups: one memory access) — or the index of its first
+//! point; a scan of `SCAN` entries from there finds the first point `>= h` (or `> h`), with a
+//! galloping search past them for a crowded bucket (never beyond the bucket's own points).
+//! Entries end with padding owned by the first owner, so running off the end wraps without a
+//! branch. The index is sized to the ring: 2 to 4 buckets per point of 4 bytes (16-bit words,
+//! twice as many buckets, under 32K points), so at most 16 bytes per point at every size.
+//! Bulk lookups go in blocks, in passes that overlap the memory accesses of many keys (see
+//! [`Continuum::owners_into`]). Building (a parallel radix sort) is in `build.rs`.
 
 mod build;
 
 pub use build::Points;
 
-use crate::mem::zeroed_vec;
+use crate::mem::{prefetch, try_zeroed_vec};
+use crate::Error;
 
 /// Most points a ring may hold (16.7M: about 256 MB of points, twice that while building);
 /// larger requests are refused before allocating.
 pub const MAX_POINTS: usize = 1 << 24;
 /// Points scanned without branching in one bucket.
 const SCAN: usize = 4;
-/// Largest 32-bit bucket index (bits): 16 MB.
-const MAX_WIDE_BITS: u32 = 22;
-/// Largest 16-bit bucket index (bits): 256 KB.
-const MAX_NARROW_BITS: u32 = 17;
+/// Buckets per point of the 16-bit index: `2^(bit length of the point count + 2)`, 4 to 8.
+const NARROW_EXTRA_BITS: u32 = 2;
+/// Buckets per point of the 32-bit index: `2^(bit length + 1)`, 2 to 4.
+const WIDE_EXTRA_BITS: u32 = 1;
+/// Rings of at least this many points find the point after an empty bucket by reading the next
+/// bucket words (see `raw_position`).
+const LOOK_AHEAD_FROM_POINTS: usize = 2048;
 /// Keys looked up per block in [`Continuum::owners_into`].
 const LOOKUP_BLOCK: usize = 256;
+/// Rings whose entries or index take more bytes than this (about a core's L2 cache) are
+/// looked up with software prefetches: their accesses miss the cache.
+const PREFETCH_FROM_BYTES: usize = 1 << 20;
 
 /// One point of the circle with its owner, side by side so a lookup touches one cache line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,7 +47,7 @@ struct Entry {
 unsafe impl crate::mem::Zeroable for Entry {}
 
 /// A bucket word: `DIRECT | owner` for a point-free bucket, else the index of its first entry.
-trait Word: Copy + Send + Sync {
+trait Word: Copy + Send + Sync + crate::mem::Zeroable {
     const DIRECT: u32;
     fn get(self) -> u32;
     fn make(v: u32) -> Self;
@@ -76,6 +84,15 @@ enum Table {
     Wide(Vec<u32>),
 }
 
+impl Table {
+    fn bytes(&self) -> usize {
+        match self {
+            Table::Narrow(t) => std::mem::size_of_val(&t[..]),
+            Table::Wide(t) => std::mem::size_of_val(&t[..]),
+        }
+    }
+}
+
 /// Points sorted by hash (ties ordered by the builder's rule) and a bucket index: bucket `b`
 /// covers hashes whose top bits (of a `width`-bit hash) equal `b`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +103,8 @@ pub struct Continuum {
     table: Table,
     shift: u32,
     len: usize,
+    /// Whether bulk lookups prefetch (the ring does not fit in a core's cache).
+    large: bool,
 }
 
 impl Default for Continuum {
@@ -96,11 +115,17 @@ impl Default for Continuum {
 }
 
 impl Continuum {
-    /// Build from pairs already sorted by the ring's order.
+    /// Build from pairs already sorted by the ring's order (aborts if memory runs out: for
+    /// sizes already bounded; see [`Continuum::try_from_sorted`]).
     pub fn from_sorted(pairs: Vec<(u64, u32)>, width: u32) -> Self {
+        Self::try_from_sorted(pairs, width).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Build from pairs already sorted by the ring's order, or [`Error::OutOfMemory`].
+    pub fn try_from_sorted(pairs: Vec<(u64, u32)>, width: u32) -> Result<Self, Error> {
         let len = pairs.len();
         let top_owner = pairs.iter().map(|&(_, o)| o).max().unwrap_or(0);
-        let mut entries: Vec<Entry> = zeroed_vec(len + SCAN);
+        let mut entries: Vec<Entry> = try_zeroed_vec(len + SCAN)?;
         for (slot, (point, owner)) in entries.iter_mut().zip(pairs) {
             *slot = Entry { point, owner };
         }
@@ -109,7 +134,12 @@ impl Continuum {
 
     /// `entries[..len]` sorted, followed by `SCAN` slots for the padding; no owner is above
     /// `top_owner`.
-    fn from_entries(mut entries: Vec<Entry>, len: usize, width: u32, top_owner: u32) -> Self {
+    fn from_entries(
+        mut entries: Vec<Entry>,
+        len: usize,
+        width: u32,
+        top_owner: u32,
+    ) -> Result<Self, Error> {
         debug_assert_eq!(entries.len(), len + SCAN);
         let first = entries.first().map_or(0, |e| e.owner);
         entries[len..].fill(Entry {
@@ -123,24 +153,26 @@ impl Continuum {
             table: Table::Narrow(Vec::new()),
             shift: 0,
             len,
+            large: false,
         };
         ring.table = if narrow {
-            let bits = (size_bits + 3).clamp(1, MAX_NARROW_BITS).min(width);
+            let bits = (size_bits + NARROW_EXTRA_BITS).clamp(1, width);
             ring.shift = width - bits;
-            Table::Narrow(ring.bucket_table::<u16>(bits))
+            Table::Narrow(ring.bucket_table::<u16>(bits)?)
         } else {
-            let bits = (size_bits + 2).clamp(1, MAX_WIDE_BITS).min(width);
+            let bits = (size_bits + WIDE_EXTRA_BITS).clamp(1, width);
             ring.shift = width - bits;
-            Table::Wide(ring.bucket_table::<u32>(bits))
+            Table::Wide(ring.bucket_table::<u32>(bits)?)
         };
-        ring
+        ring.large = ring.table.bytes().max(ring.entries_bytes()) > PREFETCH_FROM_BYTES;
+        Ok(ring)
     }
 
     /// The bucket words for `2^bits` buckets, filled in parallel for large tables: count the
     /// points of each bucket, then one branch-free pass turns counts into words (a bucket with
     /// points gets the index of its first, a point-free one the owner of the next point).
-    fn bucket_table<W: Word + crate::mem::Zeroable>(&self, bits: u32) -> Vec<W> {
-        let mut table: Vec<W> = zeroed_vec(1usize << bits);
+    fn bucket_table<W: Word>(&self, bits: u32) -> Result<Vec<W>, Error> {
+        let mut table: Vec<W> = try_zeroed_vec(1usize << bits)?;
         let (len, shift) = (self.len, self.shift);
         let entries = &self.entries;
         crate::par::fill_parts(&mut table, |first, part| {
@@ -161,7 +193,17 @@ impl Continuum {
                 i += count as usize;
             }
         });
-        table
+        Ok(table)
+    }
+
+    /// Bytes of the bucket index (beyond the entries).
+    pub fn index_bytes(&self) -> usize {
+        self.table.bytes()
+    }
+
+    /// Bytes of the entries: 16 per point (point, owner, padding), plus the wrap padding.
+    pub fn entries_bytes(&self) -> usize {
+        std::mem::size_of_val(&self.entries[..])
     }
 
     pub fn len(&self) -> usize {
@@ -186,35 +228,78 @@ impl Continuum {
     /// `h`'s bucket; `len` or more past the last point.
     #[inline(always)]
     fn scan<const STRICT: bool>(&self, lo: usize, h: u64) -> usize {
-        let below = |e: &Entry| if STRICT { e.point <= h } else { e.point < h };
         // Points of later buckets are above h, so counting stops by itself at the bucket's end.
         let before: usize = self.entries[lo..lo + SCAN]
             .iter()
-            .map(|e| usize::from(below(e)))
+            .map(|e| usize::from(below::<STRICT>(e, h)))
             .sum();
         if before < SCAN {
             return lo + before;
         }
-        let from = (lo + SCAN).min(self.len);
-        from + self.entries[from..self.len].partition_point(below)
+        self.gallop::<STRICT>(lo + SCAN, h)
+    }
+
+    /// The first index from `from` (every entry before it is below `h`) whose point is not
+    /// below `h`, at most `len`: steps doubling from `from`, then a binary search in the last
+    /// step, so a crowded bucket costs O(log of its size), never a search of the whole ring.
+    #[cold]
+    fn gallop<const STRICT: bool>(&self, from: usize, h: u64) -> usize {
+        let len = self.len;
+        let mut lo = from.min(len);
+        let mut step = SCAN;
+        loop {
+            let probe = lo + step;
+            if probe >= len || !below::<STRICT>(&self.entries[probe], h) {
+                let end = probe.min(len);
+                return lo + self.entries[lo..end].partition_point(|e| below::<STRICT>(e, h));
+            }
+            lo = probe + 1;
+            step *= 2;
+        }
     }
 
     /// The bucket word of `h`, as a u32 with its `DIRECT` flag.
     #[inline(always)]
     fn word(&self, h: u64) -> (u32, u32) {
-        let b = (h >> self.shift) as usize;
+        self.word_at((h >> self.shift) as usize)
+    }
+
+    /// Bucket `b`'s word, as a u32 with its `DIRECT` flag.
+    #[inline(always)]
+    fn word_at(&self, b: usize) -> (u32, u32) {
         match &self.table {
             Table::Narrow(t) => (t[b].get(), u16::DIRECT),
             Table::Wide(t) => (t[b].get(), u32::DIRECT),
         }
     }
 
+    fn buckets(&self) -> usize {
+        match &self.table {
+            Table::Narrow(t) => t.len(),
+            Table::Wide(t) => t.len(),
+        }
+    }
+
     #[inline(always)]
     fn raw_position<const STRICT: bool>(&self, h: u64) -> usize {
+        /// Point-free buckets looked past before a binary search.
+        const LOOK_AHEAD: usize = 16;
         let (word, direct) = self.word(h);
         if word & direct != 0 {
-            // No point in this bucket: the answer is the first point of a later bucket.
-            let b = h >> self.shift;
+            // No point in this bucket: the answer is the first point of a later bucket, most
+            // often a few words on (2 to 8 buckets per point). On a small ring the binary
+            // search (a few steps in L1) is quicker than a loop with an unpredictable exit; on a
+            // larger one it is a chain of cache misses.
+            let b = (h >> self.shift) as usize;
+            if self.len >= LOOK_AHEAD_FROM_POINTS {
+                for next in b + 1..(b + 1 + LOOK_AHEAD).min(self.buckets()) {
+                    let (word, direct) = self.word_at(next);
+                    if word & direct == 0 {
+                        return word as usize;
+                    }
+                }
+            }
+            let b = b as u64;
             return self.entries[..self.len].partition_point(|e| (e.point >> self.shift) <= b);
         }
         self.scan::<STRICT>(word as usize, h)
@@ -291,9 +376,11 @@ impl Continuum {
         });
     }
 
-    /// Two passes per block: every key reads its bucket word (independent loads that overlap,
-    /// no unpredictable branch) and keeps the owner or the index to scan from; then the keys
-    /// whose bucket holds points are scanned.
+    /// Passes per block: every key reads its bucket word (independent loads that overlap, no
+    /// unpredictable branch) and keeps the owner or the index to scan from; then the keys whose
+    /// bucket holds points are scanned. On a ring larger than the cache, the block's bucket
+    /// words are prefetched first, and the entries to scan before the scans, so the misses of
+    /// all the block's keys overlap instead of following one another.
     fn owners_with<W: Word, const STRICT: bool>(
         &self,
         table: &[W],
@@ -305,12 +392,27 @@ impl Continuum {
             .chunks(LOOKUP_BLOCK)
             .zip(out.chunks_mut(LOOKUP_BLOCK))
         {
+            if self.large {
+                for &h in hs {
+                    prefetch(table.as_ptr().wrapping_add((h >> self.shift) as usize));
+                }
+            }
             let mut waiting = 0usize;
             for (i, (slot, &h)) in os.iter_mut().zip(hs).enumerate() {
                 let word = table[(h >> self.shift) as usize].get();
                 *slot = (word & !W::DIRECT) as i32;
                 pending[waiting] = i as u16;
                 waiting += usize::from(word & W::DIRECT == 0);
+            }
+            if self.large {
+                for &i in &pending[..waiting] {
+                    let at = self
+                        .entries
+                        .as_ptr()
+                        .wrapping_add(os[usize::from(i)] as usize);
+                    prefetch(at);
+                    prefetch(at.wrapping_add(SCAN - 1));
+                }
             }
             for &i in &pending[..waiting] {
                 let i = usize::from(i);
@@ -335,9 +437,14 @@ impl Continuum {
     }
 
     /// A 64-bit circle from `(point, owner)` pairs in any order; equal points are ordered by
-    /// owner.
+    /// owner (aborts if memory runs out; see [`Continuum::try_from_pairs`]).
     pub fn from_pairs(pairs: Vec<(u64, u32)>) -> Self {
-        Continuum::build(Points::Pairs(pairs), 64, |a, b| a.cmp(&b))
+        Self::try_from_pairs(pairs).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Continuum::from_pairs`], or [`Error::OutOfMemory`].
+    pub fn try_from_pairs(pairs: Vec<(u64, u32)>) -> Result<Self, Error> {
+        Continuum::try_build(Points::Pairs(pairs), 64, |a, b| a.cmp(&b))
     }
 
     /// The point at ring index `i` (`i < len`).
@@ -353,25 +460,39 @@ impl Continuum {
     }
 
     /// This 64-bit circle without `owner`'s points, owners above it renumbered down by one.
-    pub fn without_owner(&self, owner: u32) -> Self {
-        let pairs = self
-            .pairs()
-            .filter(|&(_, o)| o != owner)
-            .map(|(p, o)| (p, super::shifted(o, owner)))
-            .collect();
-        Continuum::from_pairs(pairs)
+    pub fn without_owner(&self, owner: u32) -> Result<Self, Error> {
+        let mut pairs = Vec::new();
+        pairs.try_reserve_exact(self.len)?;
+        pairs.extend(
+            self.pairs()
+                .filter(|&(_, o)| o != owner)
+                .map(|(p, o)| (p, super::shifted(o, owner))),
+        );
+        Continuum::try_from_sorted(pairs, 64)
     }
 
     /// This 64-bit circle with `new` points added.
-    pub fn with_points(&self, new: &[(u64, u32)]) -> Self {
-        let mut pairs: Vec<(u64, u32)> = self.pairs().collect();
+    pub fn with_points(&self, new: &[(u64, u32)]) -> Result<Self, Error> {
+        let mut pairs: Vec<(u64, u32)> = Vec::new();
+        pairs.try_reserve_exact(self.len + new.len())?;
+        pairs.extend(self.pairs());
         pairs.extend_from_slice(new);
-        Continuum::from_pairs(pairs)
+        Continuum::try_from_pairs(pairs)
     }
 
     /// The pairs in ring order.
     pub fn pairs(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.entries[..self.len].iter().map(|e| (e.point, e.owner))
+    }
+}
+
+/// Whether entry `e` lies before the answer for `h`: its point is `< h` (`<= h` when `STRICT`).
+#[inline(always)]
+fn below<const STRICT: bool>(e: &Entry, h: u64) -> bool {
+    if STRICT {
+        e.point <= h
+    } else {
+        e.point < h
     }
 }
 
@@ -391,7 +512,8 @@ mod tests {
     #[test]
     fn position_matches_linear_search() {
         let mut next = xorshift(0x1234_5678_9abc_def0);
-        for n in [1usize, 2, 5, 1000] {
+        // (2,048 points and more also look past empty buckets for the next point)
+        for n in [1usize, 2, 5, 1000, 5000, 40_000] {
             let mut pairs: Vec<(u64, u32)> = (0..n).map(|i| (next(), (i % 7) as u32)).collect();
             // crowded buckets and exact duplicates too
             let base = pairs[0].0;
@@ -405,17 +527,20 @@ mod tests {
                 .chain(
                     c.points()
                         .iter()
+                        .step_by(1 + n / 2000)
                         .flat_map(|&p| [p, p.wrapping_sub(1), p.wrapping_add(1)]),
                 )
                 .chain([0, u64::MAX])
                 .collect();
+            let (points, owners) = (c.points(), c.owners());
+            let wrap = |i: usize| if i == points.len() { 0 } else { i };
             for h in probes {
-                let want = c.points().iter().position(|&p| p >= h).unwrap_or(0);
+                let want = wrap(points.partition_point(|&p| p < h));
                 assert_eq!(c.position(h, false), want);
-                assert_eq!(c.owner(h, false), Some(c.owners()[want]));
-                let want = c.points().iter().position(|&p| p > h).unwrap_or(0);
+                assert_eq!(c.owner(h, false), Some(owners[want]));
+                let want = wrap(points.partition_point(|&p| p <= h));
                 assert_eq!(c.position(h, true), want);
-                assert_eq!(c.owner(h, true), Some(c.owners()[want]));
+                assert_eq!(c.owner(h, true), Some(owners[want]));
             }
         }
     }
@@ -451,14 +576,14 @@ mod tests {
                 .chain([0, u64::MAX])
                 .collect();
             let mut out = vec![0i32; hashes.len()];
+            let (points, owners) = (c.points(), c.owners());
             for strict in [false, true] {
                 c.owners_into(&hashes, &mut out, strict);
                 for (&h, &o) in hashes.iter().zip(&out) {
-                    let pos = c
-                        .points()
+                    let pos = points
                         .iter()
                         .position(|&p| if strict { p > h } else { p >= h });
-                    assert_eq!(o as u32, c.owners()[pos.unwrap_or(0)]);
+                    assert_eq!(o as u32, owners[pos.unwrap_or(0)]);
                     assert_eq!(Some(o as u32), c.owner(h, strict));
                 }
             }
@@ -493,6 +618,46 @@ mod tests {
         let mut want = pairs;
         want.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         assert_eq!(grouped.pairs().collect::<Vec<_>>(), want);
+    }
+
+    #[test]
+    fn crowded_bucket_is_searched_within_itself() {
+        let mut next = xorshift(0x0c0f_fee0_dead_beef);
+        // 3,000 points within a span of 6,000 (one bucket, or a few), among 20,000 spread ones
+        let base = 0x8000_0000_0000_0000u64;
+        let mut pairs: Vec<(u64, u32)> = (0..3_000u64).map(|i| (base + 2 * i, 1)).collect();
+        pairs.extend((0..20_000).map(|i| (next(), 2 + i % 5)));
+        let c = Continuum::from_pairs(pairs);
+        let (points, owners) = (c.points(), c.owners());
+        let probes: Vec<u64> = (0..6_010u64)
+            .map(|d| base - 5 + d)
+            .chain([0, u64::MAX])
+            .collect();
+        let mut out = vec![0i32; probes.len()];
+        for strict in [false, true] {
+            c.owners_into(&probes, &mut out, strict);
+            for (&h, &o) in probes.iter().zip(&out) {
+                let want = points.partition_point(|&p| if strict { p <= h } else { p < h });
+                let want = if want == points.len() { 0 } else { want };
+                assert_eq!(c.position(h, strict), want, "h {h:#x} strict {strict}");
+                assert_eq!(o as u32, owners[want]);
+            }
+        }
+    }
+
+    #[test]
+    fn index_takes_at_most_16_bytes_per_point() {
+        let mut next = xorshift(0x1111_2222_3333_4444);
+        for n in [
+            1usize, 2, 3, 100, 8_191, 8_192, 16_000, 32_000, 40_000, 300_000,
+        ] {
+            let pairs: Vec<(u64, u32)> = (0..n).map(|i| (next(), (i % 100) as u32)).collect();
+            let c = Continuum::from_pairs(pairs);
+            let per_point = c.index_bytes() as f64 / n as f64;
+            assert!(per_point <= 16.0, "{n} points: {per_point} bytes per point");
+            // and large enough that most buckets hold at most one point
+            assert!(per_point >= 4.0, "{n} points: {per_point} bytes per point");
+        }
     }
 
     #[test]
