@@ -67,6 +67,21 @@ def test_memory_is_what_the_placement_holds() -> None:
     assert memory_bytes(object()) == sys.getsizeof(object())
 
 
+def test_memory_of_the_rings_counts_their_points() -> None:
+    names = [f"n{i}" for i in range(100)]
+    bare = memory_bytes(shardwise.JumpHash(names))
+    for ring, points in [
+        (shardwise.HashRing(names, vnodes=160), 16_000),
+        (shardwise.KetamaRing(names), 16_000),
+        (shardwise.MultiProbe(names), 100),
+        (shardwise.BoundedLoadRing(names, vnodes=40), 4_000),
+    ]:
+        held = memory_bytes(ring) - bare
+        assert 16 * points <= held <= 40 * points, (type(ring).__name__, held)
+    skeleton = memory_bytes(shardwise.SkeletonRendezvous(names)) - bare
+    assert skeleton >= 4 * 100, "one slot per node at least"
+
+
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
     with open(path, newline="") as handle:
         return {r["algorithm"]: r for r in csv.DictReader(handle)}

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from shardwise.cli.simulate import Result
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
@@ -27,7 +27,7 @@ def _pyplot() -> Any:
 
 def check_available() -> None:
     """Raise the one-line error now if matplotlib is missing."""
-    _pyplot()
+    pyplot()
 
 
 NAMES = ("load.png", "movement.png", "throughput.png", "costs.png")
@@ -36,7 +36,7 @@ NAMES = ("load.png", "movement.png", "throughput.png", "costs.png")
 def write_all(out: Path, results: list[Result], setup: str) -> list[str]:
     """Write load.png, movement.png, throughput.png and costs.png into ``out``; return the file
     names."""
-    plt = _pyplot()
+    plt = pyplot()
     written = []
     for name, draw in zip(NAMES, (_load, _movement, _throughput, _costs), strict=True):
         fig = draw(plt, results, setup)

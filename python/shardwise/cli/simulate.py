@@ -124,7 +124,6 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "-n",
         "--nodes",
-        default="10",
         metavar="N|LIST|@FILE",
         help="a node count, names a,b,c (a=2 for a weight) or @file with 'NAME [WEIGHT]' lines (default: 10)",
     )
@@ -171,6 +170,34 @@ def add_parser(subparsers: Any) -> None:
         type=positive_int,
         default=3,
         help="timing runs per measurement; the best is kept (default: 3)",
+    )
+    scale = parser.add_argument_group("scale curve (instead of the comparison)")
+    scale.add_argument(
+        "--scale",
+        metavar="COUNTS",
+        help="node counts, e.g. 10,100,1k,10k,100k,1M: bulk lookup ns/key, build time and memory of each "
+        "algorithm at each count; writes scale.png, scale.md and scale.csv",
+    )
+    scale.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="T",
+        help="threads for the scale curve's lookups (default: 1; 0: every core)",
+    )
+    scale.add_argument(
+        "--budget",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="skip a size expected to take more than S seconds (default: 30)",
+    )
+    scale.add_argument(
+        "--memory-limit",
+        type=positive_int,
+        default=2 * 2**30,
+        metavar="BYTES",
+        help="skip a size expected to hold more than BYTES (default: 2147483648, i.e. 2 GiB; 500M accepted)",
     )
     _progress_options(parser)
     parser.set_defaults(run=run)
@@ -329,6 +356,18 @@ def simulate_one(
     )
 
 
+def load_keys(args: argparse.Namespace) -> tuple[Any, str]:
+    """The keys to place (from --key-file, else synthetic) and a phrase saying what they are."""
+    if args.key_file is not None:
+        fmt = detect_format(args.key_file, args.format)
+        keys = read_all_keys(args.key_file, fmt, args.column, args.key_type, args.keys)
+        return keys, f"{len(keys):,} keys from {args.key_file}"
+    if args.column or args.format:
+        raise CliError("--column and --format apply only with --key-file", 2)
+    count = args.keys or 1_000_000
+    return synthetic_keys(count, args.seed), f"{count:,} random 64-bit keys (seed {args.seed})"
+
+
 SUMMARIES = ("summary.md", "summary.csv")
 HEADERS = [
     "algorithm",
@@ -451,6 +490,12 @@ def write_markdown(path: Path, results: list[Result], setup: str, plots: list[st
 
 def run(args: argparse.Namespace) -> int:
     names = algorithms.parse_algorithms(args.algorithms)
+    if args.scale is not None:
+        from shardwise.cli import scale
+
+        return scale.run(args, names, load_keys)
+    if args.nodes is None:
+        args.nodes = "10"
     if not args.no_plots:
         from shardwise.cli import plots as plotting
 
@@ -462,16 +507,7 @@ def run(args: argparse.Namespace) -> int:
     written = SUMMARIES if args.no_plots else (*PLOT_NAMES, *SUMMARIES)
     refuse_inputs("--out", [args.out / name for name in written], inputs)
     nodes = parse_nodes(args.nodes, args.weights, allow_count=True)
-    if args.key_file is not None:
-        fmt = detect_format(args.key_file, args.format)
-        keys = read_all_keys(args.key_file, fmt, args.column, args.key_type, args.keys)
-        source = f"{len(keys):,} keys from {args.key_file}"
-    else:
-        if args.column or args.format:
-            raise CliError("--column and --format apply only with --key-file", 2)
-        count = args.keys or 1_000_000
-        keys = synthetic_keys(count, args.seed)
-        source = f"{count:,} random 64-bit keys (seed {args.seed})"
+    keys, source = load_keys(args)
     weighted = " weighted" if nodes.weighted else ""
     vnodes = f", {args.vnodes} vnodes per unit weight" if args.vnodes else ""
     setup = f"{len(nodes.names)}{weighted} nodes, {source}{vnodes}."

@@ -210,7 +210,7 @@ impl BoundedLoadRing {
 
 impl Placement for BoundedLoadRing {
     fn memory_bytes(&self) -> usize {
-        self.nodes.memory_bytes() + self.ring.ring.len() * 16
+        self.nodes.memory_bytes() + self.ring.ring.memory_bytes()
     }
 
     fn nodes(&self) -> &NodeSet {

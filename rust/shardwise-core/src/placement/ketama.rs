@@ -197,7 +197,7 @@ impl KetamaRing {
 
 impl Placement for KetamaRing {
     fn memory_bytes(&self) -> usize {
-        self.nodes.memory_bytes() + self.ring.len() * 16
+        self.nodes.memory_bytes() + self.ring.memory_bytes()
     }
 
     fn nodes(&self) -> &NodeSet {

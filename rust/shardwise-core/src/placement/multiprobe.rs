@@ -206,6 +206,10 @@ impl Placement for MultiProbe {
         &self.nodes
     }
 
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes() + self.ring.ring.memory_bytes()
+    }
+
     #[inline]
     fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
         self.ring.locate(key_hash(key))

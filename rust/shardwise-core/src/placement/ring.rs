@@ -330,6 +330,10 @@ impl Placement for HashRing {
         &self.nodes
     }
 
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes() + self.ring.memory_bytes()
+    }
+
     #[inline]
     fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
         self.ring.owner(self.key_hash(key), false)

@@ -352,6 +352,10 @@ impl Placement for SkeletonRendezvous {
         &self.nodes
     }
 
+    fn memory_bytes(&self) -> usize {
+        self.nodes.memory_bytes() + std::mem::size_of_val(self.slots.as_slice())
+    }
+
     #[inline]
     fn locate(&self, key: KeyRef<'_>) -> Option<u32> {
         let mut owner = None;

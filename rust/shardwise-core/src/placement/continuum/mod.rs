@@ -206,6 +206,11 @@ impl Continuum {
         std::mem::size_of_val(&self.entries[..])
     }
 
+    /// Bytes held for lookups: the entries and the bucket index.
+    pub fn memory_bytes(&self) -> usize {
+        self.entries_bytes() + self.index_bytes()
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

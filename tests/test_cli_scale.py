@@ -1,0 +1,112 @@
+"""``shardwise simulate --scale``: the cost curve as the node count grows (issue 14's "from 10 to
+1M nodes in simulate"). Figures are checked against what is known independently of the timing:
+how many points a ring holds, which sizes the limits must skip, what the files contain."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_support import assert_one_line_error, png_size, run_cli
+from shardwise.cli._common import UsageError
+from shardwise.cli.scale import measure, parse_counts
+
+PLUGIN = "cli_plugin:ModPlacement"
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_counts_are_sorted_distinct_and_bounded() -> None:
+    assert parse_counts("1k,10,100,10") == [10, 100, 1000]
+    assert parse_counts("1M") == [1_000_000]
+    for bad, needle in [
+        ("0", ">= 1"),
+        ("2M", "at most 1,000,000"),
+        ("ten", "whole number"),
+        ("10,,100", "empty"),
+    ]:
+        with pytest.raises(UsageError, match=needle):
+            parse_counts(bad)
+
+
+def test_curve_of_rings_and_constant_time_placements(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli(
+        "simulate", "--scale", "10,100,1000", "-a", f"ring,jumpbackhash,{PLUGIN}",
+        "--vnodes", "16", "--keys", "20000", "--repeat", "1", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(out / "scale.csv")
+    by = {(r["algorithm"], int(r["nodes"])): r for r in rows}
+    assert sorted(by) == sorted(
+        (a, n) for a in ("ring", "jumpbackhash", "ModPlacement") for n in (10, 100, 1000)
+    )
+    assert {r["keys"] for r in rows} == {"20000"} and {r["threads"] for r in rows} == {"1"}
+    for n in (10, 100, 1000):
+        ring = int(by["ring", n]["memory_bytes"])
+        assert ring >= 16 * (16 * n), "16 bytes for each of the ring's 16 points per node"
+        assert int(by["jumpbackhash", n]["memory_bytes"]) < ring
+        assert all(float(by[a, n]["place_ns_per_key"]) > 0 for a in ("ring", "jumpbackhash", "ModPlacement"))
+    width, height = png_size(out / "scale.png")
+    assert width >= 800 and height >= 300
+    markdown = (out / "scale.md").read_text()
+    assert "| ring " in markdown and "![scale.png](scale.png)" in markdown
+    assert "place ns/key" in result.stdout and "step" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "needle"),
+    [(("--budget", "1e-9"), "s expected (--budget 1e-09)"), (("--memory-limit", "1"), "MiB expected")],
+)
+def test_a_size_past_the_limits_is_skipped_with_a_note(
+    tmp_path: Path, option: tuple[str, str], needle: str
+) -> None:
+    out = tmp_path / "out"
+    result = run_cli(
+        "simulate",
+        "--scale",
+        "10,100,1000",
+        "-a",
+        "jump",
+        "--keys",
+        "5000",
+        "--no-plots",
+        "--out",
+        str(out),
+        *option,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [r["nodes"] for r in read_rows(out / "scale.csv")] == ["10"]
+    assert "skipped 100 nodes and more" in result.stdout and needle in result.stdout
+    assert needle in (out / "scale.md").read_text()
+    assert not (out / "scale.png").exists()
+
+
+def test_measure_stops_at_the_size_an_algorithm_refuses() -> None:
+    keys = np.arange(1000, dtype=np.uint64)
+    # 200,000 points for one node; 20M for 100, past the ring's limit of 2**24 points.
+    curve = measure("ring", [1, 100], keys, vnodes=200_000, repeat=1, budget=60, memory_limit=2**40)
+    assert [p.nodes for p in curve.points] == [1]
+    assert len(curve.notes) == 1 and curve.notes[0].startswith("stopped at 100 nodes:")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--scale", "10,100", "--nodes", "5"), "drop --nodes"),
+        (("--scale", "10", "--weights", "1"), "drop --nodes and --weights"),
+        (("--scale", "2M"), "at most 1,000,000"),
+        (("--scale", "10", "--threads", "-1"), "--threads"),
+        (("--scale", "10", "--budget", "0"), "--budget"),
+        (("--scale", "10", "-a", "nosuch"), "unknown algorithm"),
+    ],
+)
+def test_scale_refuses_what_it_cannot_do(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    result = run_cli("simulate", *args, "--no-plots", "--out", str(tmp_path / "out"))
+    assert_one_line_error(result, needle)
+    assert not (tmp_path / "out").exists()
