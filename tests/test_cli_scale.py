@@ -93,6 +93,8 @@ def test_measure_stops_at_the_size_an_algorithm_refuses() -> None:
     curve = measure("ring", [1, 100], keys, vnodes=200_000, repeat=1, budget=60, memory_limit=2**40)
     assert [p.nodes for p in curve.points] == [1]
     assert len(curve.notes) == 1 and curve.notes[0].startswith("stopped at 100 nodes:")
+    refused = measure("ring", [100], keys, vnodes=200_000, repeat=1, budget=60, memory_limit=2**40)
+    assert refused.points == [] and refused.notes[0].startswith("refused: ")
 
 
 @pytest.mark.parametrize(

@@ -142,6 +142,63 @@ def test_dxhash_weights_set_the_shares_and_reweighting_moves_only_that_node() ->
         shardwise.DxHash(weights, max_weight="2")
 
 
+def test_dxhash_refuses_weights_too_light_for_its_draws() -> None:
+    messages = []
+    for cls in both("DxHash"):
+        with pytest.raises(
+            ConfigurationError, match=r"under DxHash's max_weight 1099511627776\.0 / 2\*\*20"
+        ) as info:
+            cls({"a": 1.0}, max_weight=2.0**40)
+        messages.append(str(info.value))
+        p = cls({"a": 1.0, "b": 1.0}, max_weight=2.0**20)
+        with pytest.raises(ConfigurationError, match="too light"):
+            p.set_weight("a", 0.5)
+    assert messages[0] == messages[1]
+
+
+def test_dxhash_default_max_weight_is_the_largest_weight() -> None:
+    light = {"a": 0.01, "b": 0.01, "c": 0.01}
+    for cls in both("DxHash"):
+        assert cls(light, capacity=40).max_weight == 0.01
+        assert cls({"a": 2.0, "b": 0.5}).max_weight == 2.0
+        assert cls().max_weight == 1.0
+    shares = np.bincount(shardwise.DxHash(light, capacity=40).place(np.arange(60_000)), minlength=3) / 60_000
+    assert np.allclose(shares, 1 / 3, atol=0.02), shares
+
+
+@pytest.mark.parametrize("max_weight", [1000.0, 2.0**19])
+def test_dxhash_keeps_weight_shares_when_max_weight_is_far_above_the_weights(max_weight: float) -> None:
+    """Probes rarely keep a bucket then: the later rounds (doubled keep chances) still choose
+    in proportion to weight, not the lowest working bucket."""
+    keys = np.arange(60_000, dtype=np.uint64)
+    weights = {"a": 1.0, "b": 1.0, "c": 2.0}
+    p = shardwise.DxHash(weights, capacity=4, max_weight=max_weight)
+    index = p.place(keys)
+    shares = np.bincount(index, minlength=3) / len(keys)
+    assert np.allclose(shares, [0.25, 0.25, 0.5], atol=0.02), shares
+    twin = pure.DxHash(weights, capacity=4, max_weight=max_weight)
+    assert [twin.get_node(int(k)) for k in keys[:300]] == [p.get_node(int(k)) for k in keys[:300]]
+    before = np.array(p.nodes)[index]
+    p.remove_node("b")
+    after = np.array(p.nodes)[p.place(keys)]
+    changed = before != after
+    assert (before[changed] == "b").all() and (before == "b").sum() == changed.sum(), "only b's keys moved"
+
+
+@pytest.mark.parametrize("class_name", [*FIXED, "MementoHash"])
+@pytest.mark.parametrize("field", ["slots", "removed"])
+@pytest.mark.parametrize("bad", [True, 1.0, -1, 2**32, "1"])
+def test_saved_state_lists_take_only_ints(class_name: str, field: str, bad: object) -> None:
+    state = getattr(shardwise, class_name)(["a", "b"]).to_state()
+    state["params"][field] = [*state["params"][field], bad]
+    messages = []
+    for cls in both(class_name):
+        with pytest.raises(ConfigurationError, match="params need int lists") as info:
+            cls.from_state(state)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
 @pytest.mark.parametrize("class_name", FIXED)
 def test_history_survives_pickling_and_copies(class_name: str) -> None:
     p = getattr(shardwise, class_name)(names(12), capacity=20)

@@ -133,7 +133,8 @@ def measure(
             build_s = time.perf_counter() - start
             place_s = _timed(_lookups(placement, keys, out), repeat)
         except (UsageError, MemoryError, ValueError) as exc:
-            curve.notes.append(f"stopped at {count:,} nodes: {exc}")
+            where = f"stopped at {count:,} nodes" if curve.points else "refused"
+            curve.notes.append(f"{where}: {exc}")
             break
         curve.points.append(Point(count, place_s * 1e9 / len(keys), build_s * 1e3, memory_bytes(placement)))
         del placement
@@ -193,11 +194,15 @@ def write_markdown(path: Path, curves: list[Curve], setup: str, plot: bool) -> N
 def write_plot(path: Path, curves: list[Curve], setup: str, plt: Any) -> None:
     """Lines, not bars: the node count is a number. Log scales on both axes."""
     fig, (lookup, build, memory) = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained")
-    for c in curves:
+    colors = plt.get_cmap("tab20").colors
+    drawn = [c for c in curves if c.points]
+    for k, c in enumerate(drawn):
         n = [p.nodes for p in c.points]
-        lookup.plot(n, [p.place_ns for p in c.points], marker="o", label=c.name)
-        build.plot(n, [max(p.build_ms, 1e-4) for p in c.points], marker="o", label=c.name)
-        memory.plot(n, [p.memory_bytes / 2**20 for p in c.points], marker="o", label=c.name)
+        style = {"color": colors[k % len(colors)], "marker": "os^Dv"[k % 5], "label": c.name}
+        style["linestyle"] = "-" if k < 10 else "--"
+        lookup.plot(n, [p.place_ns for p in c.points], **style)
+        build.plot(n, [max(p.build_ms, 1e-4) for p in c.points], **style)
+        memory.plot(n, [p.memory_bytes / 2**20 for p in c.points], **style)
     for ax, label in (
         (lookup, "bulk place, ns per key"),
         (build, "build time, ms"),

@@ -65,6 +65,20 @@ def int_param(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def u32_value(value: object) -> int:
+    """A saved state's int in ``[0, 2**32)`` (not a bool); ``ValueError`` for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise ValueError(value)
+    return value
+
+
+def u32_list(value: object) -> list[int]:
+    """A saved state's list (or tuple) of such ints; ``ValueError`` for anything else."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(value)
+    return [u32_value(item) for item in value]
+
+
 def callable_setting(what: str, obj: object) -> None:
     """A callable (the ``clock=`` setting)."""
     if not callable(obj):

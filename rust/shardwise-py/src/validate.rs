@@ -17,7 +17,7 @@ use numpy::{
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors::{Error, Result};
 
@@ -107,6 +107,25 @@ pub fn int_param(name: &str, obj: &Bound<'_, PyAny>, min: u64, max: u64) -> Resu
             obj.str()?
         ))),
     }
+}
+
+/// A saved state's int in `[0, 2**32)` (not a bool); `None` for anything else.
+pub fn u32_value(obj: &Bound<'_, PyAny>) -> Option<u32> {
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return None;
+    }
+    obj.extract::<u32>().ok()
+}
+
+/// A saved state's list (or tuple) of such ints; `None` for anything else.
+pub fn u32_list(obj: &Bound<'_, PyAny>) -> Option<Vec<u32>> {
+    if !(obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
+        return None;
+    }
+    obj.try_iter()
+        .ok()?
+        .map(|item| u32_value(&item.ok()?))
+        .collect()
 }
 
 /// An argument as given: absent (`None` here) is not the same as an explicit `None`, which

@@ -9,7 +9,7 @@ from typing import Any
 
 from shardwise.errors import ConfigurationError
 from shardwise.pure.placement._base import NodesArg, PurePlacement
-from shardwise.pure.validate import int_param, node_name
+from shardwise.pure.validate import int_param, node_name, u32_list
 
 FREE = -1
 MAX_CAPACITY = 1 << 24
@@ -91,17 +91,11 @@ def saved_slots(cls: str, params: dict[str, Any]) -> tuple[list[int], list[int]]
     if "slots" not in params or "removed" not in params:
         raise ConfigurationError(f"invalid {cls} state: 'slots' and 'removed' go together")
     try:
-        return [_u32(b) for b in params["slots"]], [_u32(b) for b in params["removed"]]
-    except (TypeError, ValueError):
+        return u32_list(params["slots"]), u32_list(params["removed"])
+    except ValueError:
         raise ConfigurationError(
             f"invalid {cls} state: params need int lists 'slots' and 'removed'"
         ) from None
-
-
-def _u32(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
-        raise ValueError(value)
-    return value
 
 
 class FixedCapacity(PurePlacement):

@@ -15,6 +15,8 @@ from shardwise.pure.validate import number, quoted
 
 MASK32 = 0xFFFFFFFF
 ALWAYS = 1 << 32
+LIGHTEST = 1048576.0  # weights under max_weight / 2**20 are refused
+EXTRA_ROUNDS = 32  # rounds of 4 * capacity probes after the first 4 * capacity - 1
 
 
 CRC32C_TABLE = reflected_crc_table(0x82F63B78)
@@ -63,6 +65,12 @@ class DxHash(FixedCapacity):
                 f"weight of node {quoted(name)} ({_py_float(weight)}) exceeds DxHash's max_weight "
                 f"{_py_float(self._max_weight)}; build it with a larger max_weight="
             )
+        if weight < self._max_weight / LIGHTEST:
+            raise ConfigurationError(
+                f"weight of node {quoted(name)} ({_py_float(weight)}) is under DxHash's max_weight "
+                f"{_py_float(self._max_weight)} / 2**20, too light for its 32-bit keep draws; "
+                "build it with a smaller max_weight="
+            )
 
     def _build_from(self, params: dict[str, Any], capacity: int) -> None:
         given = params.get("max_weight")
@@ -70,7 +78,7 @@ class DxHash(FixedCapacity):
         super()._build_from(params, capacity)
 
     def _build(self, params: dict[str, Any]) -> None:
-        m = max([1.0, *self._weights]) if self._given_max is None else self._given_max
+        m = max(self._weights, default=1.0) if self._given_max is None else self._given_max
         if not (math.isfinite(m) and m > 0):
             raise ConfigurationError(f"max_weight must be a finite number > 0, got {_py_float(m)}")
         self._max_weight = m
@@ -104,6 +112,15 @@ class DxHash(FixedCapacity):
                 t = thresholds[b]
                 if t == ALWAYS or (murmur_fmix64(state | (key2 << 32)) >> 32) < t:
                     return b
+        for round_ in range(1, EXTRA_ROUNDS + 1):  # nothing kept yet: thresholds times 2**round_
+            for _ in range(4 * capacity):
+                state = crc32c_u64(key2, state)
+                b = state % capacity
+                if node_at[b] != FREE and not skip(b):
+                    t = thresholds[b]
+                    if t >= ALWAYS >> round_ or (murmur_fmix64(state | (key2 << 32)) >> 32) < t << round_:
+                        return b
+        b = state % capacity
         for j in range(capacity):
             c = (b + j) % capacity
             if node_at[c] != FREE and not skip(c):

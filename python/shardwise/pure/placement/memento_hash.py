@@ -9,7 +9,7 @@ from shardwise.pure.keys import encode_key, key_int
 from shardwise.pure.placement._base import NodesArg, PurePlacement
 from shardwise.pure.placement._hashes import GOLDEN_GAMMA, MASK64, jump_bucket, murmur_fmix64, scale, xxh3_64
 from shardwise.pure.placement._sequential import unit_weight
-from shardwise.pure.validate import node_name
+from shardwise.pure.validate import node_name, u32_list, u32_value
 
 
 def _rehash(key_hash: int, bucket: int) -> int:
@@ -126,10 +126,10 @@ class MementoHash(PurePlacement):
             return ConfigurationError(f"invalid MementoHash state: {why}")
 
         try:
-            slots = [int(b) for b in params["slots"]]
-            size = int(params["size"])
-            removed = [int(b) for b in params["removed"]]
-        except (KeyError, TypeError, ValueError):
+            slots = u32_list(params["slots"])
+            size = u32_value(params["size"])
+            removed = u32_list(params["removed"])
+        except (KeyError, ValueError):
             raise bad("params need int lists 'slots', 'removed' and an int 'size'") from None
         if len(slots) != len(self._names):
             raise bad("one bucket per node is needed")

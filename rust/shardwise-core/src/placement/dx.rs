@@ -9,14 +9,18 @@
 //! crc32c(seed k2, s(i) as 8 bytes)` (the SSE4.2 `crc32q` step), bucket `s(i) % capacity`, at
 //! most `4 * capacity - 1` probes. No implementation of it could be run as an oracle, so the
 //! tests check the paper's properties (balance, removal moving only the removed node's keys,
-//! restore). Where the authors give up (no working bucket within the probes: they return -1),
-//! we take the first working bucket at or after the last probe, in bucket order, wrapping.
+//! restore). Where the authors give up (no bucket kept within the probes: they return -1), we
+//! go on along the same sequence in up to 32 more rounds of `4 * capacity` probes, each round
+//! doubling every keep threshold (so owners stay proportional to weight and still depend only
+//! on the buckets a key meets); only a sequence that meets no working bucket in all of them takes
+//! the first working bucket at or after its last probe, in bucket order, wrapping.
 //!
 //! Weights (the paper's weighted DxHash, which has no public implementation either; this is its
 //! rejection form): a probe that meets working bucket `b` keeps it with probability
 //! `weight(b) / max_weight`, decided by a draw from the probe's state, so changing one node's
 //! weight moves keys only to or from that node. `max_weight` is fixed when the placement is
-//! built (default: the largest initial weight); heavier weights are refused.
+//! built (default: the largest initial weight); heavier weights are refused, and so are weights
+//! under `max_weight / 2^20` (their 32-bit thresholds would no longer follow the weight).
 
 use super::nodes::{Error, NodeSet};
 use super::slots::{self, Slots, FREE};
@@ -106,6 +110,13 @@ pub fn threshold(weight: f64, max_weight: f64) -> u64 {
     ((weight / max_weight * 4_294_967_296.0) as u64).clamp(1, 1 << 32)
 }
 
+/// The lightest weight is `max_weight / LIGHTEST`: its keep threshold is then at least 4,096 of
+/// 2^32, so thresholds stay proportional to weights within 1/4,096.
+const LIGHTEST: f64 = 1_048_576.0;
+
+/// Rounds of `4 * capacity` probes after the first `4 * capacity - 1` (see the module doc).
+const EXTRA_ROUNDS: u32 = 32;
+
 /// The draw deciding whether a probe in state `state` keeps a weighted bucket.
 #[inline(always)]
 fn keep_draw(state: u32, key2: u32) -> u64 {
@@ -146,7 +157,12 @@ impl DxHash {
     fn from_slots(nodes: NodeSet, slots: Slots, max_weight: Option<f64>) -> Result<Self, Error> {
         let max_weight = match max_weight {
             Some(m) => m,
-            None => nodes.weights().iter().copied().fold(1.0f64, f64::max),
+            None => nodes
+                .weights()
+                .iter()
+                .copied()
+                .reduce(f64::max)
+                .unwrap_or(1.0),
         };
         if !(max_weight.is_finite() && max_weight > 0.0) {
             return Err(Error::Config(format!(
@@ -174,6 +190,15 @@ impl DxHash {
             return Err(Error::Config(format!(
                 "weight of node {} ({}) exceeds DxHash's max_weight {}; \
                  build it with a larger max_weight=",
+                quoted(name),
+                py_float(weight),
+                py_float(self.max_weight)
+            )));
+        }
+        if weight < self.max_weight / LIGHTEST {
+            return Err(Error::Config(format!(
+                "weight of node {} ({}) is under DxHash's max_weight {} / 2**20, too light for \
+                 its 32-bit keep draws; build it with a smaller max_weight=",
                 quoted(name),
                 py_float(weight),
                 py_float(self.max_weight)
@@ -223,6 +248,35 @@ impl DxHash {
                 }
             }
         }
+        self.later_rounds(crc, key2, state, magic, usable)
+    }
+
+    /// The probes after the first `4 * capacity - 1` kept nothing (see the module doc): round
+    /// `r` keeps a bucket when the draw is below its threshold times `2^r`.
+    #[cold]
+    #[inline(never)]
+    fn later_rounds(
+        &self,
+        crc: Crc,
+        key2: u32,
+        mut state: u32,
+        magic: u64,
+        usable: impl Fn(u32) -> bool,
+    ) -> Option<u32> {
+        let capacity = self.thresholds.len() as u32;
+        for round in 1..=EXTRA_ROUNDS {
+            for _ in 0..4 * capacity {
+                state = crc.step(key2, u64::from(state));
+                let b = fast_mod(state, capacity, magic);
+                if usable(b) {
+                    let t = self.thresholds[b as usize];
+                    if t >= (1u64 << 32) >> round || keep_draw(state, key2) < t << round {
+                        return Some(b);
+                    }
+                }
+            }
+        }
+        let b = fast_mod(state, capacity, magic);
         (0..capacity)
             .map(|j| (b + j) % capacity)
             .find(|&c| usable(c))

@@ -7,7 +7,7 @@ use shardwise_core::placement::{AnchorHash, NodeSet};
 
 use super::common::{class_err, param, placement_class, PyPlacement, Shared};
 use crate::errors::{Error, Result};
-use crate::validate::int_param;
+use crate::validate::{int_param, u32_list};
 
 /// The `capacity` parameter (default: twice the nodes, at least 16).
 pub fn capacity_param(nodes: &NodeSet, params: &Bound<'_, PyDict>) -> Result<u32> {
@@ -24,15 +24,12 @@ pub fn saved_slots(
 ) -> Result<Option<(Vec<u32>, Vec<u32>)>> {
     match (param(params, "slots")?, param(params, "removed")?) {
         (None, None) => Ok(None),
-        (Some(slots), Some(removed)) => {
-            let parts =
-                || -> PyResult<(Vec<u32>, Vec<u32>)> { Ok((slots.extract()?, removed.extract()?)) };
-            parts().map(Some).map_err(|_| {
-                Error::config(format!(
-                    "invalid {class} state: params need int lists 'slots' and 'removed'"
-                ))
-            })
-        }
+        (Some(slots), Some(removed)) => match (u32_list(&slots), u32_list(&removed)) {
+            (Some(slots), Some(removed)) => Ok(Some((slots, removed))),
+            _ => Err(Error::config(format!(
+                "invalid {class} state: params need int lists 'slots' and 'removed'"
+            ))),
+        },
         _ => Err(Error::config(format!(
             "invalid {class} state: 'slots' and 'removed' go together"
         ))),
@@ -63,12 +60,13 @@ impl PyPlacement for AnchorHash {
 /// AnchorHash (Mendelson et al. 2020): any node removable within a fixed capacity, O(1) lookups.
 ///
 /// ``AnchorHash(nodes=None, *, capacity=None)``: ``capacity`` is the most nodes it can ever
-/// hold (default: twice the initial nodes, at least 16); memory is four ints per unit of
+/// hold (default: twice the initial nodes, at least 16); memory is about 24 bytes per unit of
 /// capacity. Every key goes through XXH3-64 of its bytes (ints: 8 bytes little-endian) and the
 /// algorithm takes the low 32 bits; from there it equals the ``anchorhash`` crate bit for bit.
 /// ``remove_node`` works for **any** node: only its keys move, spread over the others.
-/// ``add_node`` takes back the most recently freed bucket (last out, first in: a node removed
-/// and added back gets exactly its keys back), and fails once ``capacity`` nodes are held. No
+/// ``add_node`` takes back the most recently freed bucket (last out, first in: re-adding the
+/// most recently removed node restores exactly its keys; a node added in another order takes
+/// that bucket's keys, as the algorithm requires), and fails once ``capacity`` nodes are held. No
 /// weights. The removal history is part of the state (``to_state()``, pickles). Balance: the
 /// crate's rehash (FNV-1a seeded with the key) leaves the most loaded node a few percent over its
 /// share when much of the capacity is free (max/mean 1.05 for 10 nodes in a capacity of 20, 1.003

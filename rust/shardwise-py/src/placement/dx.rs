@@ -41,15 +41,20 @@ impl PyPlacement for DxHash {
 ///
 /// ``DxHash(nodes=None, *, capacity=None, max_weight=None)``: ``capacity`` is the most nodes it
 /// can ever hold (default: twice the initial nodes, at least 16); a lookup takes about
-/// ``capacity / nodes`` probes. Every key goes through XXH3-64 of its bytes (ints: 8 bytes
-/// little-endian); the low 32 bits start the authors' CRC-32C sequence (``k2 = k * 421757 + 1``,
-/// ``s = crc32c(k2, s)``, bucket ``s % capacity``, at most ``4 * capacity - 1`` probes, then the
-/// first working bucket after the last probe). ``remove_node`` works for **any** node and moves
-/// only its keys; ``add_node`` takes back the most recently freed bucket. Weights (the paper's
-/// weighted DxHash, rejection form): a probe keeps a node with probability
-/// ``weight / max_weight`` (``max_weight`` defaults to the largest initial weight and is fixed),
-/// so ``set_weight`` moves keys only to or from that node. No public implementation of DxHash
-/// could be run as an oracle: the tests check the paper's properties.
+/// ``capacity / nodes`` probes, times ``max_weight / weight`` with weights. Every key goes
+/// through XXH3-64 of its bytes (ints: 8 bytes little-endian); the low 32 bits start the
+/// authors' CRC-32C sequence (``k2 = k * 421757 + 1``, ``s = crc32c(k2, s)``, bucket
+/// ``s % capacity``, ``4 * capacity - 1`` probes; where the authors give up, up to 32 more
+/// rounds of probes with doubled keep chances, then the first working bucket after the last
+/// probe). ``remove_node`` works for **any** node and moves only its keys; ``add_node`` takes
+/// back the most recently freed bucket (last out, first in: re-adding the most recently removed
+/// node restores exactly its keys; a node added in another order takes that bucket's keys).
+/// Weights (the paper's weighted DxHash, rejection form): a probe keeps a node with probability
+/// ``weight / max_weight`` (``max_weight`` defaults to the largest initial weight, 1.0 with no
+/// nodes, and is fixed; a heavier weight is refused, as is one under ``max_weight / 2**20``), so ``set_weight`` moves keys only to or
+/// from that node. Set ``max_weight`` near the weights you will use: lookups slow down as it
+/// grows past them. No public implementation of DxHash could be run as an oracle: the tests
+/// check the paper's properties.
 #[pyclass(frozen, module = "shardwise._core", name = "DxHash")]
 pub struct PyDxHash {
     inner: Shared<DxHash>,

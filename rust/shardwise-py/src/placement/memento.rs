@@ -6,6 +6,7 @@ use shardwise_core::placement::{MementoHash, NodeSet};
 
 use super::common::{class_err, param, placement_class, PyPlacement, Shared};
 use crate::errors::{Error, Result};
+use crate::validate::{u32_list, u32_value};
 
 impl PyPlacement for MementoHash {
     const CLASS: &'static str = "MementoHash";
@@ -26,14 +27,13 @@ impl PyPlacement for MementoHash {
         let core = match (slots, size, removed) {
             (None, None, None) => MementoHash::new(nodes),
             (Some(slots), Some(size), Some(removed)) => {
-                let parts = || -> PyResult<(Vec<u32>, u32, Vec<u32>)> {
-                    Ok((slots.extract()?, size.extract()?, removed.extract()?))
-                };
-                let (slots, size, removed) = parts().map_err(|_| {
-                    Error::config(
+                let (Some(slots), Some(size), Some(removed)) =
+                    (u32_list(&slots), u32_value(&size), u32_list(&removed))
+                else {
+                    return Err(Error::config(
                         "invalid MementoHash state: params need int lists 'slots', 'removed' and an int 'size'",
-                    )
-                })?;
+                    ));
+                };
                 MementoHash::from_parts(nodes, slots, size, &removed)
             }
             _ => {
