@@ -234,40 +234,16 @@ impl DxHash {
         let key = hash as u32;
         let key2 = key.wrapping_mul(421_757).wrapping_add(1);
         let mut state = crc.step(key2, u64::from(key));
-        let probes = 4 * u64::from(capacity) - 1;
         let mut b = fast_mod(state, capacity, magic);
-        for probe in 0..probes {
-            if probe > 0 {
-                state = crc.step(key2, u64::from(state));
-                b = fast_mod(state, capacity, magic);
-            }
-            if usable(b) {
-                let t = self.thresholds[b as usize];
-                if t > u64::from(u32::MAX) || keep_draw(state, key2) < t {
-                    return Some(b);
+        // Round 0 is the paper's 4 * capacity - 1 probes; round r keeps a bucket when the draw
+        // is below its threshold times 2^r (see the module doc).
+        let mut probes = 4 * u64::from(capacity) - 1;
+        for round in 0..=EXTRA_ROUNDS {
+            for probe in 0..probes {
+                if probe > 0 || round > 0 {
+                    state = crc.step(key2, u64::from(state));
+                    b = fast_mod(state, capacity, magic);
                 }
-            }
-        }
-        self.later_rounds(crc, key2, state, magic, usable)
-    }
-
-    /// The probes after the first `4 * capacity - 1` kept nothing (see the module doc): round
-    /// `r` keeps a bucket when the draw is below its threshold times `2^r`.
-    #[cold]
-    #[inline(never)]
-    fn later_rounds(
-        &self,
-        crc: Crc,
-        key2: u32,
-        mut state: u32,
-        magic: u64,
-        usable: impl Fn(u32) -> bool,
-    ) -> Option<u32> {
-        let capacity = self.thresholds.len() as u32;
-        for round in 1..=EXTRA_ROUNDS {
-            for _ in 0..4 * capacity {
-                state = crc.step(key2, u64::from(state));
-                let b = fast_mod(state, capacity, magic);
                 if usable(b) {
                     let t = self.thresholds[b as usize];
                     if t >= (1u64 << 32) >> round || keep_draw(state, key2) < t << round {
@@ -275,8 +251,8 @@ impl DxHash {
                     }
                 }
             }
+            probes = 4 * u64::from(capacity);
         }
-        let b = fast_mod(state, capacity, magic);
         (0..capacity)
             .map(|j| (b + j) % capacity)
             .find(|&c| usable(c))
