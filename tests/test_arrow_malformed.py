@@ -396,3 +396,26 @@ def test_a_defect_found_by_any_thread_is_reported(two_threads: None) -> None:
     assert refusal(shardwise.Maglev(["a", "b"]).place, coded) == expected
     assert refusal(hashing.xxh64_many, coded) == expected
     assert refusal(lambda k: hashing.jump_many(k, 5), coded) == expected
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_string_bytes_that_are_not_utf8_are_placed_by_their_bytes(kind: Any) -> None:
+    """Arrow forbids them but cannot prevent them: Rust reads the bytes as they are, and the twin
+    (which decodes valid keys to str) keeps such a key as bytes; both place it like those bytes."""
+    raw = [b"ok", b"\xff\xfe", b"caf\xc3", "é".encode()]
+    data = b"".join(raw)
+    ends = np.cumsum([0, *map(len, raw)])
+    array = strings(kind, tuple(int(e) for e in ends), data)
+    for case in cases():
+        if case.key_kind == "int":
+            continue
+        rust, twin = (case.make(t, ["a", "b", "c", "d"]) for t in (False, True))
+        owners = np.asarray(rust.place(array)).tolist()
+        assert owners == np.asarray(twin.place(array)).tolist(), case
+        if case.kwargs.get("flavor") != "uhashring":  # it hashes the repr of bytes keys
+            assert owners == np.asarray(rust.place(raw)).tolist(), case
+    assert (
+        list(hashing.xxh3_64_many(array))
+        == list(pure_hashing.xxh3_64_many(array))
+        == [hashing.xxh3_64(key) for key in raw]
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from shardwise.errors import ConfigurationError
+from shardwise.pure.arrow_keys import UndecodableText
 from shardwise.pure.keys import encode_key, key_int
 from shardwise.pure.placement._base import NodesArg, PurePlacement, check_integral_weight, int_param
 from shardwise.pure.placement._hashes import ketama as ketama_hash
@@ -110,7 +111,8 @@ class KetamaRing(PurePlacement):
         bits = key_int(key)
         if bits is not None:
             return ketama_hash(str(bits).encode())
-        if self._flavor == "uhashring" and isinstance(key, (bytes, bytearray, memoryview)):
+        text = isinstance(key, UndecodableText)
+        if self._flavor == "uhashring" and isinstance(key, (bytes, bytearray, memoryview)) and not text:
             return ketama_hash(repr(encode_key(key)).encode())
         return ketama_hash(encode_key(key))
 
