@@ -33,3 +33,12 @@ class ModPlacement:
         if name != self._nodes[-1]:
             raise ValueError("ModPlacement removes only its last node")
         self._nodes.pop()
+
+
+class SmallOnly(ModPlacement):
+    """ModPlacement that fails beyond 50 nodes, as a plugin with a limit of its own might."""
+
+    def __init__(self, nodes: Iterable[str] | Mapping[str, float]) -> None:
+        super().__init__(nodes)
+        if len(self._nodes) > 50:
+            raise RuntimeError("SmallOnly holds at most 50 nodes")

@@ -60,31 +60,55 @@ def test_curve_of_rings_and_constant_time_placements(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("option", "needle"),
-    [(("--budget", "1e-9"), "s expected (--budget 1e-09)"), (("--memory-limit", "1"), "MiB expected")],
+    ("args", "needle"),
+    [
+        # Rendezvous is O(nodes) per key: 200k keys over 10k nodes take seconds; the sample says so.
+        (
+            ("-a", "rendezvous", "--scale", "10,10000", "--keys", "200k", "--budget", "1"),
+            "placing the keys once",
+        ),
+        # A 1.6M-point ring builds in over 20 ms: a hundred times that passes the budget.
+        (("-a", "ring", "--scale", "10000,1000000", "--budget", "1"), "building would take about"),
+        # 16 points a node hold over 1 MiB at 10k nodes: ten times that passes the limit.
+        (
+            ("-a", "ring", "--vnodes", "16", "--scale", "10000,100000", "--memory-limit", "10M"),
+            "MiB (--memory-limit",
+        ),
+    ],
 )
 def test_a_size_past_the_limits_is_skipped_with_a_note(
-    tmp_path: Path, option: tuple[str, str], needle: str
+    tmp_path: Path, args: tuple[str, ...], needle: str
 ) -> None:
     out = tmp_path / "out"
-    result = run_cli(
-        "simulate",
-        "--scale",
-        "10,100,1000",
-        "-a",
-        "jump",
-        "--keys",
-        "5000",
-        "--no-plots",
-        "--out",
-        str(out),
-        *option,
-    )
+    result = run_cli("simulate", "--keys", "5000", "--no-plots", "--out", str(out), *args)
     assert result.returncode == 0, result.stderr
-    assert [r["nodes"] for r in read_rows(out / "scale.csv")] == ["10"]
-    assert "skipped 100 nodes and more" in result.stdout and needle in result.stdout
+    first, second = args[args.index("--scale") + 1].split(",")
+    assert [r["nodes"] for r in read_rows(out / "scale.csv")] == [first]
+    assert f"skipped {int(second):,} nodes and more" in result.stdout and needle in result.stdout
     assert needle in (out / "scale.md").read_text()
     assert not (out / "scale.png").exists()
+
+
+def test_the_first_size_is_checked_too(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ("-a", "jump,rendezvous", "--scale", "20000", "--keys", "1M", "--budget", "1", "--no-plots")
+    result = run_cli("simulate", *args, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert [r["algorithm"] for r in read_rows(out / "scale.csv")] == ["jump"]
+    assert "rendezvous: skipped 20,000 nodes and more: placing the keys once" in result.stdout
+
+
+def test_a_plugin_failing_at_a_size_ends_only_its_curve(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli(
+        "simulate", "-a", "cli_plugin:SmallOnly,jump", "--scale", "10,100", "--keys", "1000", "--no-plots",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [(r["algorithm"], r["nodes"]) for r in read_rows(out / "scale.csv")] == [
+        ("SmallOnly", "10"), ("jump", "10"), ("jump", "100"),
+    ]  # fmt: skip
+    assert "SmallOnly: stopped at 100 nodes: RuntimeError: SmallOnly holds at most 50 nodes" in result.stdout
 
 
 def test_measure_stops_at_the_size_an_algorithm_refuses() -> None:
@@ -106,9 +130,36 @@ def test_measure_stops_at_the_size_an_algorithm_refuses() -> None:
         (("--scale", "10", "--threads", "-1"), "--threads"),
         (("--scale", "10", "--budget", "0"), "--budget"),
         (("--scale", "10", "-a", "nosuch"), "unknown algorithm"),
+        (("--scale", "10", "--threads", "5000"), "--threads must be 0 (every core) to 1024"),
+        (
+            (
+                "--threads",
+                "2",
+            ),
+            "apply only with --scale",
+        ),
+        (
+            (
+                "--budget",
+                "nan",
+            ),
+            "apply only with --scale",
+        ),
     ],
 )
 def test_scale_refuses_what_it_cannot_do(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
     result = run_cli("simulate", *args, "--no-plots", "--out", str(tmp_path / "out"))
     assert_one_line_error(result, needle)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("mode", [("--scale", "10"), ("--nodes", "3")])
+def test_an_unwritable_out_fails_before_the_work(tmp_path: Path, mode: tuple[str, str]) -> None:
+    taken = tmp_path / "file"
+    taken.write_text("not a directory")
+    result = run_cli(
+        "simulate", *mode, "-a", "jump", "--keys", "1000", "--no-plots", "--out", str(taken / "sub")
+    )
+    assert_one_line_error(result, "--out: cannot write to")
+    assert "jump" not in result.stdout, "nothing measured"
+    assert taken.read_text() == "not a directory"

@@ -36,6 +36,17 @@ def refuse_inputs(option: str, outputs: Iterable[Path], inputs: Iterable[tuple[s
                 )
 
 
+def output_dir(option: str, out: Path) -> None:
+    """Create the output directory ``out`` now, before any long work, or raise the one-line
+    error that writing there would raise at the end."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"{option}: cannot write to {str(out)!r}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise CliError(f"{option}: cannot write to {str(out)!r}: permission denied")
+
+
 def node_file(nodes: str) -> list[tuple[str, Path]]:
     """The node file of a ``--nodes @FILE`` option, as an input for :func:`refuse_inputs`."""
     nodes = nodes.strip()

@@ -1,16 +1,20 @@
 """``shardwise simulate --scale``: bulk lookup cost, build time and memory as the node count grows.
 
 Each algorithm is built over ``node-0 .. node-{n-1}`` for every count asked for, in increasing
-order, and ``place(keys, out=)`` is timed into a buffer kept between runs (lookups only). A size
-whose cost, extrapolated linearly from the size before, would pass ``--budget`` seconds or
-``--memory-limit`` bytes is skipped with a note instead of run (Rendezvous at a million nodes, a
-160-vnode ring at a million nodes).
+order, and ``place(keys, out=)`` is timed into a buffer kept between runs (lookups only). Limits,
+checked before the work they bound: a size whose build time or memory, extrapolated linearly from
+the size before (once that took 20 ms or 1 MiB), would pass ``--budget`` seconds or
+``--memory-limit`` bytes is skipped with a note, and so is a size whose lookups, timed on a sample
+of the keys first (also the warm-up), would pass ``--budget`` (Rendezvous, O(nodes) per key, at a
+million nodes). A size the algorithm refuses, or a failure of a plugin class, ends its curve with a
+note; the other algorithms go on.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -25,7 +29,7 @@ from shardwise.cli import algorithms
 from shardwise.cli._common import CliError, NodeSpec, UsageError, format_table, positive_int
 from shardwise.cli.keyfiles import check_readable, keys_for
 from shardwise.cli.metrics import memory_bytes
-from shardwise.cli.outfiles import atomic_output, refuse_inputs
+from shardwise.cli.outfiles import atomic_output, output_dir, refuse_inputs
 from shardwise.cli.progress import Progress
 
 MAX_NODES = 1_000_000
@@ -79,29 +83,65 @@ def _timed(fn: Callable[[], object], repeat: int) -> float:
     return best
 
 
-def _too_costly(previous: Point | None, count: int, keys: int, budget: float, memory_limit: int) -> str:
-    """Why ``count`` nodes would pass the limits, extrapolated linearly from ``previous`` ('' if not)."""
+SAMPLE_KEYS = 4096
+DEFAULT_BUDGET = 30.0
+DEFAULT_MEMORY_LIMIT = 2 * 2**30
+MAX_THREADS = 1024
+EXTRAPOLATE_MS, EXTRAPOLATE_BYTES = 20.0, 2**20
+
+
+def _size(count: float) -> str:
+    """Bytes in the unit that shows them best."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count:,.0f} bytes"
+
+
+def _too_costly(previous: Point | None, count: int, budget: float, memory_limit: int) -> str:
+    """Why building ``count`` nodes would pass the limits, extrapolated linearly from the size
+    before ('' if not). A small previous size (under 20 ms, under 1 MiB) is mostly fixed cost and
+    not extrapolated: every built-in class builds a million nodes in seconds."""
     if previous is None:
         return ""
     growth = count / previous.nodes
-    seconds = (previous.build_ms / 1e3 + previous.place_ns * keys / 1e9) * growth
-    if seconds > budget:
-        return f"skipped {count:,} nodes and more: about {seconds:.0f} s expected (--budget {budget:g})"
-    held = previous.memory_bytes * growth
-    if held > memory_limit:
+    seconds = previous.build_ms / 1e3 * growth
+    if previous.build_ms >= EXTRAPOLATE_MS and seconds > budget:
         return (
-            f"skipped {count:,} nodes and more: about {held / 2**20:,.0f} MiB expected "
-            f"(--memory-limit {memory_limit / 2**20:,.0f} MiB)"
+            f"skipped {count:,} nodes and more: building would take about {seconds:.0f} s "
+            f"(--budget {budget:g})"
+        )
+    held = previous.memory_bytes * growth
+    if previous.memory_bytes >= EXTRAPOLATE_BYTES and held > memory_limit:
+        return (
+            f"skipped {count:,} nodes and more: it would hold about {_size(held)} "
+            f"(--memory-limit {_size(memory_limit)})"
         )
     return ""
 
 
-def _lookups(placement: Any, keys: Any, out: npt.NDArray[np.int32]) -> Callable[[], object]:
-    """One bulk pass: into ``out`` for shardwise's classes, a new array for other classes."""
+def _lookups_too_slow(lookups: Callable[[int], object], count: int, keys: int, budget: float) -> str:
+    """Time ``lookups`` on a sample of the keys (which also warms up); why the whole batch would
+    pass ``budget`` ('' if not)."""
+    sample = min(keys, SAMPLE_KEYS)
+    start = time.perf_counter()
+    lookups(sample)
+    seconds = (time.perf_counter() - start) * keys / sample
+    if seconds > budget:
+        return (
+            f"skipped {count:,} nodes and more: placing the keys once would take about {seconds:.3g} s "
+            f"(--budget {budget:g})"
+        )
+    return ""
+
+
+def _lookups(placement: Any, keys: Any, out: npt.NDArray[np.int32]) -> Callable[[int], object]:
+    """A bulk pass over the first ``n`` keys: into ``out`` for shardwise's classes, a new array
+    for other classes."""
     used = keys_for(placement, keys)
     if type(placement).__module__.startswith("shardwise."):
-        return lambda: placement.place(used, out=out)
-    return lambda: placement.place(used)
+        return lambda n: placement.place(used[:n], out=out[:n])
+    return lambda n: placement.place(used[:n])
 
 
 def measure(
@@ -119,9 +159,10 @@ def measure(
     cls = algorithms.resolve_class(name)
     curve = Curve(algorithms.label(name))
     out = np.empty(len(keys), dtype=np.int32)
+    total = len(keys)
     for count in counts:
         previous = curve.points[-1] if curve.points else None
-        why = _too_costly(previous, count, len(keys), budget, memory_limit)
+        why = _too_costly(previous, count, budget, memory_limit)
         if why:
             curve.notes.append(why)
             break
@@ -131,10 +172,16 @@ def measure(
             start = time.perf_counter()
             placement = algorithms.build(cls, nodes, vnodes)
             build_s = time.perf_counter() - start
-            place_s = _timed(_lookups(placement, keys, out), repeat)
-        except (UsageError, MemoryError, ValueError) as exc:
+            lookups = _lookups(placement, keys, out)
+            why = _lookups_too_slow(lookups, count, total, budget)
+            if why:
+                curve.notes.append(why)
+                break
+            place_s = _timed(functools.partial(lookups, total), repeat)
+        except Exception as exc:  # a plugin's or a size's failure ends its curve, not the run
             where = f"stopped at {count:,} nodes" if curve.points else "refused"
-            curve.notes.append(f"{where}: {exc}")
+            what = str(exc) if isinstance(exc, (UsageError, ValueError)) else f"{type(exc).__name__}: {exc}"
+            curve.notes.append(f"{where}: {what}")
             break
         curve.points.append(Point(count, place_s * 1e9 / len(keys), build_s * 1e3, memory_bytes(placement)))
         del placement
@@ -229,10 +276,13 @@ def run(
 
     if args.nodes is not None or args.weights is not None:
         raise CliError("--scale names the node counts itself: drop --nodes and --weights", 2)
-    if args.threads < 0:
-        raise CliError(f"--threads must be 0 (every core) or more, got {args.threads}", 2)
-    if not math.isfinite(args.budget) or args.budget <= 0:
-        raise CliError(f"--budget must be a number of seconds > 0, got {args.budget}", 2)
+    threads_asked = 1 if args.threads is None else args.threads
+    budget = DEFAULT_BUDGET if args.budget is None else args.budget
+    memory_limit = DEFAULT_MEMORY_LIMIT if args.memory_limit is None else args.memory_limit
+    if not 0 <= threads_asked <= MAX_THREADS:
+        raise CliError(f"--threads must be 0 (every core) to {MAX_THREADS}, got {threads_asked}", 2)
+    if not math.isfinite(budget) or budget <= 0:
+        raise CliError(f"--budget must be a number of seconds > 0, got {budget}", 2)
     counts = parse_counts(args.scale)
     plt = None
     if not args.no_plots:
@@ -245,8 +295,9 @@ def run(
     written = OUTPUTS if args.no_plots else (PLOT, *OUTPUTS)
     refuse_inputs("--out", [args.out / name for name in written], inputs)
     keys, source = load_keys(args)
+    output_dir("--out", args.out)
     threads_before = shardwise.get_num_threads()
-    shardwise.set_num_threads(args.threads)
+    shardwise.set_num_threads(threads_asked)
     threads = shardwise.get_num_threads()
     vnodes = f", {args.vnodes} vnodes per unit weight" if args.vnodes else ""
     setup = f"{source}, place(out=) on {threads} thread{'s' if threads > 1 else ''}{vnodes}."
@@ -266,8 +317,8 @@ def run(
                         keys,
                         vnodes=args.vnodes,
                         repeat=args.repeat,
-                        budget=args.budget,
-                        memory_limit=args.memory_limit,
+                        budget=budget,
+                        memory_limit=memory_limit,
                         on_step=step,
                     )
                 )

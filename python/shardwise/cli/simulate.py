@@ -32,7 +32,7 @@ from shardwise.cli.metrics import (
     moved_share,
     stray_share,
 )
-from shardwise.cli.outfiles import atomic_output, node_file, refuse_inputs
+from shardwise.cli.outfiles import atomic_output, node_file, output_dir, refuse_inputs
 from shardwise.cli.plots import NAMES as PLOT_NAMES
 from shardwise.cli.progress import Progress
 from shardwise.placement import Placement
@@ -181,21 +181,19 @@ def add_parser(subparsers: Any) -> None:
     scale.add_argument(
         "--threads",
         type=int,
-        default=1,
         metavar="T",
         help="threads for the scale curve's lookups (default: 1; 0: every core)",
     )
     scale.add_argument(
         "--budget",
         type=float,
-        default=30.0,
         metavar="S",
-        help="skip a size expected to take more than S seconds (default: 30)",
+        help="skip a size whose build (extrapolated) or one pass of lookups (timed on a sample first) "
+        "would take more than S seconds (default: 30)",
     )
     scale.add_argument(
         "--memory-limit",
         type=positive_int,
-        default=2 * 2**30,
         metavar="BYTES",
         help="skip a size expected to hold more than BYTES (default: 2147483648, i.e. 2 GiB; 500M accepted)",
     )
@@ -494,6 +492,8 @@ def run(args: argparse.Namespace) -> int:
         from shardwise.cli import scale
 
         return scale.run(args, names, load_keys)
+    if any(v is not None for v in (args.threads, args.budget, args.memory_limit)):
+        raise CliError("--threads, --budget and --memory-limit apply only with --scale", 2)
     if args.nodes is None:
         args.nodes = "10"
     if not args.no_plots:
@@ -508,6 +508,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_inputs("--out", [args.out / name for name in written], inputs)
     nodes = parse_nodes(args.nodes, args.weights, allow_count=True)
     keys, source = load_keys(args)
+    output_dir("--out", args.out)
     weighted = " weighted" if nodes.weighted else ""
     vnodes = f", {args.vnodes} vnodes per unit weight" if args.vnodes else ""
     setup = f"{len(nodes.names)}{weighted} nodes, {source}{vnodes}."
