@@ -271,10 +271,15 @@ def key_list(keys: Any) -> list[Any]:
     return list(keys.tolist()) if hasattr(keys, "tolist") else list(keys)
 
 
+def own_class(placement: Any) -> bool:
+    """Whether ``placement`` is one of shardwise's classes (not a ``module:Class`` plugin)."""
+    return type(placement).__module__.startswith("shardwise.")
+
+
 def keys_for(placement: Any, keys: Any) -> Any:
     """``keys`` as ``placement`` takes them: shardwise's own classes read Arrow columns in place,
     other classes get numpy arrays."""
-    return keys if type(placement).__module__.startswith("shardwise.") else numpy_keys(keys)
+    return keys if own_class(placement) else numpy_keys(keys)
 
 
 def read_keys(

@@ -83,11 +83,14 @@ def memory_bytes(placement: Any) -> int:
     return int(sys.getsizeof(placement))
 
 
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """The fastest of ``repeat`` runs of ``fn``, in seconds."""
+def best_time(fn: Callable[[], object], repeat: int, enough: float = math.inf) -> float:
+    """The fastest of ``repeat`` runs of ``fn``, in seconds; no more runs once one took over
+    ``enough`` seconds."""
     best = math.inf
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
+        if best > enough:
+            break
     return best

@@ -27,8 +27,8 @@ import numpy.typing as npt
 
 from shardwise.cli import algorithms
 from shardwise.cli._common import CliError, NodeSpec, UsageError, format_table, positive_int
-from shardwise.cli.keyfiles import check_readable, keys_for
-from shardwise.cli.metrics import memory_bytes
+from shardwise.cli.keyfiles import check_readable, keys_for, own_class
+from shardwise.cli.metrics import best_time, memory_bytes
 from shardwise.cli.outfiles import atomic_output, output_dir, refuse_inputs
 from shardwise.cli.progress import Progress
 
@@ -69,18 +69,6 @@ def parse_counts(text: str) -> list[int]:
             raise UsageError(f"--scale: at most {MAX_NODES:,} nodes, got {count:,}")
         counts.add(count)
     return sorted(counts)
-
-
-def _timed(fn: Callable[[], object], repeat: int) -> float:
-    """The fastest of up to ``repeat`` runs, in seconds; one run when a run takes over 0.5 s."""
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-        if best > 0.5:
-            break
-    return best
 
 
 SAMPLE_KEYS = 4096
@@ -139,7 +127,7 @@ def _lookups(placement: Any, keys: Any, out: npt.NDArray[np.int32]) -> Callable[
     """A bulk pass over the first ``n`` keys: into ``out`` for shardwise's classes, a new array
     for other classes."""
     used = keys_for(placement, keys)
-    if type(placement).__module__.startswith("shardwise."):
+    if own_class(placement):
         return lambda n: placement.place(used[:n], out=out[:n])
     return lambda n: placement.place(used[:n])
 
@@ -177,13 +165,13 @@ def measure(
             if why:
                 curve.notes.append(why)
                 break
-            place_s = _timed(functools.partial(lookups, total), repeat)
+            place_s = best_time(functools.partial(lookups, total), repeat, enough=0.5)
         except Exception as exc:  # a plugin's or a size's failure ends its curve, not the run
             where = f"stopped at {count:,} nodes" if curve.points else "refused"
             what = str(exc) if isinstance(exc, (UsageError, ValueError)) else f"{type(exc).__name__}: {exc}"
             curve.notes.append(f"{where}: {what}")
             break
-        curve.points.append(Point(count, place_s * 1e9 / len(keys), build_s * 1e3, memory_bytes(placement)))
+        curve.points.append(Point(count, place_s * 1e9 / total, build_s * 1e3, memory_bytes(placement)))
         del placement
     return curve
 
@@ -330,7 +318,6 @@ def run(
         print(f"note: {note}")
     out: Path = args.out
     try:
-        out.mkdir(parents=True, exist_ok=True)
         if plt is not None:
             write_plot(out / PLOT, curves, setup, plt)
         with atomic_output(out / "scale.csv") as path:

@@ -538,7 +538,6 @@ def run(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     try:
-        out.mkdir(parents=True, exist_ok=True)
         plots: list[str] = []
         if not args.no_plots:
             from shardwise.cli import plots as plotting
