@@ -104,23 +104,16 @@ class DxHash(FixedCapacity):
         key2 = (key * 421757 + 1) & MASK32
         state = crc32c_u64(key2, key)
         b = state % capacity
-        for probe in range(4 * capacity - 1):
-            if probe:
-                state = crc32c_u64(key2, state)
-                b = state % capacity
-            if node_at[b] != FREE and not skip(b):
-                t = thresholds[b]
-                if t == ALWAYS or (murmur_fmix64(state | (key2 << 32)) >> 32) < t:
-                    return b
-        for round_ in range(1, EXTRA_ROUNDS + 1):  # nothing kept yet: thresholds times 2**round_
-            for _ in range(4 * capacity):
-                state = crc32c_u64(key2, state)
-                b = state % capacity
+        # Round 0: the paper's 4 * capacity - 1 probes; round r keeps with the threshold times 2**r.
+        for round_ in range(EXTRA_ROUNDS + 1):
+            for probe in range(4 * capacity - (round_ == 0)):
+                if probe or round_:
+                    state = crc32c_u64(key2, state)
+                    b = state % capacity
                 if node_at[b] != FREE and not skip(b):
                     t = thresholds[b]
                     if t >= ALWAYS >> round_ or (murmur_fmix64(state | (key2 << 32)) >> 32) < t << round_:
                         return b
-        b = state % capacity
         for j in range(capacity):
             c = (b + j) % capacity
             if node_at[c] != FREE and not skip(c):
